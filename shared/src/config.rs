@@ -1,0 +1,83 @@
+//! Configuration read once from the environment at start-up.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `TABLE_NAME` | the DynamoDB table | required |
+//! | `KEY_CACHE_TTL_SECONDS` | how long a key look-up is cached, 0–60 | 60 |
+//!
+//! The AWS SDK reads its own variables (`AWS_REGION`, credentials, and
+//! `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local).
+
+use std::time::Duration;
+
+pub const MAX_KEY_CACHE_TTL: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub table_name: String,
+    pub key_cache_ttl: Duration,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("TABLE_NAME is not set: name the DynamoDB table of the clients")]
+    MissingTableName,
+    #[error("KEY_CACHE_TTL_SECONDS must be a whole number of seconds from 0 to 60, got {0:?}")]
+    InvalidKeyCacheTtl(String),
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let table_name = lookup("TABLE_NAME")
+            .filter(|name| !name.trim().is_empty())
+            .ok_or(ConfigError::MissingTableName)?;
+        let key_cache_ttl = match lookup("KEY_CACHE_TTL_SECONDS") {
+            None => MAX_KEY_CACHE_TTL,
+            Some(text) => text
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .map(Duration::from_secs)
+                .filter(|ttl| *ttl <= MAX_KEY_CACHE_TTL)
+                .ok_or(ConfigError::InvalidKeyCacheTtl(text))?,
+        };
+        Ok(Self {
+            table_name,
+            key_cache_ttl,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        })
+    }
+
+    #[test]
+    fn table_name_is_required() {
+        assert_eq!(config(&[]), Err(ConfigError::MissingTableName));
+    }
+
+    #[test]
+    fn key_cache_ttl_defaults_to_sixty_seconds_and_cannot_exceed_it() {
+        assert_eq!(config(&[("TABLE_NAME", "t")]).unwrap().key_cache_ttl, MAX_KEY_CACHE_TTL);
+        assert_eq!(
+            config(&[("TABLE_NAME", "t"), ("KEY_CACHE_TTL_SECONDS", "0")]).unwrap().key_cache_ttl,
+            Duration::ZERO
+        );
+        assert!(config(&[("TABLE_NAME", "t"), ("KEY_CACHE_TTL_SECONDS", "61")]).is_err());
+        assert!(config(&[("TABLE_NAME", "t"), ("KEY_CACHE_TTL_SECONDS", "x")]).is_err());
+    }
+}

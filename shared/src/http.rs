@@ -1,0 +1,291 @@
+//! The HTTP edge: reading a `lambda_http::Request` and writing every response.
+//!
+//! Handlers return `Result<Reply, ApiError>`; [`respond`] turns either side
+//! into the contract's JSON envelope with `Content-Type: application/json`
+//! and `X-Request-Id`, and logs failures (5xx with their cause chain) without
+//! request bodies or keys.
+
+use std::fmt;
+
+use lambda_http::http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_json::{Map, Value};
+
+use crate::error::{cause_chain, ApiError};
+use crate::model::{Client, ClientId};
+
+/// The largest request body accepted (64 KiB).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub const X_REQUEST_ID: &str = "x-request-id";
+
+/// A successful answer: status, JSON body and extra headers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    pub fn new(status: u16, body: Value) -> Self {
+        Self {
+            status,
+            body,
+            headers: Vec::new(),
+        }
+    }
+
+    /// `{"data": client}` with the client's `ETag`.
+    pub fn client(status: u16, client: &Client) -> Self {
+        Self::new(status, serde_json::json!({ "data": client.to_json() }))
+            .with_header("etag", etag(client))
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+/// The entity tag of a client's current version.
+pub fn etag(client: &Client) -> String {
+    format!("\"{}\"", client.version)
+}
+
+/// Turns a handler's outcome into the response, logging what went wrong.
+pub fn respond(request: &Request, outcome: Result<Reply, ApiError>) -> Response<Body> {
+    let request_id = request_id(request);
+    let (status, body, headers) = match outcome {
+        Ok(reply) => (reply.status, reply.body, reply.headers),
+        Err(error) => {
+            log_error(request, &request_id, &error);
+            let mut headers = Vec::new();
+            match &error {
+                ApiError::Unauthorized => headers.push(("www-authenticate", "Bearer".to_owned())),
+                ApiError::Unavailable { retry_after, .. } => headers
+                    .push(("retry-after", retry_after.as_secs().max(1).to_string())),
+                _ => {}
+            }
+            (error.status(), error.body(), headers)
+        }
+    };
+    json_response(status, &body, &request_id, &headers)
+}
+
+/// A JSON response with the request id; the one place responses are built.
+pub fn json_response(
+    status: u16,
+    body: &Value,
+    request_id: &str,
+    headers: &[(&'static str, String)],
+) -> Response<Body> {
+    let mut response = Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json")
+        .header(X_REQUEST_ID, header_value(request_id));
+    for (name, value) in headers {
+        response = response.header(HeaderName::from_static(name), header_value(value));
+    }
+    response
+        .body(Body::Text(body.to_string()))
+        .expect("status and headers are valid by construction")
+}
+
+fn header_value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+fn log_error(request: &Request, request_id: &str, error: &ApiError) {
+    let method = request.method().as_str();
+    let path = request.raw_http_path();
+    if error.is_server_error() {
+        tracing::error!(request_id, method, path, status = error.status(), code = error.code(), cause = %cause_chain(error), "request failed");
+    } else {
+        tracing::info!(request_id, method, path, status = error.status(), code = error.code(), "request refused");
+    }
+}
+
+/// The API Gateway request id (the local server sets a fresh one), else the Lambda one.
+pub fn request_id(request: &Request) -> String {
+    let gateway_id = request.request_context_ref().and_then(|context| match context {
+        RequestContext::ApiGatewayV2(context) => context.request_id.clone(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    });
+    gateway_id
+        .filter(|id| !id.is_empty())
+        .or_else(|| request.lambda_context_ref().map(|c| c.request_id.clone()))
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+}
+
+/// The `Authorization` header, when it is present and readable text.
+pub fn authorization(request: &Request) -> Option<&str> {
+    request.headers().get(AUTHORIZATION)?.to_str().ok()
+}
+
+/// The `{id}` of `/clients/{id}`; anything that is not a client id is no client.
+pub fn client_id(request: &Request) -> Result<ClientId, ApiError> {
+    request
+        .path_parameters_ref()
+        .and_then(|params| params.first("id"))
+        .and_then(ClientId::parse)
+        .ok_or(ApiError::NotFound)
+}
+
+/// The body as a JSON object: checks size, media type, UTF-8, syntax, that
+/// it is an object, and that no member name is repeated.
+pub fn json_object_body(request: &Request) -> Result<Map<String, Value>, ApiError> {
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    if let Some(content_type) = request.headers().get(CONTENT_TYPE) {
+        if !is_json_media_type(content_type.to_str().unwrap_or("")) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::InvalidJson("The request body must be a JSON object; it is empty."));
+    }
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::InvalidJson("The request body is not valid UTF-8."))?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let object = deserializer
+        .deserialize_any(ObjectVisitor)
+        .and_then(|object| deserializer.end().map(|()| object));
+    object.map_err(|error| {
+        ApiError::InvalidJson(if error.is_data() && error.to_string().starts_with(NOT_AN_OBJECT) {
+            "The request body must be a JSON object."
+        } else if error.to_string().starts_with(DUPLICATE_MEMBER) {
+            "The request body repeats a member name."
+        } else {
+            "The request body is not valid JSON."
+        })
+    })
+}
+
+/// `application/json`, with any parameters (`; charset=utf-8`), any case.
+fn is_json_media_type(value: &str) -> bool {
+    value
+        .split(';')
+        .next()
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+const NOT_AN_OBJECT: &str = "not an object";
+const DUPLICATE_MEMBER: &str = "duplicate member";
+
+/// Reads a top-level JSON object, refusing repeated member names (which
+/// `serde_json::Map` would otherwise resolve silently, last one winning).
+struct ObjectVisitor;
+
+impl<'de> Visitor<'de> for ObjectVisitor {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            let value = access.next_value::<Value>()?;
+            if object.insert(key, value).is_some() {
+                return Err(de::Error::custom(DUPLICATE_MEMBER));
+            }
+        }
+        Ok(object)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Err(E::custom(NOT_AN_OBJECT))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Err(E::custom(NOT_AN_OBJECT))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Err(E::custom(NOT_AN_OBJECT))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Err(E::custom(NOT_AN_OBJECT))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Err(E::custom(NOT_AN_OBJECT))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Err(E::custom(NOT_AN_OBJECT))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(de::Error::custom(NOT_AN_OBJECT))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(content_type: Option<&str>, body: &[u8]) -> Request {
+        let mut builder = lambda_http::http::Request::builder().method("POST").uri("/api/v1/clients");
+        if let Some(content_type) = content_type {
+            builder = builder.header(CONTENT_TYPE, content_type);
+        }
+        builder.body(Body::from(body.to_vec())).unwrap()
+    }
+
+    fn body_error(content_type: Option<&str>, body: &[u8]) -> ApiError {
+        json_object_body(&request(content_type, body)).expect_err("should be refused")
+    }
+
+    #[test]
+    fn json_objects_are_accepted_with_charset_and_any_case() {
+        for content_type in [Some("application/json"), Some("Application/JSON; charset=utf-8"), None] {
+            let object = json_object_body(&request(content_type, br#"{"name":"A"}"#)).unwrap();
+            assert_eq!(object["name"], "A");
+        }
+    }
+
+    #[test]
+    fn other_media_types_are_unsupported() {
+        for content_type in ["text/plain", "application/x-www-form-urlencoded", "application/jsonx", ""] {
+            assert_eq!(body_error(Some(content_type), b"{}").status(), 415, "{content_type}");
+        }
+    }
+
+    #[test]
+    fn non_objects_and_broken_json_are_invalid_json() {
+        for body in [&b"[]"[..], b"\"x\"", b"1", b"null", b"{", b"{} {}", b"", b"  ", b"\xff\xfe", b"{\"a\":1,\"a\":2}"] {
+            assert_eq!(body_error(Some("application/json"), body).code(), "invalid_json", "{body:?}");
+        }
+    }
+
+    #[test]
+    fn deeply_nested_json_is_invalid_not_a_crash() {
+        let body = format!("{{\"name\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000));
+
+        assert_eq!(body_error(None, body.as_bytes()).code(), "invalid_json");
+    }
+
+    #[test]
+    fn bodies_over_64_kib_are_too_large() {
+        let ok = format!("{{\"notes\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES - 12));
+        let big = format!("{{\"notes\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES - 11));
+
+        assert_eq!(ok.len(), MAX_BODY_BYTES);
+        assert!(json_object_body(&request(None, ok.as_bytes())).is_ok());
+        assert_eq!(body_error(None, big.as_bytes()).status(), 413);
+    }
+
+    #[test]
+    fn errors_become_json_with_request_id_and_auth_challenge() {
+        let response = respond(&request(None, b""), Err(ApiError::Unauthorized));
+
+        assert_eq!(response.status(), 401);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        assert!(!response.headers()[X_REQUEST_ID].is_empty());
+    }
+}

@@ -1,0 +1,331 @@
+//! Validated request bodies for POST and PATCH.
+//!
+//! A JSON object is parsed once into [`NewClient`] or [`ClientPatch`]; every
+//! field error of one request is collected and reported together. The
+//! newtypes ([`ClientName`], [`Phone`], [`Notes`]) can only hold valid values.
+
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, FieldError};
+use crate::model::Status;
+
+pub const NAME_MAX_CHARS: usize = 200;
+pub const PHONE_MAX_CHARS: usize = 32;
+pub const PHONE_MIN_DIGITS: usize = 3;
+pub const NOTES_MAX_CHARS: usize = 10_000;
+
+const FIELDS: [&str; 4] = ["name", "phone", "status", "notes"];
+
+/// A client's name: trimmed, 1–200 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientName(String);
+
+impl ClientName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let trimmed = raw.trim();
+        let chars = trimmed.chars().count();
+        if chars == 0 {
+            return Err("must not be empty".into());
+        }
+        if chars > NAME_MAX_CHARS {
+            return Err(format!("must be at most {NAME_MAX_CHARS} characters"));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err("must not contain control characters".into());
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A phone number as given (trimmed): 1–32 characters of digits, spaces and
+/// `+ - ( ) .`, with at least 3 digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    /// `Ok(None)` for the empty string, which clears the phone.
+    pub fn parse(raw: &str) -> Result<Option<Self>, String> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Ok(None);
+        }
+        if trimmed.chars().count() > PHONE_MAX_CHARS {
+            return Err(format!("must be at most {PHONE_MAX_CHARS} characters"));
+        }
+        if !trimmed.chars().all(is_phone_char) {
+            return Err("may contain only digits, spaces and + - ( ) .".into());
+        }
+        if trimmed.chars().filter(char::is_ascii_digit).count() < PHONE_MIN_DIGITS {
+            return Err(format!("must contain at least {PHONE_MIN_DIGITS} digits"));
+        }
+        Ok(Some(Self(trimmed.to_owned())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// Characters a phone number may hold; also what makes a search query a phone search.
+pub fn is_phone_char(c: char) -> bool {
+    c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')' | '.')
+}
+
+/// Free-text notes, up to 10,000 characters, kept exactly as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notes(String);
+
+impl Notes {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.chars().count() > NOTES_MAX_CHARS {
+            return Err(format!("must be at most {NOTES_MAX_CHARS} characters"));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// The body of `POST /clients`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewClient {
+    pub name: ClientName,
+    pub phone: Option<Phone>,
+    pub status: Status,
+    pub notes: Option<Notes>,
+}
+
+/// The body of `PATCH /clients/{id}`: `None` leaves a field as it is;
+/// `Some(None)` clears a nullable field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientPatch {
+    pub name: Option<ClientName>,
+    pub phone: Option<Option<Phone>>,
+    pub status: Option<Status>,
+    pub notes: Option<Option<Notes>>,
+}
+
+impl ClientPatch {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+impl NewClient {
+    pub fn from_json(object: &Map<String, Value>) -> Result<Self, ApiError> {
+        let mut fields = FieldReader::new(object);
+        let name = match object.get("name") {
+            None => {
+                fields.fail("name", "is required");
+                None
+            }
+            Some(_) => fields.name(),
+        };
+        let phone = fields.phone().flatten();
+        let status = fields.status().unwrap_or(Status::Active);
+        let notes = fields.notes().flatten();
+        fields.finish()?;
+        Ok(Self {
+            name: name.expect("a missing or invalid name is reported above"),
+            phone,
+            status,
+            notes,
+        })
+    }
+}
+
+impl ClientPatch {
+    pub fn from_json(object: &Map<String, Value>) -> Result<Self, ApiError> {
+        let mut fields = FieldReader::new(object);
+        let patch = Self {
+            name: fields.name(),
+            phone: fields.phone(),
+            status: fields.status(),
+            notes: fields.notes(),
+        };
+        fields.finish()?;
+        Ok(patch)
+    }
+}
+
+/// Reads the known fields of a body object, collecting every error.
+struct FieldReader<'a> {
+    object: &'a Map<String, Value>,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> FieldReader<'a> {
+    fn new(object: &'a Map<String, Value>) -> Self {
+        let errors = object
+            .keys()
+            .filter(|key| !FIELDS.contains(&key.as_str()))
+            .map(|key| FieldError::new(key.as_str(), "is not a known field"))
+            .collect();
+        Self { object, errors }
+    }
+
+    fn fail(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::new(field, message));
+    }
+
+    fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.errors))
+        }
+    }
+
+    /// Applies `parse` to a string field; `None` when absent or invalid.
+    fn string<T>(
+        &mut self,
+        field: &str,
+        nullable: bool,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<Option<T>> {
+        match self.object.get(field)? {
+            Value::String(text) => match parse(text) {
+                Ok(value) => Some(Some(value)),
+                Err(message) => {
+                    self.fail(field, message);
+                    None
+                }
+            },
+            Value::Null if nullable => Some(None),
+            Value::Null => {
+                self.fail(field, "must not be null");
+                None
+            }
+            _ if nullable => {
+                self.fail(field, "must be a string or null");
+                None
+            }
+            _ => {
+                self.fail(field, "must be a string");
+                None
+            }
+        }
+    }
+
+    fn name(&mut self) -> Option<ClientName> {
+        self.string("name", false, ClientName::parse).flatten()
+    }
+
+    fn phone(&mut self) -> Option<Option<Phone>> {
+        self.string("phone", true, Phone::parse).map(Option::flatten)
+    }
+
+    fn status(&mut self) -> Option<Status> {
+        self.string("status", false, |text| {
+            Status::parse(text).ok_or_else(|| "must be one of: active, inactive".to_owned())
+        })
+        .flatten()
+    }
+
+    fn notes(&mut self) -> Option<Option<Notes>> {
+        self.string("notes", true, Notes::parse)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(value: Value) -> Map<String, Value> {
+        value.as_object().expect("test bodies are objects").clone()
+    }
+
+    fn fields_at_fault(error: ApiError) -> Vec<String> {
+        match error {
+            ApiError::Validation(details) => details.into_iter().map(|d| d.field).collect(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn docs_page_body_is_a_valid_new_client() {
+        let client = NewClient::from_json(&object(json!({"name": "John Doe", "phone": "+1 555-1234"})))
+            .expect("valid");
+
+        assert_eq!(client.name.as_str(), "John Doe");
+        assert_eq!(client.phone.as_ref().map(Phone::as_str), Some("+1 555-1234"));
+        assert_eq!(client.status, Status::Active);
+        assert_eq!(client.notes, None);
+    }
+
+    #[test]
+    fn name_is_trimmed_and_bounded_in_characters_not_bytes() {
+        assert_eq!(ClientName::parse("  Ann  ").unwrap().as_str(), "Ann");
+        assert!(ClientName::parse(&"é".repeat(200)).is_ok());
+        assert!(ClientName::parse(&"é".repeat(201)).is_err());
+        assert!(ClientName::parse("   ").is_err());
+        assert!(ClientName::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn phone_rules_follow_the_contract() {
+        assert_eq!(Phone::parse(" (555) 123.4 ").unwrap().unwrap().as_str(), "(555) 123.4");
+        assert_eq!(Phone::parse("").unwrap(), None);
+        assert_eq!(Phone::parse("   ").unwrap(), None);
+        assert!(Phone::parse("12").is_err(), "fewer than 3 digits");
+        assert!(Phone::parse("555-CALL").is_err(), "letters");
+        assert!(Phone::parse(&"1".repeat(33)).is_err(), "too long");
+        assert!(Phone::parse(&"1".repeat(32)).is_ok());
+    }
+
+    #[test]
+    fn notes_are_bounded_at_ten_thousand_characters() {
+        assert!(Notes::parse(&"x".repeat(10_000)).is_ok());
+        assert!(Notes::parse(&"x".repeat(10_001)).is_err());
+    }
+
+    #[test]
+    fn every_field_error_of_a_body_is_reported_together() {
+        let body = object(json!({"phone": 5551234, "status": "gone", "notes": 1, "id": "x"}));
+
+        let fields = fields_at_fault(NewClient::from_json(&body).unwrap_err());
+
+        assert_eq!(fields, ["id", "name", "phone", "status", "notes"]);
+    }
+
+    #[test]
+    fn null_name_and_status_are_refused_but_null_phone_and_notes_clear() {
+        let refused = fields_at_fault(
+            ClientPatch::from_json(&object(json!({"name": null, "status": null}))).unwrap_err(),
+        );
+        let patch = ClientPatch::from_json(&object(json!({"phone": null, "notes": null}))).unwrap();
+
+        assert_eq!(refused, ["name", "status"]);
+        assert_eq!(patch.phone, Some(None));
+        assert_eq!(patch.notes, Some(None));
+    }
+
+    #[test]
+    fn empty_patch_changes_nothing() {
+        let patch = ClientPatch::from_json(&Map::new()).unwrap();
+
+        assert!(patch.is_empty());
+    }
+
+    #[test]
+    fn server_owned_fields_are_refused_by_name() {
+        let body = object(json!({"name": "A", "createdAt": "2026-01-01T00:00:00.000Z"}));
+
+        assert_eq!(fields_at_fault(NewClient::from_json(&body).unwrap_err()), ["createdAt"]);
+    }
+}

@@ -1,0 +1,259 @@
+//! The validated parameters of `GET /clients`.
+//!
+//! Every parameter of the contract is parsed once here; an unknown parameter,
+//! a repeated one, or a value outside its rule is a `validation_error` naming it.
+
+use crate::error::{ApiError, FieldError};
+use crate::model::Status;
+use crate::search::SearchTerm;
+
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 100;
+pub const MAX_QUERY_CHARS: usize = 100;
+/// Offsets beyond this are refused: no organization is that large, and it
+/// keeps a single request's work bounded.
+pub const MAX_OFFSET: u64 = 1_000_000_000;
+
+const PARAMETERS: [&str; 6] = ["limit", "offset", "query", "sortBy", "sortOrder", "status"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortField {
+    Name,
+    Phone,
+    Status,
+    CreatedAt,
+}
+
+impl SortField {
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "name" => Some(Self::Name),
+            "phone" => Some(Self::Phone),
+            "status" => Some(Self::Status),
+            "createdAt" => Some(Self::CreatedAt),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+impl SortOrder {
+    pub fn is_ascending(self) -> bool {
+        self == Self::Asc
+    }
+}
+
+/// Which statuses a list includes: `None` means every status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusFilter(Option<Status>);
+
+impl StatusFilter {
+    pub const ALL: Self = Self(None);
+
+    pub fn only(status: Status) -> Self {
+        Self(Some(status))
+    }
+
+    /// The single status kept, or `None` when every status is kept.
+    pub fn single(self) -> Option<Status> {
+        self.0
+    }
+
+    pub fn includes(self, status: Status) -> bool {
+        self.0.is_none_or(|only| only == status)
+    }
+
+    /// `active,inactive` style; empty items are ignored; both or none mean all.
+    fn parse(text: &str) -> Result<Self, String> {
+        let mut seen = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|item| !item.is_empty()) {
+            let status = Status::parse(item)
+                .ok_or_else(|| format!("unknown status {item:?}: use active, inactive or both"))?;
+            if !seen.contains(&status) {
+                seen.push(status);
+            }
+        }
+        Ok(match seen.as_slice() {
+            [only] => Self::only(*only),
+            _ => Self::ALL,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    pub limit: u32,
+    pub offset: u64,
+    pub search: Option<SearchTerm>,
+    pub sort_by: SortField,
+    pub sort_order: SortOrder,
+    pub status: StatusFilter,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        Self {
+            limit: DEFAULT_LIMIT,
+            offset: 0,
+            search: None,
+            sort_by: SortField::CreatedAt,
+            sort_order: SortOrder::Asc,
+            status: StatusFilter::ALL,
+        }
+    }
+}
+
+impl ListQuery {
+    /// Parses `(name, value)` pairs of a query string (already percent-decoded).
+    pub fn parse<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, ApiError> {
+        let mut query = Self::default();
+        let mut errors: Vec<FieldError> = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
+        for (name, value) in pairs {
+            let Some(&known) = PARAMETERS.iter().find(|p| **p == name) else {
+                if !errors.iter().any(|e| e.field == name) {
+                    errors.push(FieldError::new(name, "is not a known parameter"));
+                }
+                continue;
+            };
+            if seen.contains(&known) {
+                if !errors.iter().any(|e| e.field == known) {
+                    errors.push(FieldError::new(known, "must be given at most once"));
+                }
+                continue;
+            }
+            seen.push(known);
+            if let Err(message) = query.set(known, value) {
+                errors.push(FieldError::new(known, message));
+            }
+        }
+        if errors.is_empty() {
+            Ok(query)
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
+
+    fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        match name {
+            "limit" => {
+                self.limit = parse_integer(value)
+                    .filter(|n| (1..=u64::from(MAX_LIMIT)).contains(n))
+                    .ok_or_else(|| format!("must be an integer from 1 to {MAX_LIMIT}"))?
+                    as u32;
+            }
+            "offset" => {
+                self.offset = parse_integer(value)
+                    .filter(|n| *n <= MAX_OFFSET)
+                    .ok_or_else(|| format!("must be an integer from 0 to {MAX_OFFSET}"))?;
+            }
+            "query" => {
+                let trimmed = value.trim();
+                if trimmed.chars().count() > MAX_QUERY_CHARS {
+                    return Err(format!("must be at most {MAX_QUERY_CHARS} characters"));
+                }
+                self.search = SearchTerm::parse(trimmed);
+            }
+            "sortBy" => {
+                self.sort_by = SortField::parse(value)
+                    .ok_or("must be one of: name, phone, status, createdAt")?;
+            }
+            "sortOrder" => {
+                self.sort_order = match value {
+                    "asc" => SortOrder::Asc,
+                    "desc" => SortOrder::Desc,
+                    _ => return Err("must be asc or desc".into()),
+                };
+            }
+            "status" => self.status = StatusFilter::parse(value)?,
+            _ => unreachable!("only known parameters are set"),
+        }
+        Ok(())
+    }
+}
+
+/// A plain non-negative decimal integer: no sign, no fraction, no exponent.
+fn parse_integer(text: &str) -> Option<u64> {
+    if text.is_empty() || text.len() > 19 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(query: &[(&str, &str)]) -> Result<ListQuery, ApiError> {
+        ListQuery::parse(query.iter().copied())
+    }
+
+    fn fields_at_fault(query: &[(&str, &str)]) -> Vec<String> {
+        match parse(query) {
+            Err(ApiError::Validation(details)) => details.into_iter().map(|d| d.field).collect(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_follow_the_docs_page() {
+        assert_eq!(parse(&[]).unwrap(), ListQuery::default());
+        assert_eq!(ListQuery::default().limit, 50);
+    }
+
+    #[test]
+    fn docs_page_filters_parse() {
+        let query = parse(&[("status", "active"), ("sortBy", "name"), ("sortOrder", "asc"), ("limit", "10")])
+            .unwrap();
+
+        assert_eq!(query.status, StatusFilter::only(Status::Active));
+        assert_eq!(query.sort_by, SortField::Name);
+        assert_eq!(query.limit, 10);
+    }
+
+    #[test]
+    fn limit_outside_one_to_a_hundred_is_refused() {
+        for bad in ["0", "101", "-1", "1.5", "ten", "", "1e2", " 5", "99999999999999999999999"] {
+            assert_eq!(fields_at_fault(&[("limit", bad)]), ["limit"], "{bad:?}");
+        }
+        assert_eq!(parse(&[("limit", "100")]).unwrap().limit, 100);
+    }
+
+    #[test]
+    fn unknown_and_repeated_parameters_are_named() {
+        assert_eq!(fields_at_fault(&[("page", "2")]), ["page"]);
+        assert_eq!(fields_at_fault(&[("limit", "1"), ("limit", "2")]), ["limit"]);
+        assert_eq!(fields_at_fault(&[("sortby", "name")]), ["sortby"], "names are case-sensitive");
+    }
+
+    #[test]
+    fn status_filter_ignores_empty_items_and_treats_both_as_all() {
+        let status = |text| parse(&[("status", text)]).unwrap().status;
+
+        assert_eq!(status("active,inactive"), StatusFilter::ALL);
+        assert_eq!(status(",inactive,"), StatusFilter::only(Status::Inactive));
+        assert_eq!(status(""), StatusFilter::ALL);
+        assert_eq!(status("active,active"), StatusFilter::only(Status::Active));
+        assert_eq!(fields_at_fault(&[("status", "active,deleted")]), ["status"]);
+    }
+
+    #[test]
+    fn query_is_trimmed_bounded_and_blank_means_no_search() {
+        assert_eq!(parse(&[("query", "   ")]).unwrap().search, None);
+        assert!(parse(&[("query", &"q".repeat(100))]).is_ok());
+        assert_eq!(fields_at_fault(&[("query", &"q".repeat(101))]), ["query"]);
+    }
+
+    #[test]
+    fn all_parameter_errors_are_reported_together() {
+        assert_eq!(
+            fields_at_fault(&[("sortBy", "email"), ("sortOrder", "up"), ("offset", "-3")]),
+            ["sortBy", "sortOrder", "offset"]
+        );
+    }
+}

@@ -1,0 +1,239 @@
+//! Domain types: organizations, client ids, statuses and the client itself.
+//!
+//! Values of these types are valid by construction; code past the HTTP edge
+//! trusts them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// An organization (tenant) id: 1–64 characters of `a-z 0-9 - _`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct OrgId(String);
+
+impl OrgId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for OrgId {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let valid = (1..=64).contains(&value.len())
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if valid {
+            Ok(Self(value))
+        } else {
+            Err(format!(
+                "organization id {value:?} must be 1-64 characters of a-z, 0-9, '-' and '_'"
+            ))
+        }
+    }
+}
+
+impl FromStr for OrgId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::try_from(s.to_owned())
+    }
+}
+
+impl From<OrgId> for String {
+    fn from(value: OrgId) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for OrgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A client id: a UUID v7 chosen by the server, so ids sort by creation time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClientId(Uuid);
+
+impl ClientId {
+    /// A fresh id. Ids made by one process are strictly increasing.
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+
+    /// Parses the id of a path. Only the canonical hyphenated lowercase or
+    /// uppercase form of a UUID v7 is an id; anything else is no client.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.len() != 36 {
+            return None;
+        }
+        let uuid = Uuid::try_parse(text).ok()?;
+        (uuid.get_version_num() == 7).then_some(Self(uuid))
+    }
+
+    /// The creation instant embedded in the id (millisecond precision).
+    pub fn created_at(&self) -> Timestamp {
+        let (secs, nanos) = self
+            .0
+            .get_timestamp()
+            .expect("a v7 uuid always has a timestamp")
+            .to_unix();
+        Timestamp::from_millis(secs as i64 * 1000 + i64::from(nanos / 1_000_000))
+    }
+}
+
+impl Default for ClientId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for ClientId {
+    /// Lowercase hyphenated: the form stored and returned, which sorts like the id.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+/// A client's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Inactive,
+}
+
+impl Status {
+    pub const ALL: [Status; 2] = [Status::Active, Status::Inactive];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Inactive => "inactive",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "active" => Some(Self::Active),
+            "inactive" => Some(Self::Inactive),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An instant with millisecond precision, shown as RFC 3339 UTC (`…T10:00:00.000Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(DateTime<Utc>);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Self::from_millis(Utc::now().timestamp_millis())
+    }
+
+    pub fn from_millis(millis: i64) -> Self {
+        Self(
+            Utc.timestamp_millis_opt(millis)
+                .single()
+                .expect("milliseconds since the epoch of a real clock"),
+        )
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| Self::from_millis(t.timestamp_millis()))
+    }
+
+    pub fn to_rfc3339(self) -> String {
+        self.0.to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+}
+
+/// A client as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub id: ClientId,
+    pub name: String,
+    pub phone: Option<String>,
+    pub status: Status,
+    pub notes: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Incremented on every real change; the basis of optimistic concurrency.
+    pub version: u64,
+}
+
+impl Client {
+    /// The JSON object of the contract; `phone` and `notes` are always present.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id.to_string(),
+            "name": self.name,
+            "phone": self.phone,
+            "status": self.status,
+            "notes": self.notes,
+            "createdAt": self.created_at.to_rfc3339(),
+            "updatedAt": self.updated_at.to_rfc3339(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_sort_by_creation_and_carry_their_creation_time() {
+        let before = Timestamp::now();
+        let first = ClientId::new();
+        let second = ClientId::new();
+
+        assert!(first < second);
+        assert!(first.to_string() < second.to_string());
+        assert!(first.created_at() >= before);
+        assert!(second.created_at() <= Timestamp::now());
+    }
+
+    #[test]
+    fn only_canonical_v7_uuids_are_client_ids() {
+        let id = ClientId::new().to_string();
+
+        assert!(ClientId::parse(&id).is_some());
+        assert!(ClientId::parse(&id.to_uppercase()).is_some());
+        assert!(ClientId::parse(&id.replace('-', "")).is_none());
+        assert!(ClientId::parse("2b1f0d9c-8e7a-4c3a-9a4e-2b1f0d9c8e7a").is_none(), "v4");
+        assert!(ClientId::parse("../../etc").is_none());
+        assert!(ClientId::parse("").is_none());
+    }
+
+    #[test]
+    fn timestamps_render_rfc3339_utc_with_milliseconds() {
+        let t = Timestamp::from_millis(1_795_773_600_000);
+
+        assert_eq!(t.to_rfc3339(), "2026-11-27T10:00:00.000Z");
+        assert_eq!(Timestamp::parse(&t.to_rfc3339()), Some(t));
+    }
+
+    #[test]
+    fn org_ids_are_restricted_to_a_safe_alphabet() {
+        assert!("acme-corp_1".parse::<OrgId>().is_ok());
+        assert!("".parse::<OrgId>().is_err());
+        assert!("Acme".parse::<OrgId>().is_err());
+        assert!("a#b".parse::<OrgId>().is_err());
+        assert!("x".repeat(65).parse::<OrgId>().is_err());
+    }
+}

@@ -1,0 +1,204 @@
+//! How a client is laid out as a DynamoDB item.
+//!
+//! | attribute | value | used by |
+//! |---|---|---|
+//! | `pk` | `ORG#<org>` | table, `byCreated`, `byName`, `byPhone` |
+//! | `sk` | `CLIENT#<id>` | table |
+//! | `statusPk` | `ORG#<org>#STATUS#<status>` | `byStatus*` |
+//! | `createdSk` | `<id>` (UUID v7: sorts by creation, then id) | `byCreated`, `byStatusCreated` |
+//! | `nameSk` | `<folded name>\x01<id>` | `byName`, `byStatusName` |
+//! | `phoneSk` | `<phone>\x01<id>`, or `~\x01<id>` without a phone | `byPhone`, `byStatusPhone` |
+//! | `nameFold`, `phoneDigits` | search fields | `byCreated` (projected) |
+//!
+//! The `\x01` separator sorts below every character a name or phone may hold
+//! (names refuse control characters), so comparing sort keys compares
+//! `(field, id)`: ties are broken by id. `~` sorts above every phone
+//! character, so clients without a phone come last ascending and first
+//! descending.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
+
+use super::{item_error, schema::attr};
+use crate::error::ApiError;
+use crate::model::{Client, ClientId, OrgId, Status, Timestamp};
+use crate::search::{fold_name, phone_digits};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+const SORT_KEY_SEPARATOR: char = '\u{1}';
+const NO_PHONE: &str = "~";
+const CLIENT_SK_PREFIX: &str = "CLIENT#";
+
+pub fn org_pk(org: &OrgId) -> String {
+    format!("ORG#{org}")
+}
+
+pub fn client_sk(id: ClientId) -> String {
+    format!("{CLIENT_SK_PREFIX}{id}")
+}
+
+pub fn status_pk(org: &OrgId, status: Status) -> String {
+    format!("ORG#{org}#STATUS#{status}")
+}
+
+/// The id in a client item's `sk`.
+pub fn id_from_sk(sk: &str) -> Option<ClientId> {
+    ClientId::parse(sk.strip_prefix(CLIENT_SK_PREFIX)?)
+}
+
+pub fn name_sort_key(name_fold: &str, id: ClientId) -> String {
+    format!("{name_fold}{SORT_KEY_SEPARATOR}{id}")
+}
+
+pub fn phone_sort_key(phone: Option<&str>, id: ClientId) -> String {
+    format!("{}{SORT_KEY_SEPARATOR}{id}", phone.unwrap_or(NO_PHONE))
+}
+
+/// The key of a client's item.
+pub fn client_key(org: &OrgId, id: ClientId) -> Item {
+    HashMap::from([
+        (attr::PK.to_owned(), AttributeValue::S(org_pk(org))),
+        (attr::SK.to_owned(), AttributeValue::S(client_sk(id))),
+    ])
+}
+
+/// A client's item, field for field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientItem {
+    pub pk: String,
+    pub sk: String,
+    pub id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: u64,
+    pub status_pk: String,
+    pub created_sk: String,
+    pub name_sk: String,
+    pub phone_sk: String,
+    pub name_fold: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_digits: Option<String>,
+}
+
+impl ClientItem {
+    pub fn new(org: &OrgId, client: &Client) -> Self {
+        let name_fold = fold_name(&client.name);
+        Self {
+            pk: org_pk(org),
+            sk: client_sk(client.id),
+            id: client.id.to_string(),
+            name: client.name.clone(),
+            phone: client.phone.clone(),
+            status: client.status,
+            notes: client.notes.clone(),
+            created_at: client.created_at.to_rfc3339(),
+            updated_at: client.updated_at.to_rfc3339(),
+            version: client.version,
+            status_pk: status_pk(org, client.status),
+            created_sk: client.id.to_string(),
+            name_sk: name_sort_key(&name_fold, client.id),
+            phone_sk: phone_sort_key(client.phone.as_deref(), client.id),
+            name_fold,
+            phone_digits: client.phone.as_deref().map(phone_digits),
+        }
+    }
+
+    pub fn into_client(self) -> Result<Client, ApiError> {
+        let bad = |what: &str| item_error(format!("client item {}: unreadable {what}", self.sk));
+        Ok(Client {
+            id: ClientId::parse(&self.id).ok_or_else(|| bad("id"))?,
+            created_at: Timestamp::parse(&self.created_at).ok_or_else(|| bad("createdAt"))?,
+            updated_at: Timestamp::parse(&self.updated_at).ok_or_else(|| bad("updatedAt"))?,
+            name: self.name,
+            phone: self.phone,
+            status: self.status,
+            notes: self.notes,
+            version: self.version,
+        })
+    }
+}
+
+pub fn to_item(org: &OrgId, client: &Client) -> Result<Item, ApiError> {
+    serde_dynamo::to_item(ClientItem::new(org, client)).map_err(item_error)
+}
+
+pub fn from_item(item: Item) -> Result<Client, ApiError> {
+    serde_dynamo::from_item::<_, ClientItem>(item)
+        .map_err(item_error)?
+        .into_client()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(name: &str, phone: Option<&str>) -> Client {
+        let id = ClientId::new();
+        Client {
+            id,
+            name: name.into(),
+            phone: phone.map(Into::into),
+            status: Status::Active,
+            notes: None,
+            created_at: id.created_at(),
+            updated_at: id.created_at(),
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn items_round_trip_to_the_same_client() {
+        let org: OrgId = "acme".parse().unwrap();
+        let original = Client {
+            notes: Some(String::new()),
+            ..client("Zoë", Some("+1 555-1234"))
+        };
+
+        let back = from_item(to_item(&org, &original).unwrap()).unwrap();
+
+        assert_eq!(back, original);
+    }
+
+    #[test]
+    fn name_sort_keys_order_by_folded_name_then_id() {
+        let (a, b) = (ClientId::new(), ClientId::new());
+
+        assert!(name_sort_key("ann", b) < name_sort_key("anna", a), "prefix sorts first");
+        assert!(name_sort_key("ann", a) < name_sort_key("ann", b), "ties by id");
+        assert!(name_sort_key("ann zed", a) > name_sort_key("ann", b));
+        assert!(name_sort_key("ann!", a) > name_sort_key("ann", b));
+    }
+
+    #[test]
+    fn clients_without_phone_sort_after_every_phone() {
+        let (a, b) = (ClientId::new(), ClientId::new());
+
+        for phone in ["999", "+1 555", "(555) 1", ".5.5.5", "- 123"] {
+            assert!(phone_sort_key(Some(phone), b) < phone_sort_key(None, a), "{phone}");
+        }
+        assert!(phone_sort_key(None, a) < phone_sort_key(None, b));
+    }
+
+    #[test]
+    fn item_keys_put_every_client_in_its_organization_partition() {
+        let org: OrgId = "acme".parse().unwrap();
+        let original = client("Ann", None);
+
+        let item = ClientItem::new(&org, &original);
+
+        assert_eq!(item.pk, "ORG#acme");
+        assert_eq!(item.status_pk, "ORG#acme#STATUS#active");
+        assert_eq!(id_from_sk(&item.sk), Some(original.id));
+        assert_eq!(item.phone_digits, None);
+    }
+}

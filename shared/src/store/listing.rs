@@ -1,0 +1,402 @@
+//! List pages: sorted, filtered by status, searched, paged by offset.
+//!
+//! Without a search, a page walks a keys-only index in the requested order,
+//! skipping `offset` entries and keeping `limit`, then fetches those clients
+//! with one `BatchGetItem`; `total` comes from the counts item. With a
+//! search, the organization's compact `byCreated` index is read whole with a
+//! DynamoDB filter (name and phone digits), the matches are sorted in memory
+//! and the page is fetched the same way. See `docs/data-model.md` for costs.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+
+use super::clients::ClientStore;
+use super::item::{self, client_key, id_from_sk, org_pk, status_pk, Item};
+use super::schema::{attr, IndexDefinition, BY_CREATED, BY_NAME, BY_PHONE, BY_STATUS_CREATED, BY_STATUS_NAME, BY_STATUS_PHONE};
+use super::{dynamo_error, RETRY_AFTER};
+use crate::error::ApiError;
+use crate::list_query::{ListQuery, SortField, SortOrder};
+use crate::model::{Client, ClientId, OrgId, Status};
+use crate::search::SearchTerm;
+
+/// How many times unprocessed keys of a `BatchGetItem` are asked for again.
+const MAX_BATCH_GET_ROUNDS: u32 = 5;
+
+/// One page of a list, with what it cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPage {
+    pub clients: Vec<Client>,
+    pub total: u64,
+    pub cost: ReadCost,
+}
+
+/// DynamoDB work done for one list request, as DynamoDB reported it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadCost {
+    /// Requests sent to DynamoDB.
+    pub calls: u32,
+    /// Index entries and items read (`ScannedCount` of queries, items returned by gets).
+    pub items_read: u64,
+}
+
+/// One ordered run of index entries: an index, one partition, one direction.
+#[derive(Debug, Clone)]
+struct IndexRun {
+    index: IndexDefinition,
+    partition: String,
+    ascending: bool,
+}
+
+impl ClientStore {
+    pub async fn list(&self, org: &OrgId, query: &ListQuery) -> Result<ListPage, ApiError> {
+        match &query.search {
+            None => self.list_by_index(org, query).await,
+            Some(term) => self.search(org, query, term).await,
+        }
+    }
+
+    async fn list_by_index(&self, org: &OrgId, query: &ListQuery) -> Result<ListPage, ApiError> {
+        let mut cost = ReadCost::default();
+        let counts = self.counts(org).await?;
+        cost.calls += 1;
+        cost.items_read += 1;
+        let total = match query.status.single() {
+            Some(status) => counts.of(status),
+            None => counts.total(),
+        };
+        let ids = if query.offset >= total {
+            Vec::new()
+        } else {
+            self.walk_runs(&index_runs(org, query), query.offset, query.limit as usize, &mut cost)
+                .await?
+        };
+        let clients = self.fetch_in_order(org, &ids, &mut cost).await?;
+        Ok(ListPage { clients, total, cost })
+    }
+
+    /// Reads the runs in turn, skipping `skip` entries and keeping the ids of the next `take`.
+    async fn walk_runs(
+        &self,
+        runs: &[IndexRun],
+        mut skip: u64,
+        take: usize,
+        cost: &mut ReadCost,
+    ) -> Result<Vec<ClientId>, ApiError> {
+        let mut ids = Vec::with_capacity(take);
+        for run in runs {
+            let mut start_key: Option<Item> = None;
+            loop {
+                let wanted = skip + (take - ids.len()) as u64;
+                let output = self
+                    .table
+                    .client
+                    .query()
+                    .table_name(&self.table.name)
+                    .index_name(run.index.name)
+                    .key_condition_expression("#p = :p")
+                    .expression_attribute_names("#p", run.index.partition_key)
+                    .expression_attribute_values(":p", AttributeValue::S(run.partition.clone()))
+                    .projection_expression(attr::SK)
+                    .scan_index_forward(run.ascending)
+                    .limit(wanted.min(i32::MAX as u64) as i32)
+                    .set_exclusive_start_key(start_key.take())
+                    .send()
+                    .await
+                    .map_err(dynamo_error)?;
+                cost.calls += 1;
+                cost.items_read += output.scanned_count.max(0) as u64;
+                for entry in output.items.unwrap_or_default() {
+                    if skip > 0 {
+                        skip -= 1;
+                    } else if ids.len() < take {
+                        ids.push(sk_id(&entry)?);
+                    }
+                }
+                if ids.len() == take {
+                    return Ok(ids);
+                }
+                match output.last_evaluated_key {
+                    Some(key) => start_key = Some(key),
+                    None => break,
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    async fn search(&self, org: &OrgId, query: &ListQuery, term: &SearchTerm) -> Result<ListPage, ApiError> {
+        let mut cost = ReadCost::default();
+        let mut hits = Vec::new();
+        let mut start_key: Option<Item> = None;
+        let mut filter = "contains(#nameFold, :name)".to_owned();
+        if term.phone_digits.is_some() {
+            filter = format!("({filter} OR contains(#phoneDigits, :digits))");
+        }
+        if query.status.single().is_some() {
+            filter.push_str(" AND #status = :status");
+        }
+        loop {
+            let mut request = self
+                .table
+                .client
+                .query()
+                .table_name(&self.table.name)
+                .index_name(BY_CREATED.name)
+                .key_condition_expression("#pk = :pk")
+                .filter_expression(&filter)
+                .projection_expression("#sk, #nameFold, #phone, #status")
+                .expression_attribute_names("#pk", attr::PK)
+                .expression_attribute_names("#sk", attr::SK)
+                .expression_attribute_names("#nameFold", attr::NAME_FOLD)
+                .expression_attribute_names("#phone", attr::PHONE)
+                .expression_attribute_names("#status", attr::STATUS)
+                .expression_attribute_values(":pk", AttributeValue::S(org_pk(org)))
+                .expression_attribute_values(":name", AttributeValue::S(term.name_fold.clone()))
+                .set_exclusive_start_key(start_key.take());
+            if let Some(digits) = &term.phone_digits {
+                request = request
+                    .expression_attribute_names("#phoneDigits", attr::PHONE_DIGITS)
+                    .expression_attribute_values(":digits", AttributeValue::S(digits.clone()));
+            }
+            if let Some(status) = query.status.single() {
+                request = request.expression_attribute_values(":status", AttributeValue::S(status.as_str().into()));
+            }
+            let output = request.send().await.map_err(dynamo_error)?;
+            cost.calls += 1;
+            cost.items_read += output.scanned_count.max(0) as u64;
+            for entry in output.items.unwrap_or_default() {
+                hits.push(SearchHit::from_entry(&entry)?);
+            }
+            match output.last_evaluated_key {
+                Some(key) => start_key = Some(key),
+                None => break,
+            }
+        }
+        hits.sort_by(|a, b| a.compare(b, query.sort_by, query.sort_order));
+        let total = hits.len() as u64;
+        let ids: Vec<ClientId> = hits
+            .iter()
+            .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
+            .take(query.limit as usize)
+            .map(|hit| hit.id)
+            .collect();
+        let clients = self.fetch_in_order(org, &ids, &mut cost).await?;
+        Ok(ListPage { clients, total, cost })
+    }
+
+    /// Fetches clients by id with `BatchGetItem` (strongly consistent), in the
+    /// order given. A client deleted since its id was read is left out.
+    async fn fetch_in_order(&self, org: &OrgId, ids: &[ClientId], cost: &mut ReadCost) -> Result<Vec<Client>, ApiError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<Item> = ids.iter().map(|id| client_key(org, *id)).collect();
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(ApiError::internal)?,
+        );
+        let mut found: HashMap<ClientId, Client> = HashMap::with_capacity(ids.len());
+        let mut rounds = 0;
+        while let Some(request) = pending.take() {
+            rounds += 1;
+            if rounds > MAX_BATCH_GET_ROUNDS {
+                return Err(ApiError::Unavailable {
+                    retry_after: RETRY_AFTER,
+                    cause: "BatchGetItem left keys unprocessed after every retry".into(),
+                });
+            }
+            if rounds > 1 {
+                tokio::time::sleep(std::time::Duration::from_millis(20 << rounds)).await;
+            }
+            let output = self
+                .table
+                .client
+                .batch_get_item()
+                .request_items(&self.table.name, request)
+                .send()
+                .await
+                .map_err(dynamo_error)?;
+            cost.calls += 1;
+            for entry in output.responses.unwrap_or_default().remove(&self.table.name).unwrap_or_default() {
+                cost.items_read += 1;
+                let client = item::from_item(entry)?;
+                found.insert(client.id, client);
+            }
+            pending = output
+                .unprocessed_keys
+                .and_then(|mut unprocessed| unprocessed.remove(&self.table.name))
+                .filter(|rest| !rest.keys().is_empty());
+        }
+        Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+    }
+}
+
+/// The index runs that list an organization's clients in the requested order.
+fn index_runs(org: &OrgId, query: &ListQuery) -> Vec<IndexRun> {
+    let ascending = query.sort_order == SortOrder::Asc;
+    let run = |index, partition| IndexRun {
+        index,
+        partition,
+        ascending,
+    };
+    match (query.sort_by, query.status.single()) {
+        (SortField::CreatedAt, None) => vec![run(BY_CREATED, org_pk(org))],
+        (SortField::Name, None) => vec![run(BY_NAME, org_pk(org))],
+        (SortField::Phone, None) => vec![run(BY_PHONE, org_pk(org))],
+        // By status, then id: each status's partition in id order, one after the other.
+        (SortField::Status, None) => {
+            let mut statuses = Status::ALL.to_vec();
+            if !ascending {
+                statuses.reverse();
+            }
+            statuses
+                .into_iter()
+                .map(|status| run(BY_STATUS_CREATED, status_pk(org, status)))
+                .collect()
+        }
+        (SortField::CreatedAt | SortField::Status, Some(status)) => {
+            vec![run(BY_STATUS_CREATED, status_pk(org, status))]
+        }
+        (SortField::Name, Some(status)) => vec![run(BY_STATUS_NAME, status_pk(org, status))],
+        (SortField::Phone, Some(status)) => vec![run(BY_STATUS_PHONE, status_pk(org, status))],
+    }
+}
+
+fn sk_id(entry: &Item) -> Result<ClientId, ApiError> {
+    match entry.get(attr::SK) {
+        Some(AttributeValue::S(sk)) => id_from_sk(sk),
+        _ => None,
+    }
+    .ok_or_else(|| ApiError::internal("index entry without a client sort key"))
+}
+
+/// What search reads of a client from the compact index: enough to sort.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SearchHit {
+    id: ClientId,
+    name_fold: String,
+    phone: Option<String>,
+    status: Status,
+}
+
+impl SearchHit {
+    fn from_entry(entry: &Item) -> Result<Self, ApiError> {
+        let text = |name: &str| match entry.get(name) {
+            Some(AttributeValue::S(value)) => Some(value.clone()),
+            _ => None,
+        };
+        let broken = || ApiError::internal("search index entry is missing a projected attribute");
+        Ok(Self {
+            id: sk_id(entry)?,
+            name_fold: text(attr::NAME_FOLD).ok_or_else(broken)?,
+            phone: text(attr::PHONE),
+            status: text(attr::STATUS).as_deref().and_then(Status::parse).ok_or_else(broken)?,
+        })
+    }
+
+    /// The same order the sort-key indexes give: the field, then the id;
+    /// no phone after every phone; descending reverses both.
+    fn compare(&self, other: &Self, field: SortField, order: SortOrder) -> Ordering {
+        let by_field = match field {
+            SortField::Name => self.name_fold.cmp(&other.name_fold),
+            SortField::Phone => match (&self.phone, &other.phone) {
+                (Some(a), Some(b)) => a.cmp(b),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (None, None) => Ordering::Equal,
+            },
+            SortField::Status => self.status.cmp(&other.status),
+            SortField::CreatedAt => Ordering::Equal,
+        };
+        let ascending = by_field.then(self.id.cmp(&other.id));
+        match order {
+            SortOrder::Asc => ascending,
+            SortOrder::Desc => ascending.reverse(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::list_query::StatusFilter;
+
+    fn hit(name: &str, phone: Option<&str>, status: Status) -> SearchHit {
+        SearchHit {
+            id: ClientId::new(),
+            name_fold: name.into(),
+            phone: phone.map(Into::into),
+            status,
+        }
+    }
+
+    fn sorted(hits: &[SearchHit], field: SortField, order: SortOrder) -> Vec<ClientId> {
+        let mut hits = hits.to_vec();
+        hits.sort_by(|a, b| a.compare(b, field, order));
+        hits.into_iter().map(|h| h.id).collect()
+    }
+
+    #[test]
+    fn in_memory_sort_matches_the_sort_key_order() {
+        let hits = [
+            hit("bob", None, Status::Active),
+            hit("ann", Some("555"), Status::Inactive),
+            hit("ann", Some("123"), Status::Active),
+            hit("carl", Some("123"), Status::Inactive),
+        ];
+        let key_order = |key: &dyn Fn(&SearchHit) -> String| {
+            let mut hits = hits.to_vec();
+            hits.sort_by_key(|h| key(h));
+            hits.into_iter().map(|h| h.id).collect::<Vec<_>>()
+        };
+
+        assert_eq!(
+            sorted(&hits, SortField::Name, SortOrder::Asc),
+            key_order(&|h| item::name_sort_key(&h.name_fold, h.id))
+        );
+        assert_eq!(
+            sorted(&hits, SortField::Phone, SortOrder::Asc),
+            key_order(&|h| item::phone_sort_key(h.phone.as_deref(), h.id))
+        );
+        let mut desc = key_order(&|h| item::phone_sort_key(h.phone.as_deref(), h.id));
+        desc.reverse();
+        assert_eq!(sorted(&hits, SortField::Phone, SortOrder::Desc), desc);
+    }
+
+    #[test]
+    fn status_sort_without_filter_reads_each_status_partition_in_turn() {
+        let org: OrgId = "acme".parse().unwrap();
+        let query = ListQuery {
+            sort_by: SortField::Status,
+            sort_order: SortOrder::Desc,
+            ..ListQuery::default()
+        };
+
+        let runs = index_runs(&org, &query);
+
+        let partitions: Vec<_> = runs.iter().map(|r| r.partition.as_str()).collect();
+        assert_eq!(partitions, ["ORG#acme#STATUS#inactive", "ORG#acme#STATUS#active"]);
+        assert!(runs.iter().all(|r| !r.ascending && r.index == BY_STATUS_CREATED));
+    }
+
+    #[test]
+    fn a_single_status_filter_uses_the_status_partitioned_index() {
+        let org: OrgId = "acme".parse().unwrap();
+        let query = ListQuery {
+            sort_by: SortField::Name,
+            status: StatusFilter::only(Status::Active),
+            ..ListQuery::default()
+        };
+
+        let runs = index_runs(&org, &query);
+
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].index, BY_STATUS_NAME);
+        assert_eq!(runs[0].partition, "ORG#acme#STATUS#active");
+    }
+}

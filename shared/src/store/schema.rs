@@ -1,0 +1,198 @@
+//! The table's definition: key attributes, global secondary indexes and their
+//! projections. `clients-admin create-table` builds the table from it and a
+//! test checks that `template.yaml` declares exactly the same.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    Projection, ProjectionType, ScalarAttributeType,
+};
+use serde_json::{json, Value};
+
+use super::{dynamo_error, Table};
+use crate::error::ApiError;
+
+/// Attribute names of the table's keys and index keys.
+pub mod attr {
+    pub const PK: &str = "pk";
+    pub const SK: &str = "sk";
+    pub const STATUS_PK: &str = "statusPk";
+    pub const CREATED_SK: &str = "createdSk";
+    pub const NAME_SK: &str = "nameSk";
+    pub const PHONE_SK: &str = "phoneSk";
+    pub const NAME_FOLD: &str = "nameFold";
+    pub const PHONE_DIGITS: &str = "phoneDigits";
+    pub const PHONE: &str = "phone";
+    pub const STATUS: &str = "status";
+}
+
+/// What an index carries besides its keys and the table's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexProjection {
+    KeysOnly,
+    Include(&'static [&'static str]),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexDefinition {
+    pub name: &'static str,
+    pub partition_key: &'static str,
+    pub sort_key: &'static str,
+    pub projection: IndexProjection,
+}
+
+/// Organization-wide, by creation; carries what search matches and sorts on.
+pub const BY_CREATED: IndexDefinition = IndexDefinition {
+    name: "byCreated",
+    partition_key: attr::PK,
+    sort_key: attr::CREATED_SK,
+    projection: IndexProjection::Include(&[attr::NAME_FOLD, attr::PHONE_DIGITS, attr::PHONE, attr::STATUS]),
+};
+pub const BY_NAME: IndexDefinition = keys_only("byName", attr::PK, attr::NAME_SK);
+pub const BY_PHONE: IndexDefinition = keys_only("byPhone", attr::PK, attr::PHONE_SK);
+pub const BY_STATUS_CREATED: IndexDefinition = keys_only("byStatusCreated", attr::STATUS_PK, attr::CREATED_SK);
+pub const BY_STATUS_NAME: IndexDefinition = keys_only("byStatusName", attr::STATUS_PK, attr::NAME_SK);
+pub const BY_STATUS_PHONE: IndexDefinition = keys_only("byStatusPhone", attr::STATUS_PK, attr::PHONE_SK);
+
+pub const INDEXES: [IndexDefinition; 6] = [
+    BY_CREATED,
+    BY_NAME,
+    BY_PHONE,
+    BY_STATUS_CREATED,
+    BY_STATUS_NAME,
+    BY_STATUS_PHONE,
+];
+
+const fn keys_only(name: &'static str, partition_key: &'static str, sort_key: &'static str) -> IndexDefinition {
+    IndexDefinition {
+        name,
+        partition_key,
+        sort_key,
+        projection: IndexProjection::KeysOnly,
+    }
+}
+
+/// Every key attribute of the table and its indexes (all strings), sorted.
+pub fn key_attributes() -> Vec<&'static str> {
+    let mut names = vec![attr::PK, attr::SK];
+    for index in INDEXES {
+        names.extend([index.partition_key, index.sort_key]);
+    }
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// The definition in CloudFormation's `AWS::DynamoDB::Table` property form
+/// (`AttributeDefinitions`, `KeySchema`, `GlobalSecondaryIndexes`), which
+/// `template.yaml` must match.
+pub fn cloudformation_properties() -> Value {
+    let key_schema = |hash: &str, range: &str| {
+        json!([
+            {"AttributeName": hash, "KeyType": "HASH"},
+            {"AttributeName": range, "KeyType": "RANGE"},
+        ])
+    };
+    let indexes: Vec<Value> = INDEXES
+        .iter()
+        .map(|index| {
+            let projection = match index.projection {
+                IndexProjection::KeysOnly => json!({"ProjectionType": "KEYS_ONLY"}),
+                IndexProjection::Include(attrs) => {
+                    json!({"ProjectionType": "INCLUDE", "NonKeyAttributes": attrs})
+                }
+            };
+            json!({
+                "IndexName": index.name,
+                "KeySchema": key_schema(index.partition_key, index.sort_key),
+                "Projection": projection,
+            })
+        })
+        .collect();
+    json!({
+        "AttributeDefinitions": key_attributes()
+            .into_iter()
+            .map(|name| json!({"AttributeName": name, "AttributeType": "S"}))
+            .collect::<Vec<_>>(),
+        "KeySchema": key_schema(attr::PK, attr::SK),
+        "GlobalSecondaryIndexes": indexes,
+    })
+}
+
+/// Creates the table (on-demand capacity) unless it exists. Returns whether it was created.
+pub async fn create_table(table: &Table) -> Result<bool, ApiError> {
+    let key = |name: &str, key_type: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .expect("name and type are set")
+    };
+    let mut request = table
+        .client
+        .create_table()
+        .table_name(&table.name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(attr::PK, KeyType::Hash))
+        .key_schema(key(attr::SK, KeyType::Range));
+    for name in key_attributes() {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("name and type are set"),
+        );
+    }
+    for index in INDEXES {
+        let projection = match index.projection {
+            IndexProjection::KeysOnly => Projection::builder().projection_type(ProjectionType::KeysOnly),
+            IndexProjection::Include(attrs) => attrs.iter().fold(
+                Projection::builder().projection_type(ProjectionType::Include),
+                |projection, name| projection.non_key_attributes(*name),
+            ),
+        };
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(index.name)
+                .key_schema(key(index.partition_key, KeyType::Hash))
+                .key_schema(key(index.sort_key, KeyType::Range))
+                .projection(projection.build())
+                .build()
+                .expect("name, keys and projection are set"),
+        );
+    }
+    match request.send().await {
+        Ok(_) => Ok(true),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(dynamo_error(error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_index_key_is_declared_once_as_a_string() {
+        let properties = cloudformation_properties();
+        let declared = properties["AttributeDefinitions"].as_array().unwrap();
+
+        assert_eq!(declared.len(), 6, "pk, sk, statusPk, createdSk, nameSk, phoneSk");
+        assert!(declared.iter().all(|d| d["AttributeType"] == "S"));
+    }
+
+    #[test]
+    fn index_names_are_unique() {
+        let mut names: Vec<_> = INDEXES.iter().map(|i| i.name).collect();
+        names.sort_unstable();
+        names.dedup();
+
+        assert_eq!(names.len(), INDEXES.len());
+    }
+}
