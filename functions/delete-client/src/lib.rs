@@ -1,1 +1,17 @@
+//! `DELETE /api/v1/clients/{id}`: deletes a client; answers `{"success": true}`.
 
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+use shared::http::{client_id, respond, Reply};
+use shared::{ApiError, App};
+
+pub async fn handle(app: &App, request: Request) -> Response<Body> {
+    respond(&request, delete_client(app, &request).await)
+}
+
+async fn delete_client(app: &App, request: &Request) -> Result<Reply, ApiError> {
+    let org = app.authenticate(request).await?;
+    let id = client_id(request)?;
+    app.clients.delete(&org, id).await?;
+    Ok(Reply::new(200, json!({"success": true})))
+}

@@ -1,1 +1,30 @@
+//! `GET /api/v1/clients`: a page of the organization's clients, sorted,
+//! filtered by status and searched by name or phone.
 
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::json;
+use shared::http::{respond, Reply};
+use shared::list_query::ListQuery;
+use shared::{ApiError, App};
+
+pub async fn handle(app: &App, request: Request) -> Response<Body> {
+    respond(&request, list_clients(app, &request).await)
+}
+
+async fn list_clients(app: &App, request: &Request) -> Result<Reply, ApiError> {
+    let org = app.authenticate(request).await?;
+    let parameters = request.query_string_parameters_ref();
+    let query = ListQuery::parse(parameters.into_iter().flat_map(|p| p.iter()))?;
+    let page = app.clients.list(&org, &query).await?;
+    tracing::info!(
+        dynamodb_calls = page.cost.calls,
+        items_read = page.cost.items_read,
+        returned = page.clients.len(),
+        "listed clients"
+    );
+    let data: Vec<_> = page.clients.iter().map(|client| client.to_json()).collect();
+    Ok(Reply::new(
+        200,
+        json!({"data": data, "total": page.total, "limit": query.limit, "offset": query.offset}),
+    ))
+}

@@ -1,1 +1,18 @@
+//! `PATCH /api/v1/clients/{id}`: changes the given fields; `{}` changes nothing.
 
+use lambda_http::{Body, Request, Response};
+use shared::http::{client_id, json_object_body, respond, Reply};
+use shared::input::ClientPatch;
+use shared::{ApiError, App};
+
+pub async fn handle(app: &App, request: Request) -> Response<Body> {
+    respond(&request, update_client(app, &request).await)
+}
+
+async fn update_client(app: &App, request: &Request) -> Result<Reply, ApiError> {
+    let org = app.authenticate(request).await?;
+    let id = client_id(request)?;
+    let patch = ClientPatch::from_json(&json_object_body(request)?)?;
+    let client = app.clients.update(&org, id, &patch).await?;
+    Ok(Reply::client(200, &client))
+}

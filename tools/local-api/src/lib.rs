@@ -1,1 +1,258 @@
+//! A local stand-in for API Gateway (HTTP API, payload format 2.0).
+//!
+//! Each HTTP request is matched against the API's routes, turned into the
+//! same event JSON API Gateway sends a Lambda function, parsed by
+//! `lambda_http` exactly as in Lambda, and handed to that route's function
+//! handler. Unknown routes and methods answer 404 `not_found` in the API's
+//! JSON error shape.
 
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use base64::Engine;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Map, Value};
+use shared::{ApiError, App};
+use tokio::net::TcpListener;
+
+/// The API's base path.
+pub const BASE_PATH: &str = "/api/v1";
+/// Bodies larger than this are refused before they reach a handler
+/// (API Gateway's own limit is 10 MB; the API's is 64 KiB).
+const MAX_GATEWAY_BODY: usize = 1024 * 1024;
+
+/// The function that serves a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    ListClients,
+    GetClient,
+    CreateClient,
+    UpdateClient,
+    DeleteClient,
+}
+
+/// A matched route: the function, the route key and the `{id}` path parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub function: Function,
+    pub route_key: &'static str,
+    pub id: Option<String>,
+}
+
+/// The API's routes, as `template.yaml` declares them.
+pub const ROUTES: [(&str, &str, Function); 5] = [
+    ("GET", "/api/v1/clients", Function::ListClients),
+    ("POST", "/api/v1/clients", Function::CreateClient),
+    ("GET", "/api/v1/clients/{id}", Function::GetClient),
+    ("PATCH", "/api/v1/clients/{id}", Function::UpdateClient),
+    ("DELETE", "/api/v1/clients/{id}", Function::DeleteClient),
+];
+
+/// Matches a method and raw path the way API Gateway matches the routes above.
+pub fn route(method: &Method, raw_path: &str) -> Option<Route> {
+    let collection = format!("{BASE_PATH}/clients");
+    let (template, id) = if raw_path == collection {
+        ("/api/v1/clients", None)
+    } else {
+        let segment = raw_path.strip_prefix(&collection)?.strip_prefix('/')?;
+        if segment.is_empty() || segment.contains('/') {
+            return None;
+        }
+        ("/api/v1/clients/{id}", Some(percent_decode(segment)))
+    };
+    ROUTES
+        .iter()
+        .find(|(m, path, _)| *m == method.as_str() && *path == template)
+        .map(|(m, path, function)| Route {
+            function: *function,
+            route_key: route_key(m, path),
+            id,
+        })
+}
+
+fn route_key(method: &str, path: &str) -> &'static str {
+    match (method, path) {
+        ("GET", "/api/v1/clients") => "GET /api/v1/clients",
+        ("POST", _) => "POST /api/v1/clients",
+        ("GET", _) => "GET /api/v1/clients/{id}",
+        ("PATCH", _) => "PATCH /api/v1/clients/{id}",
+        _ => "DELETE /api/v1/clients/{id}",
+    }
+}
+
+/// Decodes `%XX` escapes; invalid escapes and invalid UTF-8 are kept as they are.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_owned())
+}
+
+/// The API Gateway HTTP API (payload 2.0) event for a request.
+pub fn gateway_event(
+    parts: &hyper::http::request::Parts,
+    body: &[u8],
+    route: &Route,
+    request_id: &str,
+) -> Value {
+    let mut headers = Map::new();
+    for name in parts.headers.keys() {
+        let values: Vec<String> = parts
+            .headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        headers.insert(name.as_str().to_owned(), Value::String(values.join(",")));
+    }
+    let now = chrono::Utc::now();
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": parts.uri.path(),
+        "rawQueryString": parts.uri.query().unwrap_or(""),
+        "headers": headers,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": "127.0.0.1",
+            "domainPrefix": "127",
+            "http": {
+                "method": parts.method.as_str(),
+                "path": parts.uri.path(),
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": headers.get("user-agent").cloned().unwrap_or(Value::String(String::new())),
+            },
+            "requestId": request_id,
+            "routeKey": route.route_key,
+            "stage": "$default",
+            "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+            "timeEpoch": now.timestamp_millis(),
+        },
+        "isBase64Encoded": false,
+    });
+    if let Some(id) = &route.id {
+        event["pathParameters"] = json!({ "id": id });
+    }
+    if !body.is_empty() {
+        match std::str::from_utf8(body) {
+            Ok(text) => event["body"] = Value::String(text.to_owned()),
+            Err(_) => {
+                event["body"] = Value::String(base64::engine::general_purpose::STANDARD.encode(body));
+                event["isBase64Encoded"] = Value::Bool(true);
+            }
+        }
+    }
+    event
+}
+
+/// Runs a request through the function handler its route names.
+pub async fn invoke(app: &App, function: Function, request: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
+    match function {
+        Function::ListClients => list_clients::handle(app, request).await,
+        Function::GetClient => get_client::handle(app, request).await,
+        Function::CreateClient => create_client::handle(app, request).await,
+        Function::UpdateClient => update_client::handle(app, request).await,
+        Function::DeleteClient => delete_client::handle(app, request).await,
+    }
+}
+
+/// Answers one HTTP request as API Gateway plus the Lambda function would.
+pub async fn serve_request(app: &App, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let request_id = uuid::Uuid::now_v7().to_string();
+    let (parts, body) = request.into_parts();
+    let Some(route) = route(&parts.method, parts.uri.path()) else {
+        return error_response(&ApiError::NotFound, &request_id);
+    };
+    let body = match Limited::new(body, MAX_GATEWAY_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return error_response(&ApiError::PayloadTooLarge, &request_id),
+    };
+    let event = gateway_event(&parts, &body, &route, &request_id);
+    let request = match lambda_http::request::from_str(&event.to_string()) {
+        Ok(request) => request,
+        Err(error) => {
+            tracing::error!(%error, "could not build the gateway event");
+            return error_response(&ApiError::internal(error), &request_id);
+        }
+    };
+    let response = invoke(app, route.function, request).await;
+    let (parts, body) = response.into_parts();
+    Response::from_parts(parts, Full::new(Bytes::copy_from_slice(body.as_ref())))
+}
+
+fn error_response(error: &ApiError, request_id: &str) -> Response<Full<Bytes>> {
+    let response = shared::http::json_response(error.status(), &error.body(), request_id, &[]);
+    let (parts, body) = response.into_parts();
+    Response::from_parts(parts, Full::new(Bytes::copy_from_slice(body.as_ref())))
+}
+
+/// Serves HTTP/1.1 on the listener until the task is dropped.
+pub async fn serve(listener: TcpListener, app: Arc<App>) -> std::io::Result<()> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let app = Arc::clone(&app);
+                async move { Ok::<_, Infallible>(serve_request(&app, request).await) }
+            });
+            if let Err(error) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%error, "connection closed with an error");
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_like_the_gateway() {
+        let id = "0192f1d4-6c1e-7c3a-9a4e-2b1f0d9c8e7a";
+
+        assert_eq!(route(&Method::GET, "/api/v1/clients").unwrap().function, Function::ListClients);
+        assert_eq!(route(&Method::POST, "/api/v1/clients").unwrap().function, Function::CreateClient);
+        let get = route(&Method::GET, &format!("/api/v1/clients/{id}")).unwrap();
+        assert_eq!((get.function, get.id.as_deref()), (Function::GetClient, Some(id)));
+        assert_eq!(route(&Method::PATCH, "/api/v1/clients/x").unwrap().function, Function::UpdateClient);
+        assert_eq!(route(&Method::DELETE, "/api/v1/clients/x").unwrap().function, Function::DeleteClient);
+    }
+
+    #[test]
+    fn unknown_routes_and_methods_do_not_match() {
+        assert_eq!(route(&Method::PUT, "/api/v1/clients/x"), None);
+        assert_eq!(route(&Method::DELETE, "/api/v1/clients"), None);
+        assert_eq!(route(&Method::GET, "/api/v1/clients/"), None);
+        assert_eq!(route(&Method::GET, "/api/v1/clients/a/b"), None);
+        assert_eq!(route(&Method::GET, "/api/v1/clientsx"), None);
+        assert_eq!(route(&Method::GET, "/"), None);
+    }
+
+    #[test]
+    fn path_ids_are_percent_decoded() {
+        assert_eq!(route(&Method::GET, "/api/v1/clients/a%2Fb").unwrap().id.as_deref(), Some("a/b"));
+        assert_eq!(route(&Method::GET, "/api/v1/clients/%zz").unwrap().id.as_deref(), Some("%zz"));
+        assert_eq!(route(&Method::GET, "/api/v1/clients/%").unwrap().id.as_deref(), Some("%"));
+    }
+}
