@@ -1,1 +1,280 @@
+//! Test helpers shared by the integration tests.
+//!
+//! The tests need a running DynamoDB Local, started by `scripts/test` (the
+//! README's test command), which exports its address as
+//! `AWS_ENDPOINT_URL_DYNAMODB`. Every test works in an organization of its
+//! own inside one shared table, so tests run in parallel without seeing each
+//! other's clients.
+//!
+//! [`TestApi`] sends requests the way API Gateway would: it builds the real
+//! HTTP API (payload 2.0) event for a request with the local server's code,
+//! parses it with `lambda_http`, and calls the route's function handler.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use lambda_http::http::{Method, Request as HttpRequest};
+use serde_json::Value;
+use shared::config::Config;
+use shared::model::{Client, ClientId, OrgId, Status};
+use shared::store::clients::COUNTS_SK;
+use shared::store::item::{org_pk, to_item};
+use shared::store::keys::KeyStore;
+use shared::store::{schema, Table};
+use shared::App;
+
+/// The table every test shares (each test in its own organization).
+pub const TEST_TABLE: &str = "clients-test";
+
+/// Connects to the DynamoDB Local that `scripts/test` started.
+pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some(),
+        "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with scripts/test, which starts DynamoDB Local"
+    );
+    shared::store::connect().await
+}
+
+/// A fresh organization id, unique across test processes and runs.
+pub fn unique_org(prefix: &str) -> OrgId {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{}-{n}", uuid::Uuid::now_v7().simple())
+        .parse()
+        .expect("a valid organization id")
+}
+
+/// The API wired to DynamoDB Local, plus the table for tests that look behind it.
+pub struct TestApi {
+    pub app: Arc<App>,
+    pub table: Table,
+}
+
+/// An organization with an API key.
+#[derive(Clone, Debug)]
+pub struct Tenant {
+    pub org: OrgId,
+    pub key: String,
+}
+
+impl TestApi {
+    /// The API with key caching off, so revocations show at once.
+    pub async fn start() -> Self {
+        Self::with_key_cache(Duration::ZERO).await
+    }
+
+    pub async fn with_key_cache(ttl: Duration) -> Self {
+        let client = dynamodb().await;
+        let table = Table::new(client.clone(), TEST_TABLE);
+        schema::create_table(&table).await.expect("create the test table");
+        let config = Config {
+            table_name: TEST_TABLE.into(),
+            key_cache_ttl: ttl,
+        };
+        Self {
+            app: Arc::new(App::new(client, &config)),
+            table,
+        }
+    }
+
+    pub fn keys(&self) -> KeyStore {
+        KeyStore::new(self.table.clone())
+    }
+
+    /// A new organization and an API key for it.
+    pub async fn tenant(&self) -> Tenant {
+        let org = unique_org("t");
+        let (key, _) = self.keys().create_key(&org, "test").await.expect("create key");
+        Tenant { org, key: key.key }
+    }
+
+    /// Sends a request as API Gateway would and returns the handler's answer.
+    pub async fn send(&self, request: TestRequest) -> TestResponse {
+        let mut builder = HttpRequest::builder().method(request.method.clone()).uri(&request.uri);
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let (parts, ()) = builder.body(()).expect("a valid test request").into_parts();
+        let Some(route) = local_api::route(&parts.method, parts.uri.path()) else {
+            panic!("no route for {} {}", request.method, request.uri);
+        };
+        let event = local_api::gateway_event(&parts, &request.body, &route, "test-request-id");
+        let lambda_request = lambda_http::request::from_str(&event.to_string()).expect("a valid gateway event");
+        let response = local_api::invoke(&self.app, route.function, lambda_request).await;
+        TestResponse::from_lambda(response)
+    }
+
+    pub async fn get(&self, tenant: &Tenant, uri: &str) -> TestResponse {
+        self.send(TestRequest::new(Method::GET, uri).key(&tenant.key)).await
+    }
+
+    pub async fn delete(&self, tenant: &Tenant, uri: &str) -> TestResponse {
+        self.send(TestRequest::new(Method::DELETE, uri).key(&tenant.key)).await
+    }
+
+    pub async fn post(&self, tenant: &Tenant, uri: &str, body: &Value) -> TestResponse {
+        self.send(TestRequest::new(Method::POST, uri).key(&tenant.key).json(body)).await
+    }
+
+    pub async fn patch(&self, tenant: &Tenant, uri: &str, body: &Value) -> TestResponse {
+        self.send(TestRequest::new(Method::PATCH, uri).key(&tenant.key).json(body)).await
+    }
+
+    /// Creates a client through the API and returns its JSON.
+    pub async fn create(&self, tenant: &Tenant, body: Value) -> Value {
+        let response = self.post(tenant, "/api/v1/clients", &body).await;
+        assert_eq!(response.status, 201, "create {body}: {}", response.body);
+        response.body["data"].clone()
+    }
+
+    /// Lists with a query string and returns the whole body.
+    pub async fn list(&self, tenant: &Tenant, query: &str) -> Value {
+        let response = self.get(tenant, &format!("/api/v1/clients?{query}")).await;
+        assert_eq!(response.status, 200, "list ?{query}: {}", response.body);
+        response.body
+    }
+
+    /// Writes clients straight into the table with `BatchWriteItem` (and sets
+    /// the organization's counts to match): fast seeding for large lists.
+    pub async fn seed(&self, org: &OrgId, clients: &[Client]) {
+        let mut requests = Vec::new();
+        for client in clients {
+            let item = to_item(org, client).expect("a client item");
+            requests.push(WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().unwrap()).build());
+        }
+        let active = clients.iter().filter(|c| c.status == Status::Active).count();
+        let counts = PutRequest::builder()
+            .item("pk", AttributeValue::S(org_pk(org)))
+            .item("sk", AttributeValue::S(COUNTS_SK.into()))
+            .item("active", AttributeValue::N(active.to_string()))
+            .item("inactive", AttributeValue::N((clients.len() - active).to_string()))
+            .build()
+            .unwrap();
+        requests.push(WriteRequest::builder().put_request(counts).build());
+        for chunk in requests.chunks(25) {
+            let mut pending = Some(chunk.to_vec());
+            while let Some(batch) = pending.take() {
+                let output = self
+                    .table
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table.name, batch)
+                    .send()
+                    .await
+                    .expect("batch write");
+                pending = output
+                    .unprocessed_items
+                    .and_then(|mut rest| rest.remove(&self.table.name))
+                    .filter(|rest| !rest.is_empty());
+            }
+        }
+    }
+}
+
+/// `n` clients with distinct ids, names and phones, alternating statuses.
+pub fn generated_clients(n: usize) -> Vec<Client> {
+    (0..n)
+        .map(|i| {
+            let id = ClientId::new();
+            Client {
+                id,
+                name: format!("Client {i:05}"),
+                phone: (i % 7 != 0).then(|| format!("+1 555-{:04}", (i * 7919) % 10_000)),
+                status: if i % 3 == 0 { Status::Inactive } else { Status::Active },
+                notes: Some("seeded".into()),
+                created_at: id.created_at(),
+                updated_at: id.created_at(),
+                version: 1,
+            }
+        })
+        .collect()
+}
+
+/// A request to send through [`TestApi::send`].
+#[derive(Clone, Debug)]
+pub struct TestRequest {
+    pub method: Method,
+    pub uri: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl TestRequest {
+    pub fn new(method: Method, uri: &str) -> Self {
+        Self {
+            method,
+            uri: uri.to_owned(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn key(self, key: &str) -> Self {
+        self.header("authorization", &format!("Bearer {key}"))
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn json(self, body: &Value) -> Self {
+        self.header("content-type", "application/json").raw_body(body.to_string().into_bytes())
+    }
+
+    pub fn raw_body(mut self, body: Vec<u8>) -> Self {
+        self.body = body;
+        self
+    }
+}
+
+/// A handler's answer, with its body parsed as JSON (every answer must be JSON).
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: lambda_http::http::HeaderMap,
+    pub body: Value,
+}
+
+impl TestResponse {
+    fn from_lambda(response: lambda_http::Response<lambda_http::Body>) -> Self {
+        let (parts, body) = response.into_parts();
+        assert_eq!(parts.headers["content-type"], "application/json", "every answer is JSON");
+        assert!(parts.headers.contains_key("x-request-id"), "every answer has X-Request-Id");
+        let body: Value = serde_json::from_slice(body.as_ref()).expect("every answer body is JSON");
+        Self {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `error.code` of an error answer.
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    /// The fields named in `error.details`.
+    pub fn error_fields(&self) -> Vec<&str> {
+        self.body["error"]["details"]
+            .as_array()
+            .map(|details| details.iter().filter_map(|d| d["field"].as_str()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// The ids of a list answer's `data`, in order.
+pub fn ids(list: &Value) -> Vec<String> {
+    list["data"]
+        .as_array()
+        .expect("data is an array")
+        .iter()
+        .map(|client| client["id"].as_str().expect("id").to_owned())
+        .collect()
+}
