@@ -39,6 +39,8 @@ pub enum ApiError {
     Unauthorized,
     #[error("No such client.")]
     NotFound,
+    #[error("No such route: see the API's documentation for its endpoints.")]
+    NoRoute,
     #[error("{0}")]
     Conflict(&'static str),
     #[error("The client has changed since the given ETag; fetch it again.")]
@@ -71,7 +73,7 @@ impl ApiError {
         match self {
             Self::InvalidJson(_) | Self::Validation(_) => 400,
             Self::Unauthorized => 401,
-            Self::NotFound => 404,
+            Self::NotFound | Self::NoRoute => 404,
             Self::Conflict(_) => 409,
             Self::PreconditionFailed => 412,
             Self::PayloadTooLarge => 413,
@@ -86,7 +88,7 @@ impl ApiError {
             Self::InvalidJson(_) => "invalid_json",
             Self::Validation(_) => "validation_error",
             Self::Unauthorized => "unauthorized",
-            Self::NotFound => "not_found",
+            Self::NotFound | Self::NoRoute => "not_found",
             Self::Conflict(_) => "conflict",
             Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge => "payload_too_large",

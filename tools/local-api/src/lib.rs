@@ -178,7 +178,7 @@ pub async fn serve_request(app: &App, request: Request<Incoming>) -> Response<Fu
     let request_id = uuid::Uuid::now_v7().to_string();
     let (parts, body) = request.into_parts();
     let Some(route) = route(&parts.method, parts.uri.path()) else {
-        return error_response(&ApiError::NotFound, &request_id);
+        return error_response(&ApiError::NoRoute, &request_id);
     };
     let body = match Limited::new(body, MAX_GATEWAY_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
