@@ -1,0 +1,340 @@
+//! `GET /clients` against DynamoDB Local: sorting with ties, paging exactly
+//! once, status filters, search, exact totals, parameter validation, and what
+//! a page costs in DynamoDB reads.
+
+use std::cmp::Ordering;
+
+use integration_tests::{generated_clients, ids, TestApi, Tenant};
+use serde_json::{json, Value};
+use shared::list_query::{ListQuery, SortField, SortOrder, StatusFilter};
+use shared::model::Status;
+
+/// Clients made to collide on every sort field: equal names in other cases,
+/// equal phones, missing phones, both statuses.
+async fn create_tricky_clients(api: &TestApi, tenant: &Tenant) -> Vec<Value> {
+    let bodies = [
+        json!({"name": "bob", "phone": "+1 555-0002", "status": "active"}),
+        json!({"name": "Bob", "phone": "+1 555-0001", "status": "inactive"}),
+        json!({"name": "alice", "status": "active"}),
+        json!({"name": "Alice", "phone": "+1 555-0002", "status": "inactive"}),
+        json!({"name": "ALICE", "phone": "(555) 0003", "status": "active"}),
+        json!({"name": "Ångström", "phone": "555.0004", "status": "inactive"}),
+        json!({"name": "zoë", "status": "active"}),
+        json!({"name": "Zoe", "phone": "+1 555-0001", "status": "active"}),
+        json!({"name": "bob", "phone": "+1 555-0002", "status": "active"}),
+        json!({"name": "Émile", "status": "inactive"}),
+    ];
+    let mut created = Vec::new();
+    for body in bodies {
+        created.push(api.create(tenant, body).await);
+    }
+    created
+}
+
+/// The contract's order, computed independently of the store.
+fn expected_order(clients: &[Value], sort_by: &str, descending: bool) -> Vec<String> {
+    let mut sorted = clients.to_vec();
+    sorted.sort_by(|a, b| {
+        let by_field = match sort_by {
+            "name" => a["name"].as_str().unwrap().to_lowercase().cmp(&b["name"].as_str().unwrap().to_lowercase()),
+            "phone" => match (a["phone"].as_str(), b["phone"].as_str()) {
+                (Some(x), Some(y)) => x.cmp(y),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (None, None) => Ordering::Equal,
+            },
+            "status" => a["status"].as_str().cmp(&b["status"].as_str()),
+            "createdAt" => a["createdAt"].as_str().cmp(&b["createdAt"].as_str()),
+            other => panic!("unknown sort field {other}"),
+        };
+        let ordering = by_field.then(a["id"].as_str().cmp(&b["id"].as_str()));
+        if descending { ordering.reverse() } else { ordering }
+    });
+    sorted.iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect()
+}
+
+const SORT_FIELDS: [&str; 4] = ["name", "phone", "status", "createdAt"];
+
+#[tokio::test]
+async fn every_sort_field_and_order_follows_the_contract_with_ties_broken_by_id() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    let clients = create_tricky_clients(&api, &tenant).await;
+
+    for sort_by in SORT_FIELDS {
+        for (order, descending) in [("asc", false), ("desc", true)] {
+            let list = api.list(&tenant, &format!("sortBy={sort_by}&sortOrder={order}&limit=100")).await;
+            assert_eq!(ids(&list), expected_order(&clients, sort_by, descending), "sortBy={sort_by} {order}");
+            assert_eq!(list["total"], 10);
+        }
+    }
+}
+
+#[tokio::test]
+async fn default_order_is_creation_ascending() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    let clients = create_tricky_clients(&api, &tenant).await;
+
+    let list = api.list(&tenant, "").await;
+
+    let created_order: Vec<String> = clients.iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids(&list), created_order);
+    assert_eq!((list["limit"].clone(), list["offset"].clone()), (json!(50), json!(0)));
+}
+
+#[tokio::test]
+async fn paging_with_offset_yields_every_client_exactly_once_in_every_order() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    let seeded = generated_clients(23);
+    api.seed(&tenant.org, &seeded).await;
+
+    for sort_by in SORT_FIELDS {
+        for order in ["asc", "desc"] {
+            for status in ["", "active", "inactive"] {
+                let base = format!("sortBy={sort_by}&sortOrder={order}&status={status}");
+                let whole = ids(&api.list(&tenant, &format!("{base}&limit=100")).await);
+                let mut paged = Vec::new();
+                for offset in (0..30).step_by(4) {
+                    let page = api.list(&tenant, &format!("{base}&limit=4&offset={offset}")).await;
+                    assert_eq!(page["total"].as_u64().unwrap() as usize, whole.len(), "{base}");
+                    paged.extend(ids(&page));
+                }
+                assert_eq!(paged, whole, "{base}");
+                let expected = seeded
+                    .iter()
+                    .filter(|c| status.is_empty() || c.status.as_str() == status)
+                    .count();
+                assert_eq!(whole.len(), expected, "{base}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn status_filters_select_and_count_by_status() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    let clients = create_tricky_clients(&api, &tenant).await;
+    let with_status = |status: &str| clients.iter().filter(|c| c["status"] == status).count();
+
+    let active = api.list(&tenant, "status=active").await;
+    let inactive = api.list(&tenant, "status=,inactive,").await;
+    let both = api.list(&tenant, "status=active,inactive").await;
+
+    assert_eq!(active["total"], with_status("active"));
+    assert!(active["data"].as_array().unwrap().iter().all(|c| c["status"] == "active"));
+    assert_eq!(inactive["total"], with_status("inactive"));
+    assert!(inactive["data"].as_array().unwrap().iter().all(|c| c["status"] == "inactive"));
+    assert_eq!(both["total"], 10);
+}
+
+#[tokio::test]
+async fn search_finds_names_by_unicode_case_insensitive_substring() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    for name in ["Chloé Éloïse", "ÉLODIE", "Straße", "John Doe", "Σοφία"] {
+        api.create(&tenant, json!({"name": name})).await;
+    }
+    let names = |list: &Value| -> Vec<String> {
+        list["data"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_owned()).collect()
+    };
+
+    let elo = api.list(&tenant, "query=%C3%A9LO&sortBy=name").await;
+    let sofia = api.list(&tenant, "query=%CE%A3%CE%9F%CE%A6").await;
+    let doe = api.list(&tenant, "query=%20%20doe%20").await;
+
+    assert_eq!(names(&elo), ["Chloé Éloïse", "ÉLODIE"]);
+    assert_eq!(elo["total"], 2);
+    assert_eq!(names(&sofia), ["Σοφία"]);
+    assert_eq!(names(&doe), ["John Doe"]);
+}
+
+#[tokio::test]
+async fn search_by_phone_matches_digits_in_any_notation() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    let john = api.create(&tenant, json!({"name": "John Doe", "phone": "+1 555-1234"})).await;
+    api.create(&tenant, json!({"name": "Jane Roe", "phone": "+1 555-9876"})).await;
+    api.create(&tenant, json!({"name": "No Phone"})).await;
+
+    for query in ["5551234", "555-1234", "(555)%201234", "%2B1%20555%201234", "1234"] {
+        let list = api.list(&tenant, &format!("query={query}")).await;
+        assert_eq!(ids(&list), [john["id"].as_str().unwrap()], "query={query}");
+        assert_eq!(list["total"], 1);
+    }
+    assert_eq!(api.list(&tenant, "query=555").await["total"], 2);
+    assert_eq!(api.list(&tenant, "query=5559999").await["total"], 0);
+}
+
+#[tokio::test]
+async fn search_combines_with_status_filter_sorting_and_paging() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    let clients = create_tricky_clients(&api, &tenant).await;
+    let matching: Vec<Value> = clients
+        .iter()
+        .filter(|c| c["name"].as_str().unwrap().to_lowercase().contains("b") || c["name"].as_str().unwrap().to_lowercase().contains("li"))
+        .cloned()
+        .collect();
+    let bob: Vec<Value> = clients
+        .iter()
+        .filter(|c| c["name"].as_str().unwrap().to_lowercase().contains("bob") && c["status"] == "active")
+        .cloned()
+        .collect();
+
+    let active_bobs = api.list(&tenant, "query=BOB&status=active&sortBy=phone&sortOrder=desc").await;
+    let first = api.list(&tenant, "query=li&sortBy=name&limit=2").await;
+    let second = api.list(&tenant, "query=li&sortBy=name&limit=2&offset=2").await;
+
+    assert_eq!(ids(&active_bobs), expected_order(&bob, "phone", true));
+    assert_eq!(active_bobs["total"], 2);
+    let alices: Vec<Value> = matching.into_iter().filter(|c| c["name"].as_str().unwrap().to_lowercase().contains("li")).collect();
+    assert_eq!(first["total"].as_u64().unwrap() as usize, alices.len());
+    let mut paged = ids(&first);
+    paged.extend(ids(&second));
+    assert_eq!(paged, expected_order(&alices, "name", false));
+}
+
+#[tokio::test]
+async fn blank_query_means_no_search() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    create_tricky_clients(&api, &tenant).await;
+
+    assert_eq!(api.list(&tenant, "query=%20%20").await["total"], 10);
+}
+
+#[tokio::test]
+async fn totals_follow_creates_deletes_and_status_changes() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    let a = api.create(&tenant, json!({"name": "A"})).await;
+    let b = api.create(&tenant, json!({"name": "B"})).await;
+    api.create(&tenant, json!({"name": "C", "status": "inactive"})).await;
+
+    api.patch(&tenant, &format!("/api/v1/clients/{}", a["id"].as_str().unwrap()), &json!({"status": "inactive"})).await;
+    api.delete(&tenant, &format!("/api/v1/clients/{}", b["id"].as_str().unwrap())).await;
+
+    assert_eq!(api.list(&tenant, "").await["total"], 2);
+    assert_eq!(api.list(&tenant, "status=active").await["total"], 0);
+    assert_eq!(api.list(&tenant, "status=inactive").await["total"], 2);
+}
+
+#[tokio::test]
+async fn thirty_concurrent_creates_give_an_exact_total() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+
+    let creates = (0..30).map(|i| {
+        let (api, tenant) = (&api, &tenant);
+        let status = if i % 2 == 0 { "active" } else { "inactive" };
+        async move { api.post(tenant, "/api/v1/clients", &json!({"name": format!("C{i}"), "status": status})).await }
+    });
+    let responses = futures_join_all(creates).await;
+
+    assert!(responses.iter().all(|r| r.status == 201));
+    let list = api.list(&tenant, "limit=100").await;
+    assert_eq!(list["total"], 30);
+    assert_eq!(ids(&list).len(), 30);
+    assert_eq!(api.list(&tenant, "status=active").await["total"], 15);
+    assert_eq!(api.list(&tenant, "status=inactive").await["total"], 15);
+}
+
+/// Runs futures concurrently on this task (no extra crate needed).
+async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for future in futures {
+        set.push(Box::pin(future));
+    }
+    let mut outputs: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (slot, future) in outputs.iter_mut().zip(set.iter_mut()) {
+            if slot.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(output) => *slot = Some(output),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    outputs.into_iter().map(|o| o.expect("every future finished")).collect()
+}
+
+#[tokio::test]
+async fn each_invalid_list_parameter_is_a_validation_error_naming_it() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    let cases = [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=abc", "limit"),
+        ("limit=1.5", "limit"),
+        ("limit=", "limit"),
+        ("offset=-1", "offset"),
+        ("offset=x", "offset"),
+        ("sortBy=email", "sortBy"),
+        ("sortBy=Name", "sortBy"),
+        ("sortOrder=ascending", "sortOrder"),
+        ("status=archived", "status"),
+        ("status=active,deleted", "status"),
+        ("page=2", "page"),
+        ("limit=1&limit=2", "limit"),
+    ];
+
+    for (query, parameter) in cases {
+        let response = api.get(&tenant, &format!("/api/v1/clients?{query}")).await;
+        assert_eq!((response.status, response.error_code()), (400, "validation_error"), "{query}");
+        assert_eq!(response.error_fields(), [parameter], "{query}");
+    }
+    let long = format!("/api/v1/clients?query={}", "q".repeat(101));
+    assert_eq!(api.get(&tenant, &long).await.error_fields(), ["query"]);
+}
+
+#[tokio::test]
+async fn an_offset_past_the_end_gives_an_empty_page_with_the_total() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    create_tricky_clients(&api, &tenant).await;
+
+    let list = api.list(&tenant, "offset=10").await;
+    let searched = api.list(&tenant, "offset=100&query=bob").await;
+
+    assert_eq!((list["data"].clone(), list["total"].clone(), list["offset"].clone()), (json!([]), json!(10), json!(10)));
+    assert_eq!((searched["data"].clone(), searched["total"].clone()), (json!([]), json!(3)));
+}
+
+/// The cost of one list request in a 2,000-client organization, as DynamoDB reported it.
+#[tokio::test]
+async fn unfiltered_and_status_pages_read_about_limit_items_not_the_organization() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    api.seed(&tenant.org, &generated_clients(2_000)).await;
+    let limit = 50;
+
+    for sort_by in [SortField::Name, SortField::Phone, SortField::Status, SortField::CreatedAt] {
+        for sort_order in [SortOrder::Asc, SortOrder::Desc] {
+            for status in [StatusFilter::ALL, StatusFilter::only(Status::Inactive)] {
+                let query = ListQuery { limit, sort_by, sort_order, status, ..ListQuery::default() };
+
+                let page = api.app.clients.list(&tenant.org, &query).await.unwrap();
+
+                assert_eq!(page.clients.len(), limit as usize);
+                // counts item + `limit` index entries + `limit` items
+                assert!(page.cost.items_read <= 2 * u64::from(limit) + 1, "{query:?}: {:?}", page.cost);
+                assert!(page.cost.calls <= 4, "{query:?}: {:?}", page.cost);
+            }
+        }
+    }
+    let deep = ListQuery { limit, offset: 1_000, ..ListQuery::default() };
+    let page = api.app.clients.list(&tenant.org, &deep).await.unwrap();
+    assert!(page.cost.items_read <= 1_000 + 2 * u64::from(limit) + 1, "offset paging is O(offset + limit): {:?}", page.cost);
+    let search = ListQuery { search: shared::search::SearchTerm::parse("client 0001"), ..ListQuery::default() };
+    let page = api.app.clients.list(&tenant.org, &search).await.unwrap();
+    assert_eq!(page.total, 10);
+    assert!(page.cost.items_read >= 2_000, "search reads the compact index whole: {:?}", page.cost);
+}
