@@ -127,6 +127,42 @@ pub fn authorization(request: &Request) -> Option<&str> {
     request.headers().get(AUTHORIZATION)?.to_str().ok()
 }
 
+/// An `If-Match` precondition: `*`, or a list of entity tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `*`: any current version.
+    Any,
+    /// The versions named by strong tags (`"3"`); weak or foreign tags never match.
+    Versions(Vec<u64>),
+}
+
+impl IfMatch {
+    pub fn parse(value: &str) -> Self {
+        if value.trim() == "*" {
+            return Self::Any;
+        }
+        Self::Versions(
+            value
+                .split(',')
+                .filter_map(|tag| tag.trim().strip_prefix('"')?.strip_suffix('"')?.parse().ok())
+                .collect(),
+        )
+    }
+
+    pub fn matches(&self, version: u64) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Versions(versions) => versions.contains(&version),
+        }
+    }
+}
+
+/// The request's `If-Match` precondition, if it has one. An unreadable value matches nothing.
+pub fn if_match(request: &Request) -> Option<IfMatch> {
+    let value = request.headers().get(lambda_http::http::header::IF_MATCH)?;
+    Some(IfMatch::parse(value.to_str().unwrap_or("")))
+}
+
 /// The `{id}` of `/clients/{id}`; anything that is not a client id is no client.
 pub fn client_id(request: &Request) -> Result<ClientId, ApiError> {
     request
@@ -277,6 +313,17 @@ mod tests {
         assert_eq!(ok.len(), MAX_BODY_BYTES);
         assert!(json_object_body(&request(None, ok.as_bytes())).is_ok());
         assert_eq!(body_error(None, big.as_bytes()).status(), 413);
+    }
+
+    #[test]
+    fn if_match_accepts_star_and_lists_of_strong_tags_only() {
+        assert!(IfMatch::parse("*").matches(7));
+        assert!(IfMatch::parse("\"7\"").matches(7));
+        assert!(IfMatch::parse("\"1\", \"7\"").matches(7));
+        assert!(!IfMatch::parse("W/\"7\"").matches(7));
+        assert!(!IfMatch::parse("7").matches(7));
+        assert!(!IfMatch::parse("\"6\"").matches(7));
+        assert!(!IfMatch::parse("").matches(7));
     }
 
     #[test]

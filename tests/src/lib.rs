@@ -25,6 +25,7 @@ use shared::store::keys::KeyStore;
 use shared::store::{schema, Table};
 use shared::App;
 
+
 /// The table every test shares (each test in its own organization).
 pub const TEST_TABLE: &str = "clients-test";
 
@@ -277,4 +278,27 @@ pub fn ids(list: &Value) -> Vec<String> {
         .iter()
         .map(|client| client["id"].as_str().expect("id").to_owned())
         .collect()
+}
+
+/// Runs futures concurrently on this task (no extra crate needed).
+pub async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for future in futures {
+        set.push(Box::pin(future));
+    }
+    let mut outputs: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (slot, future) in outputs.iter_mut().zip(set.iter_mut()) {
+            if slot.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(output) => *slot = Some(output),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    outputs.into_iter().map(|o| o.expect("every future finished")).collect()
 }

@@ -4,7 +4,7 @@
 
 use std::cmp::Ordering;
 
-use integration_tests::{generated_clients, ids, TestApi, Tenant};
+use integration_tests::{generated_clients, ids, join_all, TestApi, Tenant};
 use serde_json::{json, Value};
 use shared::list_query::{ListQuery, SortField, SortOrder, StatusFilter};
 use shared::model::Status;
@@ -232,7 +232,7 @@ async fn thirty_concurrent_creates_give_an_exact_total() {
         let status = if i % 2 == 0 { "active" } else { "inactive" };
         async move { api.post(tenant, "/api/v1/clients", &json!({"name": format!("C{i}"), "status": status})).await }
     });
-    let responses = futures_join_all(creates).await;
+    let responses = join_all(creates).await;
 
     assert!(responses.iter().all(|r| r.status == 201));
     let list = api.list(&tenant, "limit=100").await;
@@ -240,29 +240,6 @@ async fn thirty_concurrent_creates_give_an_exact_total() {
     assert_eq!(ids(&list).len(), 30);
     assert_eq!(api.list(&tenant, "status=active").await["total"], 15);
     assert_eq!(api.list(&tenant, "status=inactive").await["total"], 15);
-}
-
-/// Runs futures concurrently on this task (no extra crate needed).
-async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let mut set = Vec::new();
-    for future in futures {
-        set.push(Box::pin(future));
-    }
-    let mut outputs: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (slot, future) in outputs.iter_mut().zip(set.iter_mut()) {
-            if slot.is_none() {
-                match future.as_mut().poll(cx) {
-                    std::task::Poll::Ready(output) => *slot = Some(output),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
-    })
-    .await;
-    outputs.into_iter().map(|o| o.expect("every future finished")).collect()
 }
 
 #[tokio::test]

@@ -1,8 +1,9 @@
 //! `DELETE /api/v1/clients/{id}`: deletes a client; answers `{"success": true}`.
+//! `If-Match: <etag>` makes the delete conditional on the current version (412).
 
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use shared::http::{client_id, respond, Reply};
+use shared::http::{client_id, if_match, respond, Reply};
 use shared::{ApiError, App};
 
 pub async fn handle(app: &App, request: Request) -> Response<Body> {
@@ -12,6 +13,6 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
 async fn delete_client(app: &App, request: &Request) -> Result<Reply, ApiError> {
     let org = app.authenticate(request).await?;
     let id = client_id(request)?;
-    app.clients.delete(&org, id).await?;
+    app.clients.delete(&org, id, if_match(request).as_ref()).await?;
     Ok(Reply::new(200, json!({"success": true})))
 }

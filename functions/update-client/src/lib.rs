@@ -1,7 +1,8 @@
 //! `PATCH /api/v1/clients/{id}`: changes the given fields; `{}` changes nothing.
+//! `If-Match: <etag>` makes the change conditional on the current version (412).
 
 use lambda_http::{Body, Request, Response};
-use shared::http::{client_id, json_object_body, respond, Reply};
+use shared::http::{client_id, if_match, json_object_body, respond, Reply};
 use shared::input::ClientPatch;
 use shared::{ApiError, App};
 
@@ -13,6 +14,6 @@ async fn update_client(app: &App, request: &Request) -> Result<Reply, ApiError> 
     let org = app.authenticate(request).await?;
     let id = client_id(request)?;
     let patch = ClientPatch::from_json(&json_object_body(request)?)?;
-    let client = app.clients.update(&org, id, &patch).await?;
+    let client = app.clients.update(&org, id, &patch, if_match(request).as_ref()).await?;
     Ok(Reply::client(200, &client))
 }

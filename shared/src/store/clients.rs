@@ -15,6 +15,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Up
 use super::item::{self, client_key, org_pk};
 use super::{dynamo_error, Table};
 use crate::error::ApiError;
+use crate::http::IfMatch;
 use crate::input::{ClientPatch, NewClient};
 use crate::model::{Client, ClientId, OrgId, Status, Timestamp};
 
@@ -136,9 +137,18 @@ impl ClientStore {
 
     /// Applies a patch. An empty patch, or one that changes nothing, writes
     /// nothing and returns the client as it is (`updatedAt` unchanged).
-    pub async fn update(&self, org: &OrgId, id: ClientId, patch: &ClientPatch) -> Result<Client, ApiError> {
+    /// With `if_match`, the write happens only while the client is at a
+    /// matching version (a DynamoDB condition), else 412.
+    pub async fn update(
+        &self,
+        org: &OrgId,
+        id: ClientId,
+        patch: &ClientPatch,
+        if_match: Option<&IfMatch>,
+    ) -> Result<Client, ApiError> {
         for attempt in 1..=MAX_WRITE_ATTEMPTS {
             let current = self.get(org, id).await?.ok_or(ApiError::NotFound)?;
+            check_precondition(if_match, &current)?;
             let next = patched(&current, patch);
             if next == current {
                 return Ok(current);
@@ -163,10 +173,12 @@ impl ClientStore {
         Err(ApiError::Conflict("The client is being changed by other requests; retry."))
     }
 
-    /// Deletes a client; `NotFound` when there is none (also on a second delete).
-    pub async fn delete(&self, org: &OrgId, id: ClientId) -> Result<(), ApiError> {
+    /// Deletes a client; `NotFound` when there is none (also on a second
+    /// delete). `if_match` as for [`Self::update`].
+    pub async fn delete(&self, org: &OrgId, id: ClientId, if_match: Option<&IfMatch>) -> Result<(), ApiError> {
         for attempt in 1..=MAX_WRITE_ATTEMPTS {
             let current = self.get(org, id).await?.ok_or(ApiError::NotFound)?;
+            check_precondition(if_match, &current)?;
             let delete = Delete::builder()
                 .table_name(&self.table.name)
                 .set_key(Some(client_key(org, id)))
@@ -247,6 +259,15 @@ enum WriteFailure {
     /// Another transaction touched the same items at the same time.
     Conflict,
     Other(ApiError),
+}
+
+/// 412 when the request's `If-Match` does not name the client's current version.
+/// A write that then loses a race re-reads the client and so fails here.
+fn check_precondition(if_match: Option<&IfMatch>, current: &Client) -> Result<(), ApiError> {
+    match if_match {
+        Some(condition) if !condition.matches(current.version) => Err(ApiError::PreconditionFailed),
+        _ => Ok(()),
+    }
 }
 
 /// The client after a patch; its version and `updatedAt` move only on a real change.

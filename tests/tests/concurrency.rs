@@ -1,0 +1,162 @@
+//! Writes that race: `If-Match` preconditions, many writers holding the same
+//! `ETag`, and per-organization counts under concurrent mixed writes.
+
+use integration_tests::{join_all, TestApi, TestRequest};
+use lambda_http::http::Method;
+use serde_json::{json, Value};
+use aws_sdk_dynamodb::types::AttributeValue;
+use shared::model::OrgId;
+
+fn client_uri(client: &Value) -> String {
+    format!("/api/v1/clients/{}", client["id"].as_str().expect("an id"))
+}
+
+#[tokio::test]
+async fn etag_changes_on_every_real_change_only() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    let created = api.post(&tenant, "/api/v1/clients", &json!({"name": "Ann"})).await;
+    let uri = client_uri(&created.body["data"]);
+
+    let got = api.get(&tenant, &uri).await;
+    let noop = api.patch(&tenant, &uri, &json!({"name": "Ann"})).await;
+    let changed = api.patch(&tenant, &uri, &json!({"name": "Anna"})).await;
+
+    assert_eq!(created.header("etag"), got.header("etag"));
+    assert_eq!(created.header("etag"), noop.header("etag"));
+    assert_ne!(created.header("etag"), changed.header("etag"));
+}
+
+#[tokio::test]
+async fn stale_if_match_is_412_and_changes_nothing() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    let created = api.post(&tenant, "/api/v1/clients", &json!({"name": "Ann"})).await;
+    let uri = client_uri(&created.body["data"]);
+    let stale = created.header("etag").unwrap().to_owned();
+    let current = api.patch(&tenant, &uri, &json!({"notes": "v2"})).await;
+
+    let patch = api
+        .send(TestRequest::new(Method::PATCH, &uri).key(&tenant.key).header("if-match", &stale).json(&json!({"notes": "lost"})))
+        .await;
+    let delete = api.send(TestRequest::new(Method::DELETE, &uri).key(&tenant.key).header("if-match", &stale)).await;
+    let weak = api
+        .send(TestRequest::new(Method::DELETE, &uri).key(&tenant.key).header("if-match", &format!("W/{}", current.header("etag").unwrap())))
+        .await;
+
+    for response in [&patch, &delete, &weak] {
+        assert_eq!((response.status, response.error_code()), (412, "precondition_failed"));
+    }
+    assert_eq!(api.get(&tenant, &uri).await.body["data"], current.body["data"]);
+}
+
+#[tokio::test]
+async fn current_if_match_and_star_let_the_write_through() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    let created = api.post(&tenant, "/api/v1/clients", &json!({"name": "Ann"})).await;
+    let uri = client_uri(&created.body["data"]);
+
+    let patch = api
+        .send(
+            TestRequest::new(Method::PATCH, &uri)
+                .key(&tenant.key)
+                .header("if-match", created.header("etag").unwrap())
+                .json(&json!({"status": "inactive"})),
+        )
+        .await;
+    let delete = api.send(TestRequest::new(Method::DELETE, &uri).key(&tenant.key).header("if-match", "*")).await;
+
+    assert_eq!(patch.status, 200);
+    assert_eq!(delete.status, 200);
+}
+
+#[tokio::test]
+async fn of_eight_writers_holding_the_same_etag_exactly_one_wins() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    let created = api.post(&tenant, "/api/v1/clients", &json!({"name": "Ann"})).await;
+    let uri = client_uri(&created.body["data"]);
+    let etag = created.header("etag").unwrap().to_owned();
+
+    let writers = (0..8).map(|i| {
+        let request = TestRequest::new(Method::PATCH, &uri)
+            .key(&tenant.key)
+            .header("if-match", &etag)
+            .json(&json!({"notes": format!("writer {i}")}));
+        api.send(request)
+    });
+    let responses = join_all(writers).await;
+
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 412).count(), 7, "{statuses:?}");
+    let winner = responses.iter().find(|r| r.status == 200).unwrap();
+    let stored = api.get(&tenant, &uri).await;
+    assert_eq!(stored.body["data"]["notes"], winner.body["data"]["notes"]);
+    assert_eq!(stored.header("etag"), winner.header("etag"));
+}
+
+/// Counts an organization's client items per status straight from the table
+/// (a strongly consistent query of its partition), independently of the API.
+async fn recount(api: &TestApi, org: &OrgId) -> (u64, u64) {
+    let (mut active, mut inactive) = (0, 0);
+    let mut start_key = None;
+    loop {
+        let output = api
+            .table
+            .client
+            .query()
+            .table_name(&api.table.name)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :client)")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("ORG#{org}")))
+            .expression_attribute_values(":client", AttributeValue::S("CLIENT#".into()))
+            .consistent_read(true)
+            .set_exclusive_start_key(start_key)
+            .send()
+            .await
+            .unwrap();
+        for item in output.items() {
+            match item.get("status").and_then(|s| s.as_s().ok()).map(String::as_str) {
+                Some("active") => active += 1,
+                Some("inactive") => inactive += 1,
+                other => panic!("client item with status {other:?}"),
+            }
+        }
+        start_key = output.last_evaluated_key;
+        if start_key.is_none() {
+            return (active, inactive);
+        }
+    }
+}
+
+#[tokio::test]
+async fn counts_stay_exact_under_thirty_concurrent_mixed_writes() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    let mut existing = Vec::new();
+    for i in 0..20 {
+        existing.push(api.create(&tenant, json!({"name": format!("Existing {i}")})).await);
+    }
+
+    let writes = (0..30).map(|i| {
+        let (api, tenant, target) = (&api, &tenant, existing[i % 20].clone());
+        async move {
+            match i % 3 {
+                0 => api.post(tenant, "/api/v1/clients", &json!({"name": format!("New {i}"), "status": "inactive"})).await,
+                1 => api.delete(tenant, &client_uri(&target)).await,
+                _ => api.patch(tenant, &client_uri(&target), &json!({"status": "inactive"})).await,
+            }
+        }
+    });
+    let responses = join_all(writes).await;
+
+    for response in &responses {
+        assert!(matches!(response.status, 200 | 201 | 404), "{} {}", response.status, response.body);
+    }
+    let (active, inactive) = recount(&api, &tenant.org).await;
+    let counts = api.app.clients.counts(&tenant.org).await.unwrap();
+    assert_eq!((counts.active, counts.inactive), (active, inactive));
+    let list = api.list(&tenant, "").await;
+    assert_eq!(list["total"], active + inactive);
+}
