@@ -31,7 +31,7 @@ pub struct KeyHash(String);
 
 impl KeyHash {
     pub fn of(key: &str) -> Self {
-        Self(hex(&Sha256::digest(key.as_bytes())))
+        Self(sha256_hex(key.as_bytes()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -147,6 +147,11 @@ impl KeyCache {
         }
         entries.insert(hash, (Instant::now(), org));
     }
+}
+
+/// The SHA-256 of `bytes`, as 64 lowercase hex digits.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 fn hex(bytes: &[u8]) -> String {

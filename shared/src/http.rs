@@ -14,6 +14,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::error::{cause_chain, ApiError};
+use crate::input::IdempotencyKey;
 use crate::model::{Client, ClientId};
 
 /// The largest request body accepted (64 KiB).
@@ -161,6 +162,15 @@ impl IfMatch {
 pub fn if_match(request: &Request) -> Option<IfMatch> {
     let value = request.headers().get(lambda_http::http::header::IF_MATCH)?;
     Some(IfMatch::parse(value.to_str().unwrap_or("")))
+}
+
+/// The request's `Idempotency-Key`, if it has one (400 when malformed).
+pub fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>, ApiError> {
+    request
+        .headers()
+        .get("idempotency-key")
+        .map(|value| IdempotencyKey::parse(value.as_bytes()).map_err(|message| ApiError::field("Idempotency-Key", message)))
+        .transpose()
 }
 
 /// The `{id}` of `/clients/{id}`; anything that is not a client id is no client.

@@ -100,6 +100,26 @@ impl Notes {
     }
 }
 
+/// An `Idempotency-Key` header value: 1–255 printable ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub const MAX_LEN: usize = 255;
+
+    pub fn parse(raw: &[u8]) -> Result<Self, String> {
+        let printable = raw.iter().all(|b| (0x20..=0x7e).contains(b));
+        if raw.is_empty() || raw.len() > Self::MAX_LEN || !printable {
+            return Err(format!("must be 1 to {} printable ASCII characters", Self::MAX_LEN));
+        }
+        Ok(Self(String::from_utf8(raw.to_vec()).expect("printable ASCII is UTF-8")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The body of `POST /clients`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewClient {
@@ -126,6 +146,18 @@ impl ClientPatch {
 }
 
 impl NewClient {
+    /// A digest of the validated fields: two bodies that create the same
+    /// client (after trimming and defaults) have the same fingerprint.
+    pub fn fingerprint(&self) -> String {
+        let canonical = serde_json::json!([
+            self.name.as_str(),
+            self.phone.as_ref().map(Phone::as_str),
+            self.status.as_str(),
+            self.notes.as_ref().map(|n| n.0.as_str()),
+        ]);
+        crate::auth::sha256_hex(canonical.to_string().as_bytes())
+    }
+
     pub fn from_json(object: &Map<String, Value>) -> Result<Self, ApiError> {
         let mut fields = FieldReader::new(object);
         let name = match object.get("name") {
@@ -313,6 +345,26 @@ mod tests {
         assert_eq!(refused, ["name", "status"]);
         assert_eq!(patch.phone, Some(None));
         assert_eq!(patch.notes, Some(None));
+    }
+
+    #[test]
+    fn idempotency_keys_are_one_to_255_printable_ascii() {
+        assert!(IdempotencyKey::parse(b"order-42 retry").is_ok());
+        assert!(IdempotencyKey::parse(&[b'k'; 255]).is_ok());
+        assert!(IdempotencyKey::parse(&[b'k'; 256]).is_err());
+        assert!(IdempotencyKey::parse(b"").is_err());
+        assert!(IdempotencyKey::parse(b"tab\there").is_err());
+        assert!(IdempotencyKey::parse("clé".as_bytes()).is_err());
+    }
+
+    #[test]
+    fn fingerprints_compare_validated_fields_not_bytes() {
+        let a = NewClient::from_json(&object(json!({"name": " Ann ", "status": "active"}))).unwrap();
+        let b = NewClient::from_json(&object(json!({"name": "Ann"}))).unwrap();
+        let c = NewClient::from_json(&object(json!({"name": "Ann", "notes": ""}))).unwrap();
+
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        assert_ne!(b.fingerprint(), c.fingerprint());
     }
 
     #[test]

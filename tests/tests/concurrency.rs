@@ -160,3 +160,82 @@ async fn counts_stay_exact_under_thirty_concurrent_mixed_writes() {
     let list = api.list(&tenant, "").await;
     assert_eq!(list["total"], active + inactive);
 }
+
+fn create_with_key(key: &str, body: &Value, api_key: &str) -> TestRequest {
+    TestRequest::new(Method::POST, "/api/v1/clients").key(api_key).header("idempotency-key", key).json(body)
+}
+
+#[tokio::test]
+async fn a_repeated_idempotency_key_with_the_same_body_replays_the_first_answer() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    let body = json!({"name": "John Doe", "phone": "+1 555-1234"});
+
+    let first = api.send(create_with_key("order-42", &body, &tenant.key)).await;
+    let again = api.send(create_with_key("order-42", &body, &tenant.key)).await;
+
+    assert_eq!(first.status, 201);
+    assert_eq!(again.status, 201);
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.header("location"), first.header("location"));
+    assert_eq!(again.header("etag"), first.header("etag"));
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(api.list(&tenant, "").await["total"], 1, "nothing was created twice");
+}
+
+#[tokio::test]
+async fn a_reused_idempotency_key_with_another_body_is_409() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    api.send(create_with_key("k1", &json!({"name": "Ann"}), &tenant.key)).await;
+
+    let response = api.send(create_with_key("k1", &json!({"name": "Bob"}), &tenant.key)).await;
+
+    assert_eq!((response.status, response.error_code()), (409, "conflict"));
+    assert_eq!(api.list(&tenant, "").await["total"], 1);
+}
+
+#[tokio::test]
+async fn idempotency_keys_are_scoped_to_the_organization() {
+    let api = TestApi::start().await;
+    let first = api.tenant().await;
+    let second = api.tenant().await;
+
+    let a = api.send(create_with_key("shared-key", &json!({"name": "Ann"}), &first.key)).await;
+    let b = api.send(create_with_key("shared-key", &json!({"name": "Bob"}), &second.key)).await;
+
+    assert_eq!((a.status, b.status), (201, 201));
+    assert_ne!(a.body["data"]["id"], b.body["data"]["id"]);
+}
+
+#[tokio::test]
+async fn malformed_idempotency_keys_are_a_validation_error() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+
+    for key in ["k".repeat(256), "tab\there".to_owned()] {
+        let response = api.send(create_with_key(&key, &json!({"name": "Ann"}), &tenant.key)).await;
+        assert_eq!((response.status, response.error_fields()), (400, vec!["Idempotency-Key"]), "{key:?}");
+    }
+    assert_eq!(api.list(&tenant, "").await["total"], 0);
+}
+
+#[tokio::test]
+async fn identical_requests_racing_with_one_key_create_exactly_one_client() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    let body = json!({"name": "Racer"});
+
+    let responses = join_all((0..10).map(|_| api.send(create_with_key("race", &body, &tenant.key)))).await;
+
+    let ids: std::collections::HashSet<_> = responses
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status, 201, "{}", r.body);
+            r.body["data"]["id"].clone()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(api.list(&tenant, "").await["total"], 1);
+    assert_eq!(recount(&api, &tenant.org).await, (1, 0));
+}

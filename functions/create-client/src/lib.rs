@@ -1,7 +1,9 @@
 //! `POST /api/v1/clients`: creates a client; answers 201 with `Location`.
+//! With `Idempotency-Key`, a repeat of the same request within 24 hours
+//! replays the first answer (and `Idempotent-Replayed: true`); another body is 409.
 
 use lambda_http::{Body, Request, Response};
-use shared::http::{json_object_body, respond, Reply};
+use shared::http::{idempotency_key, json_object_body, respond, Reply};
 use shared::input::NewClient;
 use shared::{ApiError, App};
 
@@ -11,7 +13,14 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
 
 async fn create_client(app: &App, request: &Request) -> Result<Reply, ApiError> {
     let org = app.authenticate(request).await?;
+    let idempotency_key = idempotency_key(request)?;
     let new_client = NewClient::from_json(&json_object_body(request)?)?;
-    let client = app.clients.create(&org, new_client).await?;
-    Ok(Reply::client(201, &client).with_header("location", format!("/api/v1/clients/{}", client.id)))
+    let created = app.clients.create(&org, new_client, idempotency_key.as_ref()).await?;
+    let reply = Reply::client(201, &created.client)
+        .with_header("location", format!("/api/v1/clients/{}", created.client.id));
+    Ok(if created.replayed {
+        reply.with_header("idempotent-replayed", "true")
+    } else {
+        reply
+    })
 }

@@ -12,11 +12,12 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
+use super::idempotency;
 use super::item::{self, client_key, org_pk};
 use super::{dynamo_error, Table};
 use crate::error::ApiError;
 use crate::http::IfMatch;
-use crate::input::{ClientPatch, NewClient};
+use crate::input::{ClientPatch, IdempotencyKey, NewClient};
 use crate::model::{Client, ClientId, OrgId, Status, Timestamp};
 
 /// The sort key of an organization's counts item.
@@ -42,6 +43,14 @@ impl Counts {
     pub fn total(&self) -> u64 {
         self.active + self.inactive
     }
+}
+
+/// The answer to a create: the client as created, and whether it is the
+/// replay of an earlier request with the same idempotency key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Created {
+    pub client: Client,
+    pub replayed: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -99,7 +108,17 @@ impl ClientStore {
     }
 
     /// Creates a client with a fresh UUID v7 id; its `createdAt` is the id's instant.
-    pub async fn create(&self, org: &OrgId, new: NewClient) -> Result<Client, ApiError> {
+    ///
+    /// With an idempotency key, the first request's answer is recorded in the
+    /// same transaction; a repeat with the same body (same fingerprint)
+    /// replays it and creates nothing, a different body is 409.
+    pub async fn create(
+        &self,
+        org: &OrgId,
+        new: NewClient,
+        idempotency_key: Option<&IdempotencyKey>,
+    ) -> Result<Created, ApiError> {
+        let fingerprint = new.fingerprint();
         let id = ClientId::new();
         let client = Client {
             id,
@@ -117,21 +136,46 @@ impl ClientStore {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(ApiError::internal)?;
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().put(put).build(),
             self.count_change(org, &[(client.status, 1)])?,
         ];
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        if let Some(key) = idempotency_key {
+            if let Some(replay) = self.replay(org, key, &fingerprint).await? {
+                return Ok(replay);
+            }
+            items.push(idempotency::record_first_use(&self.table, org, key, &fingerprint, &client)?);
+        }
+        for attempt in 1..=MAX_WRITE_ATTEMPTS {
             match self.transact(items.clone()).await {
-                Ok(()) => return Ok(client),
-                Err(WriteFailure::Conflict) if attempt < MAX_WRITE_ATTEMPTS => backoff(attempt).await,
-                Err(WriteFailure::Conflict | WriteFailure::ConditionFailed) => {
-                    return Err(ApiError::Conflict("The client could not be created because of concurrent writes; retry."))
-                }
+                Ok(()) => return Ok(Created { client, replayed: false }),
+                Err(WriteFailure::Conflict) => backoff(attempt).await,
+                // The only condition that can fail is the idempotency record's:
+                // a request with the same key committed first.
+                Err(WriteFailure::ConditionFailed) => match idempotency_key {
+                    Some(key) => match self.replay(org, key, &fingerprint).await? {
+                        Some(replay) => return Ok(replay),
+                        None => backoff(attempt).await,
+                    },
+                    None => backoff(attempt).await,
+                },
                 Err(WriteFailure::Other(error)) => return Err(error),
             }
+        }
+        Err(ApiError::Conflict("The client could not be created because of concurrent writes; retry."))
+    }
+
+    /// The recorded answer to an earlier use of the key, or 409 if that use had another body.
+    async fn replay(&self, org: &OrgId, key: &IdempotencyKey, fingerprint: &str) -> Result<Option<Created>, ApiError> {
+        match idempotency::first_use(&self.table, org, key).await? {
+            None => Ok(None),
+            Some(first) if first.fingerprint == fingerprint => Ok(Some(Created {
+                client: first.client,
+                replayed: true,
+            })),
+            Some(_) => Err(ApiError::Conflict(
+                "This Idempotency-Key was already used with a different request body.",
+            )),
         }
     }
 

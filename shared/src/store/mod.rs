@@ -5,12 +5,14 @@
 //! - [`item`]: how a client is laid out as an item (keys, sort keys, search fields).
 //! - [`clients`]: get, create, update and delete, with exact per-organization counts.
 //! - [`listing`]: list pages, sorted, filtered and searched through the indexes.
+//! - [`idempotency`]: records that replay the first answer to an `Idempotency-Key`.
 //! - [`keys`]: API key records.
 //!
 //! The data model and the cost of every request are written down in
 //! `docs/data-model.md`.
 
 pub mod clients;
+pub mod idempotency;
 pub mod item;
 pub mod keys;
 pub mod listing;

@@ -4,7 +4,7 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType,
+    Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use serde_json::{json, Value};
 
@@ -23,7 +23,12 @@ pub mod attr {
     pub const PHONE_DIGITS: &str = "phoneDigits";
     pub const PHONE: &str = "phone";
     pub const STATUS: &str = "status";
+    /// Epoch seconds after which DynamoDB's TTL may delete the item (idempotency records).
+    pub const EXPIRES_AT: &str = "expiresAt";
 }
+
+/// The table's time-to-live attribute.
+pub const TTL_ATTRIBUTE: &str = attr::EXPIRES_AT;
 
 /// What an index carries besides its keys and the table's keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +88,8 @@ pub fn key_attributes() -> Vec<&'static str> {
 }
 
 /// The definition in CloudFormation's `AWS::DynamoDB::Table` property form
-/// (`AttributeDefinitions`, `KeySchema`, `GlobalSecondaryIndexes`), which
+/// (`AttributeDefinitions`, `KeySchema`, `GlobalSecondaryIndexes`,
+/// `TimeToLiveSpecification`), which
 /// `template.yaml` must match.
 pub fn cloudformation_properties() -> Value {
     let key_schema = |hash: &str, range: &str| {
@@ -115,6 +121,7 @@ pub fn cloudformation_properties() -> Value {
             .collect::<Vec<_>>(),
         "KeySchema": key_schema(attr::PK, attr::SK),
         "GlobalSecondaryIndexes": indexes,
+        "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": true},
     })
 }
 
@@ -162,7 +169,22 @@ pub async fn create_table(table: &Table) -> Result<bool, ApiError> {
         );
     }
     match request.send().await {
-        Ok(_) => Ok(true),
+        Ok(_) => {
+            let ttl = TimeToLiveSpecification::builder()
+                .attribute_name(TTL_ATTRIBUTE)
+                .enabled(true)
+                .build()
+                .expect("name and switch are set");
+            table
+                .client
+                .update_time_to_live()
+                .table_name(&table.name)
+                .time_to_live_specification(ttl)
+                .send()
+                .await
+                .map_err(dynamo_error)?;
+            Ok(true)
+        }
         Err(error)
             if error
                 .as_service_error()
