@@ -25,6 +25,7 @@ use shared::store::keys::KeyStore;
 use shared::store::{schema, Table};
 use shared::App;
 
+pub mod runtime_emulator;
 
 /// The table every test shares (each test in its own organization).
 pub const TEST_TABLE: &str = "clients-test";

@@ -5,7 +5,9 @@ use lambda_http::{run, service_fn, Error};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let app = shared::App::from_env().await?;
+    let app = shared::App::from_env()
+        .await
+        .map_err(|error| format!("configuration: {error}"))?;
     run(service_fn(|request| async {
         Ok::<_, std::convert::Infallible>(get_client::handle(&app, request).await)
     }))
