@@ -16,6 +16,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod cursor;
 pub mod error;
 pub mod http;
 pub mod input;

@@ -14,7 +14,7 @@ pub const MAX_QUERY_CHARS: usize = 100;
 /// keeps a single request's work bounded.
 pub const MAX_OFFSET: u64 = 1_000_000_000;
 
-const PARAMETERS: [&str; 6] = ["limit", "offset", "query", "sortBy", "sortOrder", "status"];
+const PARAMETERS: [&str; 7] = ["limit", "offset", "query", "sortBy", "sortOrder", "status", "cursor"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortField {
@@ -93,6 +93,8 @@ pub struct ListQuery {
     pub sort_by: SortField,
     pub sort_order: SortOrder,
     pub status: StatusFilter,
+    /// Where to resume: a `nextCursor` of an earlier page (checked by [`crate::cursor`]).
+    pub cursor: Option<String>,
 }
 
 impl Default for ListQuery {
@@ -104,6 +106,7 @@ impl Default for ListQuery {
             sort_by: SortField::CreatedAt,
             sort_order: SortOrder::Asc,
             status: StatusFilter::ALL,
+            cursor: None,
         }
     }
 }
@@ -131,6 +134,9 @@ impl ListQuery {
             if let Err(message) = query.set(known, value) {
                 errors.push(FieldError::new(known, message));
             }
+        }
+        if query.cursor.is_some() && seen.contains(&"offset") && !errors.iter().any(|e| e.field == "cursor") {
+            errors.push(FieldError::new("cursor", "cannot be combined with offset"));
         }
         if errors.is_empty() {
             Ok(query)
@@ -171,6 +177,12 @@ impl ListQuery {
                 };
             }
             "status" => self.status = StatusFilter::parse(value)?,
+            "cursor" => {
+                if value.is_empty() || value.len() > crate::cursor::MAX_CURSOR_LEN {
+                    return Err("is not a cursor of this API".into());
+                }
+                self.cursor = Some(value.to_owned());
+            }
             _ => unreachable!("only known parameters are set"),
         }
         Ok(())
@@ -247,6 +259,13 @@ mod tests {
         assert_eq!(parse(&[("query", "   ")]).unwrap().search, None);
         assert!(parse(&[("query", &"q".repeat(100))]).is_ok());
         assert_eq!(fields_at_fault(&[("query", &"q".repeat(101))]), ["query"]);
+    }
+
+    #[test]
+    fn a_cursor_cannot_be_combined_with_an_offset() {
+        assert!(parse(&[("cursor", "abc.def")]).unwrap().cursor.is_some());
+        assert_eq!(fields_at_fault(&[("offset", "0"), ("cursor", "abc.def")]), ["cursor"]);
+        assert_eq!(fields_at_fault(&[("cursor", "")]), ["cursor"]);
     }
 
     #[test]

@@ -298,20 +298,99 @@ async fn unfiltered_and_status_pages_read_about_limit_items_not_the_organization
             for status in [StatusFilter::ALL, StatusFilter::only(Status::Inactive)] {
                 let query = ListQuery { limit, sort_by, sort_order, status, ..ListQuery::default() };
 
-                let page = api.app.clients.list(&tenant.org, &query).await.unwrap();
+                let page = api.app.clients.list(&tenant.org, &query, None).await.unwrap();
 
                 assert_eq!(page.clients.len(), limit as usize);
-                // counts item + `limit` index entries + `limit` items
-                assert!(page.cost.items_read <= 2 * u64::from(limit) + 1, "{query:?}: {:?}", page.cost);
+                // counts item + `limit` index entries and one to peek + `limit` items
+                assert!(page.cost.items_read <= 2 * u64::from(limit) + 2, "{query:?}: {:?}", page.cost);
                 assert!(page.cost.calls <= 4, "{query:?}: {:?}", page.cost);
             }
         }
     }
     let deep = ListQuery { limit, offset: 1_000, ..ListQuery::default() };
-    let page = api.app.clients.list(&tenant.org, &deep).await.unwrap();
-    assert!(page.cost.items_read <= 1_000 + 2 * u64::from(limit) + 1, "offset paging is O(offset + limit): {:?}", page.cost);
+    let page = api.app.clients.list(&tenant.org, &deep, None).await.unwrap();
+    assert!(page.cost.items_read <= 1_000 + 2 * u64::from(limit) + 2, "offset paging is O(offset + limit): {:?}", page.cost);
+    let mut after = page.next.clone();
+    for _ in 0..5 {
+        let page = api.app.clients.list(&tenant.org, &ListQuery { limit, ..ListQuery::default() }, after.as_ref()).await.unwrap();
+        assert!(page.cost.items_read <= 2 * u64::from(limit) + 2, "cursor paging is O(limit) at any depth: {:?}", page.cost);
+        after = page.next;
+    }
     let search = ListQuery { search: shared::search::SearchTerm::parse("client 0001"), ..ListQuery::default() };
-    let page = api.app.clients.list(&tenant.org, &search).await.unwrap();
+    let page = api.app.clients.list(&tenant.org, &search, None).await.unwrap();
     assert_eq!(page.total, 10);
     assert!(page.cost.items_read >= 2_000, "search reads the compact index whole: {:?}", page.cost);
+}
+
+/// Follows `nextCursor` from the first page to the last.
+async fn pages_by_cursor(api: &TestApi, tenant: &Tenant, base: &str, limit: u32) -> Vec<String> {
+    let mut all = Vec::new();
+    let mut page = api.list(tenant, &format!("{base}&limit={limit}")).await;
+    loop {
+        all.extend(ids(&page));
+        match page["nextCursor"].as_str() {
+            None => return all,
+            Some(cursor) => {
+                assert_eq!(ids(&page).len(), limit as usize, "only the last page is short");
+                page = api.list(tenant, &format!("{base}&limit={limit}&cursor={cursor}")).await;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn cursor_paging_yields_every_client_exactly_once_in_every_order() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    api.seed(&tenant.org, &generated_clients(23)).await;
+
+    for sort_by in SORT_FIELDS {
+        for order in ["asc", "desc"] {
+            for filter in ["", "&status=active", "&status=inactive", "&query=client%200", "&query=555&status=active"] {
+                let base = format!("sortBy={sort_by}&sortOrder={order}{filter}");
+                let whole = ids(&api.list(&tenant, &format!("{base}&limit=100")).await);
+                for limit in [1, 4, 23] {
+                    assert_eq!(pages_by_cursor(&api, &tenant, &base, limit).await, whole, "{base} limit={limit}");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_last_page_has_a_null_next_cursor() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    api.seed(&tenant.org, &generated_clients(4)).await;
+
+    let exact = api.list(&tenant, "limit=4").await;
+    let empty = api.list(&tenant, "").await;
+
+    assert_eq!(exact["nextCursor"], Value::Null);
+    assert!(api.list(&tenant, "limit=3").await["nextCursor"].is_string());
+    assert_eq!(empty["nextCursor"], Value::Null);
+}
+
+#[tokio::test]
+async fn tampered_foreign_and_mismatched_cursors_are_400() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    let other = api.tenant().await;
+    api.seed(&tenant.org, &generated_clients(5)).await;
+    api.seed(&other.org, &generated_clients(5)).await;
+    let cursor = api.list(&tenant, "limit=2").await["nextCursor"].as_str().unwrap().to_owned();
+    let mut tampered = cursor.clone().into_bytes();
+    tampered[2] = if tampered[2] == b'x' { b'y' } else { b'x' };
+    let tampered = String::from_utf8(tampered).unwrap();
+
+    for (who, query) in [
+        (&other, format!("limit=2&cursor={cursor}")),
+        (&tenant, format!("limit=2&cursor={tampered}")),
+        (&tenant, format!("limit=2&sortBy=name&cursor={cursor}")),
+        (&tenant, format!("limit=2&offset=2&cursor={cursor}")),
+        (&tenant, "cursor=nonsense".to_owned()),
+    ] {
+        let response = api.get(who, &format!("/api/v1/clients?{query}")).await;
+        assert_eq!((response.status, response.error_fields()), (400, vec!["cursor"]), "{query}");
+    }
 }

@@ -1,9 +1,11 @@
 //! `GET /api/v1/clients`: a page of the organization's clients, sorted,
-//! filtered by status and searched by name or phone.
+//! filtered by status and searched by name or phone; paged by `offset` or
+//! by the opaque `cursor` of an earlier page's `nextCursor` (null on the last page).
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 use shared::http::{respond, Reply};
+use shared::cursor;
 use shared::list_query::ListQuery;
 use shared::{ApiError, App};
 
@@ -15,7 +17,12 @@ async fn list_clients(app: &App, request: &Request) -> Result<Reply, ApiError> {
     let org = app.authenticate(request).await?;
     let parameters = request.query_string_parameters_ref();
     let query = ListQuery::parse(parameters.into_iter().flat_map(|p| p.iter()))?;
-    let page = app.clients.list(&org, &query).await?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|text| cursor::decode(&org, &query, text))
+        .transpose()?;
+    let page = app.clients.list(&org, &query, after.as_ref()).await?;
     tracing::info!(
         dynamodb_calls = page.cost.calls,
         items_read = page.cost.items_read,
@@ -23,8 +30,15 @@ async fn list_clients(app: &App, request: &Request) -> Result<Reply, ApiError> {
         "listed clients"
     );
     let data: Vec<_> = page.clients.iter().map(|client| client.to_json()).collect();
+    let next_cursor = page.next.map(|position| cursor::encode(&org, &query, &position));
     Ok(Reply::new(
         200,
-        json!({"data": data, "total": page.total, "limit": query.limit, "offset": query.offset}),
+        json!({
+            "data": data,
+            "total": page.total,
+            "limit": query.limit,
+            "offset": query.offset,
+            "nextCursor": next_cursor,
+        }),
     ))
 }

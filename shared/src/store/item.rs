@@ -57,6 +57,12 @@ pub fn phone_sort_key(phone: Option<&str>, id: ClientId) -> String {
     format!("{}{SORT_KEY_SEPARATOR}{id}", phone.unwrap_or(NO_PHONE))
 }
 
+/// The order of `sortBy=status`: status, then id (search sorts by this key;
+/// index walks get it from the `byStatusCreated` partitions, one after the other).
+pub fn status_sort_key(status: Status, id: ClientId) -> String {
+    format!("{status}{SORT_KEY_SEPARATOR}{id}")
+}
+
 /// The key of a client's item.
 pub fn client_key(org: &OrgId, id: ClientId) -> Item {
     HashMap::from([

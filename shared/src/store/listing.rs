@@ -7,15 +7,15 @@
 //! DynamoDB filter (name and phone digits), the matches are sorted in memory
 //! and the page is fetched the same way. See `docs/data-model.md` for costs.
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
 use super::clients::ClientStore;
-use super::item::{self, client_key, id_from_sk, org_pk, status_pk, Item};
+use super::item::{self, client_key, client_sk, id_from_sk, org_pk, status_pk, Item};
 use super::schema::{attr, IndexDefinition, BY_CREATED, BY_NAME, BY_PHONE, BY_STATUS_CREATED, BY_STATUS_NAME, BY_STATUS_PHONE};
 use super::{dynamo_error, RETRY_AFTER};
+use crate::cursor::Position;
 use crate::error::ApiError;
 use crate::list_query::{ListQuery, SortField, SortOrder};
 use crate::model::{Client, ClientId, OrgId, Status};
@@ -29,6 +29,8 @@ const MAX_BATCH_GET_ROUNDS: u32 = 5;
 pub struct ListPage {
     pub clients: Vec<Client>,
     pub total: u64,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<Position>,
     pub cost: ReadCost,
 }
 
@@ -49,15 +51,29 @@ struct IndexRun {
     ascending: bool,
 }
 
+impl IndexRun {
+    /// The `ExclusiveStartKey` that resumes this run right after `position`.
+    fn start_after(&self, org: &OrgId, position: &Position) -> Item {
+        HashMap::from([
+            (attr::PK.to_owned(), AttributeValue::S(org_pk(org))),
+            (attr::SK.to_owned(), AttributeValue::S(client_sk(position.id))),
+            (self.index.partition_key.to_owned(), AttributeValue::S(self.partition.clone())),
+            (self.index.sort_key.to_owned(), AttributeValue::S(position.sort_key.clone())),
+        ])
+    }
+}
+
 impl ClientStore {
-    pub async fn list(&self, org: &OrgId, query: &ListQuery) -> Result<ListPage, ApiError> {
+    /// A page of the organization's clients. `after` (a decoded cursor)
+    /// resumes after an earlier page, in place of `query.offset`.
+    pub async fn list(&self, org: &OrgId, query: &ListQuery, after: Option<&Position>) -> Result<ListPage, ApiError> {
         match &query.search {
-            None => self.list_by_index(org, query).await,
-            Some(term) => self.search(org, query, term).await,
+            None => self.list_by_index(org, query, after).await,
+            Some(term) => self.search(org, query, term, after).await,
         }
     }
 
-    async fn list_by_index(&self, org: &OrgId, query: &ListQuery) -> Result<ListPage, ApiError> {
+    async fn list_by_index(&self, org: &OrgId, query: &ListQuery, after: Option<&Position>) -> Result<ListPage, ApiError> {
         let mut cost = ReadCost::default();
         let counts = self.counts(org).await?;
         cost.calls += 1;
@@ -66,29 +82,39 @@ impl ClientStore {
             Some(status) => counts.of(status),
             None => counts.total(),
         };
-        let ids = if query.offset >= total {
-            Vec::new()
+        let (entries, more) = if after.is_none() && query.offset >= total {
+            (Vec::new(), false)
         } else {
-            self.walk_runs(&index_runs(org, query), query.offset, query.limit as usize, &mut cost)
+            let runs = index_runs(org, query);
+            self.walk_runs(org, &runs, after, query.offset, query.limit as usize, &mut cost)
                 .await?
         };
+        let ids: Vec<ClientId> = entries.iter().map(|entry| entry.id).collect();
         let clients = self.fetch_in_order(org, &ids, &mut cost).await?;
-        Ok(ListPage { clients, total, cost })
+        let next = entries.into_iter().last().filter(|_| more);
+        Ok(ListPage { clients, total, next, cost })
     }
 
-    /// Reads the runs in turn, skipping `skip` entries and keeping the ids of the next `take`.
+    /// Reads the runs in turn from `after` (or the start), skipping `skip`
+    /// entries and keeping the next `take`; also reports whether any entry
+    /// follows them (it reads one entry more to know).
     async fn walk_runs(
         &self,
+        org: &OrgId,
         runs: &[IndexRun],
+        after: Option<&Position>,
         mut skip: u64,
         take: usize,
         cost: &mut ReadCost,
-    ) -> Result<Vec<ClientId>, ApiError> {
-        let mut ids = Vec::with_capacity(take);
-        for run in runs {
-            let mut start_key: Option<Item> = None;
+    ) -> Result<(Vec<Position>, bool), ApiError> {
+        let mut entries = Vec::with_capacity(take + 1);
+        let first_run = after.map_or(0, |position| position.run);
+        for (run_index, run) in runs.iter().enumerate().skip(first_run) {
+            let mut start_key = after
+                .filter(|_| run_index == first_run)
+                .map(|position| run.start_after(org, position));
             loop {
-                let wanted = skip + (take - ids.len()) as u64;
+                let wanted = skip + (take + 1 - entries.len()) as u64;
                 let output = self
                     .table
                     .client
@@ -97,8 +123,10 @@ impl ClientStore {
                     .index_name(run.index.name)
                     .key_condition_expression("#p = :p")
                     .expression_attribute_names("#p", run.index.partition_key)
+                    .expression_attribute_names("#sk", attr::SK)
+                    .expression_attribute_names("#sort", run.index.sort_key)
                     .expression_attribute_values(":p", AttributeValue::S(run.partition.clone()))
-                    .projection_expression(attr::SK)
+                    .projection_expression("#sk, #sort")
                     .scan_index_forward(run.ascending)
                     .limit(wanted.min(i32::MAX as u64) as i32)
                     .set_exclusive_start_key(start_key.take())
@@ -110,12 +138,18 @@ impl ClientStore {
                 for entry in output.items.unwrap_or_default() {
                     if skip > 0 {
                         skip -= 1;
-                    } else if ids.len() < take {
-                        ids.push(sk_id(&entry)?);
+                        continue;
                     }
-                }
-                if ids.len() == take {
-                    return Ok(ids);
+                    entries.push(Position {
+                        run: run_index,
+                        sort_key: text(&entry, run.index.sort_key)
+                            .ok_or_else(|| ApiError::internal("index entry without its sort key"))?,
+                        id: sk_id(&entry)?,
+                    });
+                    if entries.len() > take {
+                        entries.pop();
+                        return Ok((entries, true));
+                    }
                 }
                 match output.last_evaluated_key {
                     Some(key) => start_key = Some(key),
@@ -123,10 +157,16 @@ impl ClientStore {
                 }
             }
         }
-        Ok(ids)
+        Ok((entries, false))
     }
 
-    async fn search(&self, org: &OrgId, query: &ListQuery, term: &SearchTerm) -> Result<ListPage, ApiError> {
+    async fn search(
+        &self,
+        org: &OrgId,
+        query: &ListQuery,
+        term: &SearchTerm,
+        after: Option<&Position>,
+    ) -> Result<ListPage, ApiError> {
         let mut cost = ReadCost::default();
         let mut hits = Vec::new();
         let mut start_key: Option<Item> = None;
@@ -167,23 +207,29 @@ impl ClientStore {
             cost.calls += 1;
             cost.items_read += output.scanned_count.max(0) as u64;
             for entry in output.items.unwrap_or_default() {
-                hits.push(SearchHit::from_entry(&entry)?);
+                hits.push(SearchHit::from_entry(&entry)?.position(query.sort_by));
             }
             match output.last_evaluated_key {
                 Some(key) => start_key = Some(key),
                 None => break,
             }
         }
-        hits.sort_by(|a, b| a.compare(b, query.sort_by, query.sort_order));
+        let ascending = query.sort_order == SortOrder::Asc;
+        hits.sort_by(|a, b| if ascending { a.sort_key.cmp(&b.sort_key) } else { b.sort_key.cmp(&a.sort_key) });
         let total = hits.len() as u64;
-        let ids: Vec<ClientId> = hits
-            .iter()
-            .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
-            .take(query.limit as usize)
-            .map(|hit| hit.id)
-            .collect();
+        let start = match after {
+            // Resume after the cursor's key, even if that client has since changed or gone.
+            Some(position) => hits.partition_point(|hit| {
+                if ascending { hit.sort_key <= position.sort_key } else { hit.sort_key >= position.sort_key }
+            }),
+            None => usize::try_from(query.offset).unwrap_or(usize::MAX).min(hits.len()),
+        };
+        let end = (start + query.limit as usize).min(hits.len());
+        let page = &hits[start..end];
+        let ids: Vec<ClientId> = page.iter().map(|hit| hit.id).collect();
         let clients = self.fetch_in_order(org, &ids, &mut cost).await?;
-        Ok(ListPage { clients, total, cost })
+        let next = page.last().filter(|_| end < hits.len()).cloned();
+        Ok(ListPage { clients, total, next, cost })
     }
 
     /// Fetches clients by id with `BatchGetItem` (strongly consistent), in the
@@ -286,38 +332,32 @@ struct SearchHit {
 
 impl SearchHit {
     fn from_entry(entry: &Item) -> Result<Self, ApiError> {
-        let text = |name: &str| match entry.get(name) {
-            Some(AttributeValue::S(value)) => Some(value.clone()),
-            _ => None,
-        };
         let broken = || ApiError::internal("search index entry is missing a projected attribute");
         Ok(Self {
             id: sk_id(entry)?,
-            name_fold: text(attr::NAME_FOLD).ok_or_else(broken)?,
-            phone: text(attr::PHONE),
-            status: text(attr::STATUS).as_deref().and_then(Status::parse).ok_or_else(broken)?,
+            name_fold: text(entry, attr::NAME_FOLD).ok_or_else(broken)?,
+            phone: text(entry, attr::PHONE),
+            status: text(entry, attr::STATUS).as_deref().and_then(Status::parse).ok_or_else(broken)?,
         })
     }
 
-    /// The same order the sort-key indexes give: the field, then the id;
-    /// no phone after every phone; descending reverses both.
-    fn compare(&self, other: &Self, field: SortField, order: SortOrder) -> Ordering {
-        let by_field = match field {
-            SortField::Name => self.name_fold.cmp(&other.name_fold),
-            SortField::Phone => match (&self.phone, &other.phone) {
-                (Some(a), Some(b)) => a.cmp(b),
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (None, None) => Ordering::Equal,
-            },
-            SortField::Status => self.status.cmp(&other.status),
-            SortField::CreatedAt => Ordering::Equal,
+    /// The hit with the sort key the matching index would give it, so that
+    /// search results sort (and resume from a cursor) exactly like index walks.
+    fn position(self, field: SortField) -> Position {
+        let sort_key = match field {
+            SortField::Name => item::name_sort_key(&self.name_fold, self.id),
+            SortField::Phone => item::phone_sort_key(self.phone.as_deref(), self.id),
+            SortField::Status => item::status_sort_key(self.status, self.id),
+            SortField::CreatedAt => self.id.to_string(),
         };
-        let ascending = by_field.then(self.id.cmp(&other.id));
-        match order {
-            SortOrder::Asc => ascending,
-            SortOrder::Desc => ascending.reverse(),
-        }
+        Position { run: 0, sort_key, id: self.id }
+    }
+}
+
+fn text(entry: &Item, name: &str) -> Option<String> {
+    match entry.get(name) {
+        Some(AttributeValue::S(value)) => Some(value.clone()),
+        _ => None,
     }
 }
 
@@ -335,37 +375,23 @@ mod tests {
         }
     }
 
-    fn sorted(hits: &[SearchHit], field: SortField, order: SortOrder) -> Vec<ClientId> {
-        let mut hits = hits.to_vec();
-        hits.sort_by(|a, b| a.compare(b, field, order));
-        hits.into_iter().map(|h| h.id).collect()
-    }
-
     #[test]
-    fn in_memory_sort_matches_the_sort_key_order() {
+    fn search_keys_order_by_field_then_id_with_missing_phones_last() {
         let hits = [
             hit("bob", None, Status::Active),
             hit("ann", Some("555"), Status::Inactive),
             hit("ann", Some("123"), Status::Active),
             hit("carl", Some("123"), Status::Inactive),
         ];
-        let key_order = |key: &dyn Fn(&SearchHit) -> String| {
-            let mut hits = hits.to_vec();
-            hits.sort_by_key(|h| key(h));
-            hits.into_iter().map(|h| h.id).collect::<Vec<_>>()
+        let order = |field| {
+            let mut keyed: Vec<Position> = hits.iter().cloned().map(|h| h.position(field)).collect();
+            keyed.sort_by(|a, b| a.sort_key.cmp(&b.sort_key));
+            keyed.into_iter().map(|p| p.id).collect::<Vec<_>>()
         };
 
-        assert_eq!(
-            sorted(&hits, SortField::Name, SortOrder::Asc),
-            key_order(&|h| item::name_sort_key(&h.name_fold, h.id))
-        );
-        assert_eq!(
-            sorted(&hits, SortField::Phone, SortOrder::Asc),
-            key_order(&|h| item::phone_sort_key(h.phone.as_deref(), h.id))
-        );
-        let mut desc = key_order(&|h| item::phone_sort_key(h.phone.as_deref(), h.id));
-        desc.reverse();
-        assert_eq!(sorted(&hits, SortField::Phone, SortOrder::Desc), desc);
+        assert_eq!(order(SortField::Name), [hits[1].id, hits[2].id, hits[0].id, hits[3].id]);
+        assert_eq!(order(SortField::Phone), [hits[2].id, hits[3].id, hits[1].id, hits[0].id]);
+        assert_eq!(order(SortField::Status), [hits[0].id, hits[2].id, hits[1].id, hits[3].id]);
     }
 
     #[test]
