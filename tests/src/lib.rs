@@ -93,8 +93,11 @@ impl TestApi {
     }
 
     /// Sends a request as API Gateway would and returns the handler's answer.
+    /// The query string goes into the event's `rawQueryString` as API Gateway
+    /// sends it, so it may be longer than an `http::Uri` allows.
     pub async fn send(&self, request: TestRequest) -> TestResponse {
-        let mut builder = HttpRequest::builder().method(request.method.clone()).uri(&request.uri);
+        let (path, query) = request.uri.split_once('?').unwrap_or((&request.uri, ""));
+        let mut builder = HttpRequest::builder().method(request.method.clone()).uri(path);
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
@@ -102,7 +105,8 @@ impl TestApi {
         let Some(route) = local_api::route(&parts.method, parts.uri.path()) else {
             panic!("no route for {} {}", request.method, request.uri);
         };
-        let event = local_api::gateway_event(&parts, &request.body, &route, "test-request-id");
+        let mut event = local_api::gateway_event(&parts, &request.body, &route, "test-request-id");
+        event["rawQueryString"] = Value::String(query.to_owned());
         let lambda_request = lambda_http::request::from_str(&event.to_string()).expect("a valid gateway event");
         let response = local_api::invoke(&self.app, route.function, lambda_request).await;
         TestResponse::from_lambda(response)
