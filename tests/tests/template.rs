@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use lambda_http::http::Method;
-use lambda_http::{RequestExt, Body};
+use lambda_http::{Body, RequestExt};
 use local_api::{Function, ROUTES};
 use serde_json::{json, Map, Value};
 
@@ -80,7 +80,9 @@ fn yaml_to_json(value: serde_yaml::Value) -> Value {
 }
 
 fn resources(template: &Value) -> &Map<String, Value> {
-    template["Resources"].as_object().expect("Resources is a mapping")
+    template["Resources"]
+        .as_object()
+        .expect("Resources is a mapping")
 }
 
 /// The `AWS::Serverless::Function` resources by logical id.
@@ -133,7 +135,9 @@ fn package_dir(logical_id: &str) -> &'static str {
         "CreateClientFunction" => "create-client",
         "UpdateClientFunction" => "update-client",
         "DeleteClientFunction" => "delete-client",
-        other => panic!("{other}: a function the tests do not know; add it here and to local_api::ROUTES"),
+        other => panic!(
+            "{other}: a function the tests do not know; add it here and to local_api::ROUTES"
+        ),
     }
 }
 
@@ -180,9 +184,9 @@ fn statements(template: &Value) -> Vec<Statement> {
             other => vec![other.clone()],
         };
         for policy in policies {
-            let statement_list = policy["Statement"]
-                .as_array()
-                .unwrap_or_else(|| panic!("{id}: policy {policy} is not an inline document with a Statement list"));
+            let statement_list = policy["Statement"].as_array().unwrap_or_else(|| {
+                panic!("{id}: policy {policy} is not an inline document with a Statement list")
+            });
             for statement in statement_list {
                 let list = |value: &Value| -> Vec<Value> {
                     match value {
@@ -200,7 +204,11 @@ fn statements(template: &Value) -> Vec<Statement> {
                     effect: statement["Effect"].as_str().unwrap_or_default().to_owned(),
                     actions: list(&statement["Action"])
                         .iter()
-                        .map(|a| a.as_str().unwrap_or_else(|| panic!("{id}: action {a} is not a string")).to_owned())
+                        .map(|a| {
+                            a.as_str()
+                                .unwrap_or_else(|| panic!("{id}: action {a} is not a string"))
+                                .to_owned()
+                        })
                         .collect(),
                     resources: list(&statement["Resource"]),
                 });
@@ -245,19 +253,33 @@ const PLACEHOLDER_KEY: &str = "ba_0000000000000000000000000000000000000000000000
 // ------------------------------------------------------------------ table
 
 #[test]
-fn clients_table_keys_and_indexes_equal_the_schema_in_code() {
+fn clients_table_keys_indexes_and_ttl_equal_the_schema_in_code() {
     let template = template();
     let table = &resources(&template)["ClientsTable"];
     let expected = shared::store::schema::cloudformation_properties();
+    let expected = expected.as_object().expect("an object of table properties");
 
     assert_eq!(table["Type"], "AWS::DynamoDB::Table");
-    for property in ["AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes"] {
+    for property in [
+        "AttributeDefinitions",
+        "KeySchema",
+        "GlobalSecondaryIndexes",
+    ] {
+        assert!(expected.contains_key(property), "{property}");
+    }
+    // Every property the code defines, and the ones it would have to define
+    // for the template to differ (a TTL or LSIs the code does not know).
+    let properties = expected
+        .keys()
+        .map(String::as_str)
+        .chain(["TimeToLiveSpecification", "LocalSecondaryIndexes"]);
+    for property in properties {
         assert_eq!(
-            table["Properties"][property], expected[property],
+            table["Properties"].get(property),
+            expected.get(property),
             "ClientsTable.{property} differs from shared::store::schema (`cargo run -q -p admin -- table-definition`)"
         );
     }
-    assert!(table["Properties"].get("LocalSecondaryIndexes").is_none(), "the code knows no LSI");
 }
 
 #[test]
@@ -267,7 +289,10 @@ fn clients_table_is_on_demand_recoverable_encrypted_and_retained() {
     let properties = &table["Properties"];
 
     assert_eq!(properties["BillingMode"], "PAY_PER_REQUEST");
-    assert_eq!(properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
+    assert_eq!(
+        properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
     assert_eq!(properties["SSESpecification"]["SSEEnabled"], true);
     assert_eq!(table["DeletionPolicy"], "Retain");
     assert_eq!(table["UpdateReplacePolicy"], "Retain");
@@ -276,7 +301,10 @@ fn clients_table_is_on_demand_recoverable_encrypted_and_retained() {
         "a fixed TableName blocks replacement and a second stack in the account"
     );
     let protection = properties["DeletionProtectionEnabled"].to_string();
-    assert!(protection.contains("TableDeletionProtection") || protection.contains("ProtectTable"), "{protection}");
+    assert!(
+        protection.contains("TableDeletionProtection") || protection.contains("ProtectTable"),
+        "{protection}"
+    );
 }
 
 // ----------------------------------------------------------------- routes
@@ -286,13 +314,27 @@ fn http_api_events_are_exactly_the_local_api_routes() {
     let template = template();
     let mut declared = BTreeSet::new();
     for (id, function) in functions(&template) {
-        let events = function["Properties"]["Events"].as_object().cloned().unwrap_or_default();
+        let events = function["Properties"]["Events"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         for (name, event) in events {
-            assert_eq!(event["Type"], "HttpApi", "{id}.Events.{name}: only HttpApi events are expected");
+            assert_eq!(
+                event["Type"], "HttpApi",
+                "{id}.Events.{name}: only HttpApi events are expected"
+            );
             let properties = &event["Properties"];
-            assert_eq!(properties["ApiId"], json!({"Ref": "HttpApi"}), "{id}.Events.{name} is not on HttpApi");
-            let method = properties["Method"].as_str().unwrap_or_else(|| panic!("{id}.Events.{name}: no Method"));
-            let path = properties["Path"].as_str().unwrap_or_else(|| panic!("{id}.Events.{name}: no Path"));
+            assert_eq!(
+                properties["ApiId"],
+                json!({"Ref": "HttpApi"}),
+                "{id}.Events.{name} is not on HttpApi"
+            );
+            let method = properties["Method"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id}.Events.{name}: no Method"));
+            let path = properties["Path"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id}.Events.{name}: no Path"));
             assert!(
                 declared.insert((method.to_owned(), path.to_owned(), id.clone())),
                 "{id}: {method} {path} is declared twice"
@@ -301,12 +343,23 @@ fn http_api_events_are_exactly_the_local_api_routes() {
     }
     let expected: BTreeSet<_> = ROUTES
         .iter()
-        .map(|(method, path, function)| (method.to_string(), path.to_string(), logical_id(*function).to_owned()))
+        .map(|(method, path, function)| {
+            (
+                method.to_string(),
+                path.to_string(),
+                logical_id(*function).to_owned(),
+            )
+        })
         .collect();
 
-    assert_eq!(declared, expected, "template routes (method, path, function) differ from local_api::ROUTES");
+    assert_eq!(
+        declared, expected,
+        "template routes (method, path, function) differ from local_api::ROUTES"
+    );
     assert!(
-        ROUTES.iter().all(|(method, _, _)| method.parse::<Method>().is_ok()),
+        ROUTES
+            .iter()
+            .all(|(method, _, _)| method.parse::<Method>().is_ok()),
         "a route method is not an HTTP method"
     );
 }
@@ -318,10 +371,19 @@ fn the_api_uses_the_default_stage_and_the_url_output_ends_with_the_base_path() {
 
     assert_eq!(api["Type"], "AWS::Serverless::HttpApi");
     // Any other stage would put its name in every path (see template.yaml).
-    assert!(matches!(api["Properties"]["StageName"].as_str(), None | Some("$default")));
-    let url = template["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"].as_str().expect("ApiUrl is a !Sub string");
+    assert!(matches!(
+        api["Properties"]["StageName"].as_str(),
+        None | Some("$default")
+    ));
+    let url = template["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"]
+        .as_str()
+        .expect("ApiUrl is a !Sub string");
     assert!(url.contains("${HttpApi}"), "{url}");
-    assert!(url.ends_with(local_api::BASE_PATH), "{url} must end with {}", local_api::BASE_PATH);
+    assert!(
+        url.ends_with(local_api::BASE_PATH),
+        "{url} must end with {}",
+        local_api::BASE_PATH
+    );
 }
 
 #[test]
@@ -338,7 +400,12 @@ fn cors_allows_the_contracts_request_headers_and_exposes_its_response_headers() 
     };
 
     let allowed = lower(&cors["AllowHeaders"]);
-    for header in ["authorization", "content-type", "idempotency-key", "if-match"] {
+    for header in [
+        "authorization",
+        "content-type",
+        "idempotency-key",
+        "if-match",
+    ] {
         assert!(allowed.contains(header), "CORS does not allow {header}");
     }
     let exposed = lower(&cors["ExposeHeaders"]);
@@ -347,7 +414,10 @@ fn cors_allows_the_contracts_request_headers_and_exposes_its_response_headers() 
     }
     let methods = lower(&cors["AllowMethods"]);
     for (method, _, _) in ROUTES {
-        assert!(methods.contains(&method.to_ascii_lowercase()), "CORS does not allow {method}");
+        assert!(
+            methods.contains(&method.to_ascii_lowercase()),
+            "CORS does not allow {method}"
+        );
     }
 }
 
@@ -362,14 +432,29 @@ fn each_function_builds_a_binary_of_its_own_package_and_binaries_are_unique() {
         let binary = metadata["BuildProperties"]["Binary"]
             .as_str()
             .unwrap_or_else(|| panic!("{id}: Metadata.BuildProperties.Binary is missing"));
-        let manifest = repo_root().join("functions").join(package_dir(&id)).join("Cargo.toml");
-        let text = std::fs::read_to_string(&manifest).unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
+        let manifest = repo_root()
+            .join("functions")
+            .join(package_dir(&id))
+            .join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest)
+            .unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
         let bins = bin_names(&text);
 
-        assert!(bins.iter().any(|b| b == binary), "{id}: {binary} is not a [[bin]] of {} ({bins:?})", manifest.display());
-        assert!(binaries.insert(binary.to_owned()), "{id}: binary {binary} is built for two functions");
+        assert!(
+            bins.iter().any(|b| b == binary),
+            "{id}: {binary} is not a [[bin]] of {} ({bins:?})",
+            manifest.display()
+        );
+        assert!(
+            binaries.insert(binary.to_owned()),
+            "{id}: binary {binary} is built for two functions"
+        );
     }
-    assert_eq!(binaries.len(), ROUTES.len(), "one function (and binary) per route");
+    assert_eq!(
+        binaries.len(),
+        ROUTES.len(),
+        "one function (and binary) per route"
+    );
 }
 
 #[test]
@@ -382,10 +467,18 @@ fn functions_run_bootstrap_on_provided_al2023_arm64_built_by_cargo_lambda() {
         assert_eq!(properties["Runtime"], "provided.al2023", "{id}");
         assert_eq!(properties["Architectures"], json!(["arm64"]), "{id}");
         assert_eq!(properties["Handler"], "bootstrap", "{id}");
-        assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
+        assert_eq!(
+            function["Metadata"]["BuildMethod"], "rust-cargolambda",
+            "{id}"
+        );
         // cargo lambda builds the binary inside the workspace, so CodeUri is its root.
-        let code_uri = properties["CodeUri"].as_str().unwrap_or_else(|| panic!("{id}: CodeUri"));
-        assert!(matches!(code_uri, "." | "./"), "{id}: CodeUri {code_uri} is not the workspace root");
+        let code_uri = properties["CodeUri"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id}: CodeUri"));
+        assert!(
+            matches!(code_uri, "." | "./"),
+            "{id}: CodeUri {code_uri} is not the workspace root"
+        );
         assert!(workspace.contains("[workspace]"));
         let timeout = properties["Timeout"].as_u64().unwrap_or(3);
         assert!(
@@ -402,15 +495,29 @@ fn functions_get_the_table_name_and_a_key_cache_ttl_the_code_accepts() {
         let properties = effective_properties(&template, &function);
         let variables = &properties["Environment"]["Variables"];
 
-        assert_eq!(variables["TABLE_NAME"], json!({"Ref": "ClientsTable"}), "{id}");
-        assert_eq!(variables["KEY_CACHE_TTL_SECONDS"], json!({"Ref": "KeyCacheTtlSeconds"}), "{id}");
+        assert_eq!(
+            variables["TABLE_NAME"],
+            json!({"Ref": "ClientsTable"}),
+            "{id}"
+        );
+        assert_eq!(
+            variables["KEY_CACHE_TTL_SECONDS"],
+            json!({"Ref": "KeyCacheTtlSeconds"}),
+            "{id}"
+        );
         assert_eq!(properties["LoggingConfig"]["LogFormat"], "JSON", "{id}");
         // RUST_LOG would override the ApplicationLogLevel in lambda_http's subscriber.
-        assert!(variables.get("RUST_LOG").is_none(), "{id}: RUST_LOG overrides ApplicationLogLevel");
+        assert!(
+            variables.get("RUST_LOG").is_none(),
+            "{id}: RUST_LOG overrides ApplicationLogLevel"
+        );
     }
     let parameter = &template["Parameters"]["KeyCacheTtlSeconds"];
     let max = shared::config::MAX_KEY_CACHE_TTL.as_secs();
-    assert!(parameter["MaxValue"].as_u64().is_some_and(|m| m <= max), "KeyCacheTtlSeconds may exceed {max}");
+    assert!(
+        parameter["MaxValue"].as_u64().is_some_and(|m| m <= max),
+        "KeyCacheTtlSeconds may exceed {max}"
+    );
     assert!(parameter["Default"].as_u64().is_some_and(|d| d <= max));
     assert_eq!(parameter["MinValue"], 0);
 }
@@ -428,8 +535,15 @@ fn each_function_logs_to_its_own_log_group_with_retention() {
         let resource = &resources[group];
 
         assert_eq!(resource["Type"], "AWS::Logs::LogGroup", "{id}: {group}");
-        assert_eq!(resource["Properties"]["RetentionInDays"], json!({"Ref": "LogRetentionDays"}), "{group}");
-        assert!(groups.insert(group.to_owned()), "{group} is shared by two functions");
+        assert_eq!(
+            resource["Properties"]["RetentionInDays"],
+            json!({"Ref": "LogRetentionDays"}),
+            "{group}"
+        );
+        assert!(
+            groups.insert(group.to_owned()),
+            "{group} is shared by two functions"
+        );
     }
 }
 
@@ -439,11 +553,39 @@ fn each_function_logs_to_its_own_log_group_with_retention() {
 /// up the API key (GetItem); writes go through TransactWriteItems, which IAM
 /// authorises per item action.
 const EXPECTED_ACTIONS: [(&str, &[&str]); 5] = [
-    ("ListClientsFunction", &["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query"]),
+    (
+        "ListClientsFunction",
+        &[
+            "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+        ],
+    ),
     ("GetClientFunction", &["dynamodb:GetItem"]),
-    ("CreateClientFunction", &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]),
-    ("UpdateClientFunction", &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]),
-    ("DeleteClientFunction", &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]),
+    (
+        "CreateClientFunction",
+        &[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        ],
+    ),
+    (
+        "UpdateClientFunction",
+        &[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        ],
+    ),
+    (
+        "DeleteClientFunction",
+        &[
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+        ],
+    ),
 ];
 
 #[test]
@@ -478,7 +620,12 @@ fn read_functions_hold_no_write_action() {
         for action in granted(&template, function) {
             let name = action.strip_prefix("dynamodb:").unwrap_or(&action);
             assert!(!writes.contains(&name), "{function} may {action}");
-            assert!(!name.starts_with("Put") && !name.starts_with("Update") && !name.starts_with("Delete"), "{function} may {action}");
+            assert!(
+                !name.starts_with("Put")
+                    && !name.starts_with("Update")
+                    && !name.starts_with("Delete"),
+                "{function} may {action}"
+            );
         }
     }
 }
@@ -490,7 +637,10 @@ fn every_policy_resource_is_the_table_or_its_indexes() {
     assert!(!statements.is_empty());
     for statement in &statements {
         assert_eq!(statement.effect, "Allow", "{statement:?}");
-        assert!(!statement.resources.is_empty(), "{statement:?} names no resource");
+        assert!(
+            !statement.resources.is_empty(),
+            "{statement:?} names no resource"
+        );
         for resource in &statement.resources {
             assert!(
                 *resource == table_arn() || *resource == table_indexes_arn(),
@@ -514,8 +664,16 @@ fn no_policy_action_uses_a_wildcard() {
     let template = template();
     for statement in statements(&template) {
         for action in &statement.actions {
-            assert!(!action.contains('*') && !action.contains('?'), "{}: {action}", statement.function);
-            assert!(action.starts_with("dynamodb:"), "{}: {action}", statement.function);
+            assert!(
+                !action.contains('*') && !action.contains('?'),
+                "{}: {action}",
+                statement.function
+            );
+            assert!(
+                action.starts_with("dynamodb:"),
+                "{}: {action}",
+                statement.function
+            );
         }
     }
 }
@@ -528,31 +686,50 @@ fn every_event_file_parses_with_lambda_http_and_matches_a_route() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(&path).unwrap();
         let raw: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let request = lambda_http::request::from_str(&text)
-            .unwrap_or_else(|e| panic!("{name} is not an API Gateway HTTP API (2.0) event lambda_http accepts: {e}"));
+        let request = lambda_http::request::from_str(&text).unwrap_or_else(|e| {
+            panic!("{name} is not an API Gateway HTTP API (2.0) event lambda_http accepts: {e}")
+        });
 
         assert_eq!(raw["version"], "2.0", "{name}");
         assert_eq!(raw["isBase64Encoded"], false, "{name}");
         assert_eq!(raw["requestContext"]["stage"], "$default", "{name}");
-        let route = local_api::route(request.method(), request.uri().path())
-            .unwrap_or_else(|| panic!("{name}: {} {} is no route of the API", request.method(), request.uri().path()));
+        let route = local_api::route(request.method(), request.uri().path()).unwrap_or_else(|| {
+            panic!(
+                "{name}: {} {} is no route of the API",
+                request.method(),
+                request.uri().path()
+            )
+        });
         assert!(
-            ROUTES.iter().any(|(m, p, f)| *m == request.method().as_str() && *f == route.function && route.route_key == format!("{m} {p}")),
+            ROUTES
+                .iter()
+                .any(|(m, p, f)| *m == request.method().as_str()
+                    && *f == route.function
+                    && route.route_key == format!("{m} {p}")),
             "{name}"
         );
         assert_eq!(raw["routeKey"], route.route_key, "{name}");
         assert_eq!(raw["requestContext"]["routeKey"], route.route_key, "{name}");
-        assert_eq!(raw["rawPath"], request.uri().path(), "{name}: lambda_http changed the path");
+        assert_eq!(
+            raw["rawPath"],
+            request.uri().path(),
+            "{name}: lambda_http changed the path"
+        );
         assert_eq!(
             request.path_parameters_ref().and_then(|p| p.first("id")),
             route.id.as_deref(),
             "{name}: pathParameters.id must be the path's {{id}}"
         );
         if let Some(id) = &route.id {
-            assert!(shared::model::ClientId::parse(id).is_some(), "{name}: {id} is not a client id (UUID v7)");
+            assert!(
+                shared::model::ClientId::parse(id).is_some(),
+                "{name}: {id} is not a client id (UUID v7)"
+            );
         }
         if let Some(query) = raw["rawQueryString"].as_str().filter(|q| !q.is_empty()) {
-            let parameters = request.query_string_parameters_ref().expect("query parameters");
+            let parameters = request
+                .query_string_parameters_ref()
+                .expect("query parameters");
             for pair in query.split('&') {
                 let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
                 assert_eq!(parameters.first(key), Some(value), "{name}: {key}");
@@ -560,20 +737,35 @@ fn every_event_file_parses_with_lambda_http_and_matches_a_route() {
         }
         let authorization = shared::http::authorization(&request);
         if let Some(authorization) = authorization {
-            assert_eq!(authorization, format!("Bearer {PLACEHOLDER_KEY}"), "{name}: use the placeholder key");
-            assert_eq!(shared::auth::bearer_key(Some(authorization)).ok(), Some(PLACEHOLDER_KEY));
+            assert_eq!(
+                authorization,
+                format!("Bearer {PLACEHOLDER_KEY}"),
+                "{name}: use the placeholder key"
+            );
+            assert_eq!(
+                shared::auth::bearer_key(Some(authorization)).ok(),
+                Some(PLACEHOLDER_KEY)
+            );
         }
         assert_eq!(
             authorization.is_none(),
             name == "unauthorized.json",
             "{name}: only unauthorized.json goes without Authorization"
         );
-        let has_body = !matches!(request.body(), Body::Empty) && !request.body().as_ref().is_empty();
-        if matches!(route.function, Function::CreateClient | Function::UpdateClient) {
+        let has_body =
+            !matches!(request.body(), Body::Empty) && !request.body().as_ref().is_empty();
+        if matches!(
+            route.function,
+            Function::CreateClient | Function::UpdateClient
+        ) {
             assert!(has_body, "{name}: a write needs a body");
-            let body: Value = serde_json::from_slice(request.body().as_ref()).unwrap_or_else(|e| panic!("{name}: body: {e}"));
+            let body: Value = serde_json::from_slice(request.body().as_ref())
+                .unwrap_or_else(|e| panic!("{name}: body: {e}"));
             assert!(body.is_object(), "{name}: body is not a JSON object");
-            assert!(request.headers().get("content-type").is_some(), "{name}: no content-type");
+            assert!(
+                request.headers().get("content-type").is_some(),
+                "{name}: no content-type"
+            );
         } else {
             assert!(!has_body, "{name}: {} takes no body", route.route_key);
         }
@@ -593,7 +785,8 @@ fn there_is_an_event_file_for_every_function() {
     ];
     let dir = repo_root().join("events");
     for (file, function) in expected {
-        let text = std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("events/{file}: {e}"));
+        let text = std::fs::read_to_string(dir.join(file))
+            .unwrap_or_else(|e| panic!("events/{file}: {e}"));
         let request = lambda_http::request::from_str(&text).unwrap();
         let route = local_api::route(request.method(), request.uri().path()).unwrap();
         assert_eq!(route.function, function, "events/{file}");
@@ -601,27 +794,57 @@ fn there_is_an_event_file_for_every_function() {
     let covered: BTreeSet<String> = event_files()
         .iter()
         .map(|path| {
-            let request = lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-            local_api::route(request.method(), request.uri().path()).unwrap().route_key.to_owned()
+            let request =
+                lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            local_api::route(request.method(), request.uri().path())
+                .unwrap()
+                .route_key
+                .to_owned()
         })
         .collect();
-    assert_eq!(covered.len(), ROUTES.len(), "every route has an event: {covered:?}");
+    assert_eq!(
+        covered.len(),
+        ROUTES.len(),
+        "every route has an event: {covered:?}"
+    );
 }
 
 #[test]
 fn the_example_events_carry_the_documented_placeholders_and_payloads() {
     let dir = repo_root().join("events");
-    let read = |file: &str| -> Value { serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap() };
+    let read = |file: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap()
+    };
     let placeholder_id = "0192f1d4-6c1e-7c3a-9a4e-2b1f0d9c8e7a";
 
-    assert_eq!(read("list-clients.json")["rawQueryString"], "limit=10&sortOrder=desc");
-    for file in ["get-client.json", "update-client.json", "delete-client.json"] {
+    assert_eq!(
+        read("list-clients.json")["rawQueryString"],
+        "limit=10&sortOrder=desc"
+    );
+    for file in [
+        "get-client.json",
+        "update-client.json",
+        "delete-client.json",
+    ] {
         assert_eq!(read(file)["pathParameters"]["id"], placeholder_id, "{file}");
     }
     let not_found = read("not-found.json");
-    assert_ne!(not_found["pathParameters"]["id"], placeholder_id, "not-found.json must name a client that does not exist");
-    let body = |file: &str| -> Value { serde_json::from_str(read(file)["body"].as_str().unwrap()).unwrap() };
-    assert_eq!(body("create-client.json"), json!({"name": "John Doe", "phone": "+1 555-1234"}));
-    assert_eq!(body("update-client.json"), json!({"status": "inactive", "notes": "No longer active"}));
-    assert!(read("unauthorized.json")["headers"].get("authorization").is_none());
+    assert_ne!(
+        not_found["pathParameters"]["id"], placeholder_id,
+        "not-found.json must name a client that does not exist"
+    );
+    let body = |file: &str| -> Value {
+        serde_json::from_str(read(file)["body"].as_str().unwrap()).unwrap()
+    };
+    assert_eq!(
+        body("create-client.json"),
+        json!({"name": "John Doe", "phone": "+1 555-1234"})
+    );
+    assert_eq!(
+        body("update-client.json"),
+        json!({"status": "inactive", "notes": "No longer active"})
+    );
+    assert!(read("unauthorized.json")["headers"]
+        .get("authorization")
+        .is_none());
 }
