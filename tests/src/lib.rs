@@ -70,7 +70,9 @@ impl TestApi {
     pub async fn with_key_cache(ttl: Duration) -> Self {
         let client = dynamodb().await;
         let table = Table::new(client.clone(), TEST_TABLE);
-        schema::create_table(&table).await.expect("create the test table");
+        schema::create_table(&table)
+            .await
+            .expect("create the test table");
         let config = Config {
             table_name: TEST_TABLE.into(),
             key_cache_ttl: ttl,
@@ -88,7 +90,11 @@ impl TestApi {
     /// A new organization and an API key for it.
     pub async fn tenant(&self) -> Tenant {
         let org = unique_org("t");
-        let (key, _) = self.keys().create_key(&org, "test").await.expect("create key");
+        let (key, _) = self
+            .keys()
+            .create_key(&org, "test")
+            .await
+            .expect("create key");
         Tenant { org, key: key.key }
     }
 
@@ -97,7 +103,9 @@ impl TestApi {
     /// sends it, so it may be longer than an `http::Uri` allows.
     pub async fn send(&self, request: TestRequest) -> TestResponse {
         let (path, query) = request.uri.split_once('?').unwrap_or((&request.uri, ""));
-        let mut builder = HttpRequest::builder().method(request.method.clone()).uri(path);
+        let mut builder = HttpRequest::builder()
+            .method(request.method.clone())
+            .uri(path);
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
@@ -107,25 +115,38 @@ impl TestApi {
         };
         let mut event = local_api::gateway_event(&parts, &request.body, &route, "test-request-id");
         event["rawQueryString"] = Value::String(query.to_owned());
-        let lambda_request = lambda_http::request::from_str(&event.to_string()).expect("a valid gateway event");
+        let lambda_request =
+            lambda_http::request::from_str(&event.to_string()).expect("a valid gateway event");
         let response = local_api::invoke(&self.app, route.function, lambda_request).await;
         TestResponse::from_lambda(response)
     }
 
     pub async fn get(&self, tenant: &Tenant, uri: &str) -> TestResponse {
-        self.send(TestRequest::new(Method::GET, uri).key(&tenant.key)).await
+        self.send(TestRequest::new(Method::GET, uri).key(&tenant.key))
+            .await
     }
 
     pub async fn delete(&self, tenant: &Tenant, uri: &str) -> TestResponse {
-        self.send(TestRequest::new(Method::DELETE, uri).key(&tenant.key)).await
+        self.send(TestRequest::new(Method::DELETE, uri).key(&tenant.key))
+            .await
     }
 
     pub async fn post(&self, tenant: &Tenant, uri: &str, body: &Value) -> TestResponse {
-        self.send(TestRequest::new(Method::POST, uri).key(&tenant.key).json(body)).await
+        self.send(
+            TestRequest::new(Method::POST, uri)
+                .key(&tenant.key)
+                .json(body),
+        )
+        .await
     }
 
     pub async fn patch(&self, tenant: &Tenant, uri: &str, body: &Value) -> TestResponse {
-        self.send(TestRequest::new(Method::PATCH, uri).key(&tenant.key).json(body)).await
+        self.send(
+            TestRequest::new(Method::PATCH, uri)
+                .key(&tenant.key)
+                .json(body),
+        )
+        .await
     }
 
     /// Creates a client through the API and returns its JSON.
@@ -142,20 +163,68 @@ impl TestApi {
         response.body
     }
 
+    /// Counts an organization's client items per status `(active, inactive)`
+    /// straight from the table (strongly consistent queries of its
+    /// partition), independently of the API and its counts.
+    pub async fn recount(&self, org: &OrgId) -> (u64, u64) {
+        let (mut active, mut inactive) = (0, 0);
+        let mut start_key = None;
+        loop {
+            let output = self
+                .table
+                .client
+                .query()
+                .table_name(&self.table.name)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :client)")
+                .expression_attribute_values(":pk", AttributeValue::S(org_pk(org)))
+                .expression_attribute_values(":client", AttributeValue::S("CLIENT#".into()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .expect("query the organization's partition");
+            for item in output.items() {
+                match item
+                    .get("status")
+                    .and_then(|s| s.as_s().ok())
+                    .map(String::as_str)
+                {
+                    Some("active") => active += 1,
+                    Some("inactive") => inactive += 1,
+                    other => panic!("client item with status {other:?}"),
+                }
+            }
+            start_key = output.last_evaluated_key;
+            if start_key.is_none() {
+                return (active, inactive);
+            }
+        }
+    }
+
     /// Writes clients straight into the table with `BatchWriteItem` (and sets
     /// the organization's counts to match): fast seeding for large lists.
     pub async fn seed(&self, org: &OrgId, clients: &[Client]) {
         let mut requests = Vec::new();
         for client in clients {
             let item = to_item(org, client).expect("a client item");
-            requests.push(WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().unwrap()).build());
+            requests.push(
+                WriteRequest::builder()
+                    .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
+                    .build(),
+            );
         }
-        let active = clients.iter().filter(|c| c.status == Status::Active).count();
+        let active = clients
+            .iter()
+            .filter(|c| c.status == Status::Active)
+            .count();
         let counts = PutRequest::builder()
             .item("pk", AttributeValue::S(org_pk(org)))
             .item("sk", AttributeValue::S(COUNTS_SK.into()))
             .item("active", AttributeValue::N(active.to_string()))
-            .item("inactive", AttributeValue::N((clients.len() - active).to_string()))
+            .item(
+                "inactive",
+                AttributeValue::N((clients.len() - active).to_string()),
+            )
             .build()
             .unwrap();
         requests.push(WriteRequest::builder().put_request(counts).build());
@@ -188,7 +257,11 @@ pub fn generated_clients(n: usize) -> Vec<Client> {
                 id,
                 name: format!("Client {i:05}"),
                 phone: (i % 7 != 0).then(|| format!("+1 555-{:04}", (i * 7919) % 10_000)),
-                status: if i % 3 == 0 { Status::Inactive } else { Status::Active },
+                status: if i % 3 == 0 {
+                    Status::Inactive
+                } else {
+                    Status::Active
+                },
                 notes: Some("seeded".into()),
                 created_at: id.created_at(),
                 updated_at: id.created_at(),
@@ -227,7 +300,8 @@ impl TestRequest {
     }
 
     pub fn json(self, body: &Value) -> Self {
-        self.header("content-type", "application/json").raw_body(body.to_string().into_bytes())
+        self.header("content-type", "application/json")
+            .raw_body(body.to_string().into_bytes())
     }
 
     pub fn raw_body(mut self, body: Vec<u8>) -> Self {
@@ -247,8 +321,14 @@ pub struct TestResponse {
 impl TestResponse {
     fn from_lambda(response: lambda_http::Response<lambda_http::Body>) -> Self {
         let (parts, body) = response.into_parts();
-        assert_eq!(parts.headers["content-type"], "application/json", "every answer is JSON");
-        assert!(parts.headers.contains_key("x-request-id"), "every answer has X-Request-Id");
+        assert_eq!(
+            parts.headers["content-type"], "application/json",
+            "every answer is JSON"
+        );
+        assert!(
+            parts.headers.contains_key("x-request-id"),
+            "every answer has X-Request-Id"
+        );
         let body: Value = serde_json::from_slice(body.as_ref()).expect("every answer body is JSON");
         Self {
             status: parts.status.as_u16(),
@@ -286,7 +366,9 @@ pub fn ids(list: &Value) -> Vec<String> {
 }
 
 /// Runs futures concurrently on this task (no extra crate needed).
-pub async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+pub async fn join_all<F: std::future::Future>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
     let mut set = Vec::new();
     for future in futures {
         set.push(Box::pin(future));
@@ -302,8 +384,15 @@ pub async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = 
                 }
             }
         }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
     })
     .await;
-    outputs.into_iter().map(|o| o.expect("every future finished")).collect()
+    outputs
+        .into_iter()
+        .map(|o| o.expect("every future finished"))
+        .collect()
 }

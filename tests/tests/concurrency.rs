@@ -4,8 +4,6 @@
 use integration_tests::{join_all, TestApi, TestRequest};
 use lambda_http::http::Method;
 use serde_json::{json, Value};
-use aws_sdk_dynamodb::types::AttributeValue;
-use shared::model::OrgId;
 
 fn client_uri(client: &Value) -> String {
     format!("/api/v1/clients/{}", client["id"].as_str().expect("an id"))
@@ -15,7 +13,9 @@ fn client_uri(client: &Value) -> String {
 async fn etag_changes_on_every_real_change_only() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
-    let created = api.post(&tenant, "/api/v1/clients", &json!({"name": "Ann"})).await;
+    let created = api
+        .post(&tenant, "/api/v1/clients", &json!({"name": "Ann"}))
+        .await;
     let uri = client_uri(&created.body["data"]);
 
     let got = api.get(&tenant, &uri).await;
@@ -31,30 +31,58 @@ async fn etag_changes_on_every_real_change_only() {
 async fn stale_if_match_is_412_and_changes_nothing() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
-    let created = api.post(&tenant, "/api/v1/clients", &json!({"name": "Ann"})).await;
+    let created = api
+        .post(&tenant, "/api/v1/clients", &json!({"name": "Ann"}))
+        .await;
     let uri = client_uri(&created.body["data"]);
     let stale = created.header("etag").unwrap().to_owned();
     let current = api.patch(&tenant, &uri, &json!({"notes": "v2"})).await;
 
     let patch = api
-        .send(TestRequest::new(Method::PATCH, &uri).key(&tenant.key).header("if-match", &stale).json(&json!({"notes": "lost"})))
+        .send(
+            TestRequest::new(Method::PATCH, &uri)
+                .key(&tenant.key)
+                .header("if-match", &stale)
+                .json(&json!({"notes": "lost"})),
+        )
         .await;
-    let delete = api.send(TestRequest::new(Method::DELETE, &uri).key(&tenant.key).header("if-match", &stale)).await;
+    let delete = api
+        .send(
+            TestRequest::new(Method::DELETE, &uri)
+                .key(&tenant.key)
+                .header("if-match", &stale),
+        )
+        .await;
     let weak = api
-        .send(TestRequest::new(Method::DELETE, &uri).key(&tenant.key).header("if-match", &format!("W/{}", current.header("etag").unwrap())))
+        .send(
+            TestRequest::new(Method::DELETE, &uri)
+                .key(&tenant.key)
+                .header(
+                    "if-match",
+                    &format!("W/{}", current.header("etag").unwrap()),
+                ),
+        )
         .await;
 
     for response in [&patch, &delete, &weak] {
-        assert_eq!((response.status, response.error_code()), (412, "precondition_failed"));
+        assert_eq!(
+            (response.status, response.error_code()),
+            (412, "precondition_failed")
+        );
     }
-    assert_eq!(api.get(&tenant, &uri).await.body["data"], current.body["data"]);
+    assert_eq!(
+        api.get(&tenant, &uri).await.body["data"],
+        current.body["data"]
+    );
 }
 
 #[tokio::test]
 async fn current_if_match_and_star_let_the_write_through() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
-    let created = api.post(&tenant, "/api/v1/clients", &json!({"name": "Ann"})).await;
+    let created = api
+        .post(&tenant, "/api/v1/clients", &json!({"name": "Ann"}))
+        .await;
     let uri = client_uri(&created.body["data"]);
 
     let patch = api
@@ -65,7 +93,13 @@ async fn current_if_match_and_star_let_the_write_through() {
                 .json(&json!({"status": "inactive"})),
         )
         .await;
-    let delete = api.send(TestRequest::new(Method::DELETE, &uri).key(&tenant.key).header("if-match", "*")).await;
+    let delete = api
+        .send(
+            TestRequest::new(Method::DELETE, &uri)
+                .key(&tenant.key)
+                .header("if-match", "*"),
+        )
+        .await;
 
     assert_eq!(patch.status, 200);
     assert_eq!(delete.status, 200);
@@ -75,7 +109,9 @@ async fn current_if_match_and_star_let_the_write_through() {
 async fn of_eight_writers_holding_the_same_etag_exactly_one_wins() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
-    let created = api.post(&tenant, "/api/v1/clients", &json!({"name": "Ann"})).await;
+    let created = api
+        .post(&tenant, "/api/v1/clients", &json!({"name": "Ann"}))
+        .await;
     let uri = client_uri(&created.body["data"]);
     let etag = created.header("etag").unwrap().to_owned();
 
@@ -89,45 +125,20 @@ async fn of_eight_writers_holding_the_same_etag_exactly_one_wins() {
     let responses = join_all(writers).await;
 
     let statuses: Vec<u16> = responses.iter().map(|r| r.status).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 412).count(), 7, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 412).count(),
+        7,
+        "{statuses:?}"
+    );
     let winner = responses.iter().find(|r| r.status == 200).unwrap();
     let stored = api.get(&tenant, &uri).await;
     assert_eq!(stored.body["data"]["notes"], winner.body["data"]["notes"]);
     assert_eq!(stored.header("etag"), winner.header("etag"));
-}
-
-/// Counts an organization's client items per status straight from the table
-/// (a strongly consistent query of its partition), independently of the API.
-async fn recount(api: &TestApi, org: &OrgId) -> (u64, u64) {
-    let (mut active, mut inactive) = (0, 0);
-    let mut start_key = None;
-    loop {
-        let output = api
-            .table
-            .client
-            .query()
-            .table_name(&api.table.name)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :client)")
-            .expression_attribute_values(":pk", AttributeValue::S(format!("ORG#{org}")))
-            .expression_attribute_values(":client", AttributeValue::S("CLIENT#".into()))
-            .consistent_read(true)
-            .set_exclusive_start_key(start_key)
-            .send()
-            .await
-            .unwrap();
-        for item in output.items() {
-            match item.get("status").and_then(|s| s.as_s().ok()).map(String::as_str) {
-                Some("active") => active += 1,
-                Some("inactive") => inactive += 1,
-                other => panic!("client item with status {other:?}"),
-            }
-        }
-        start_key = output.last_evaluated_key;
-        if start_key.is_none() {
-            return (active, inactive);
-        }
-    }
 }
 
 #[tokio::test]
@@ -136,25 +147,43 @@ async fn counts_stay_exact_under_thirty_concurrent_mixed_writes() {
     let tenant = api.tenant().await;
     let mut existing = Vec::new();
     for i in 0..20 {
-        existing.push(api.create(&tenant, json!({"name": format!("Existing {i}")})).await);
+        existing.push(
+            api.create(&tenant, json!({"name": format!("Existing {i}")}))
+                .await,
+        );
     }
 
     let writes = (0..30).map(|i| {
         let (api, tenant, target) = (&api, &tenant, existing[i % 20].clone());
         async move {
             match i % 3 {
-                0 => api.post(tenant, "/api/v1/clients", &json!({"name": format!("New {i}"), "status": "inactive"})).await,
+                0 => {
+                    api.post(
+                        tenant,
+                        "/api/v1/clients",
+                        &json!({"name": format!("New {i}"), "status": "inactive"}),
+                    )
+                    .await
+                }
                 1 => api.delete(tenant, &client_uri(&target)).await,
-                _ => api.patch(tenant, &client_uri(&target), &json!({"status": "inactive"})).await,
+                _ => {
+                    api.patch(tenant, &client_uri(&target), &json!({"status": "inactive"}))
+                        .await
+                }
             }
         }
     });
     let responses = join_all(writes).await;
 
     for response in &responses {
-        assert!(matches!(response.status, 200 | 201 | 404), "{} {}", response.status, response.body);
+        assert!(
+            matches!(response.status, 200 | 201 | 404),
+            "{} {}",
+            response.status,
+            response.body
+        );
     }
-    let (active, inactive) = recount(&api, &tenant.org).await;
+    let (active, inactive) = api.recount(&tenant.org).await;
     let counts = api.app.clients.counts(&tenant.org).await.unwrap();
     assert_eq!((counts.active, counts.inactive), (active, inactive));
     let list = api.list(&tenant, "").await;
@@ -162,7 +191,10 @@ async fn counts_stay_exact_under_thirty_concurrent_mixed_writes() {
 }
 
 fn create_with_key(key: &str, body: &Value, api_key: &str) -> TestRequest {
-    TestRequest::new(Method::POST, "/api/v1/clients").key(api_key).header("idempotency-key", key).json(body)
+    TestRequest::new(Method::POST, "/api/v1/clients")
+        .key(api_key)
+        .header("idempotency-key", key)
+        .json(body)
 }
 
 #[tokio::test]
@@ -171,8 +203,12 @@ async fn a_repeated_idempotency_key_with_the_same_body_replays_the_first_answer(
     let tenant = api.tenant().await;
     let body = json!({"name": "John Doe", "phone": "+1 555-1234"});
 
-    let first = api.send(create_with_key("order-42", &body, &tenant.key)).await;
-    let again = api.send(create_with_key("order-42", &body, &tenant.key)).await;
+    let first = api
+        .send(create_with_key("order-42", &body, &tenant.key))
+        .await;
+    let again = api
+        .send(create_with_key("order-42", &body, &tenant.key))
+        .await;
 
     assert_eq!(first.status, 201);
     assert_eq!(again.status, 201);
@@ -180,16 +216,23 @@ async fn a_repeated_idempotency_key_with_the_same_body_replays_the_first_answer(
     assert_eq!(again.header("location"), first.header("location"));
     assert_eq!(again.header("etag"), first.header("etag"));
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
-    assert_eq!(api.list(&tenant, "").await["total"], 1, "nothing was created twice");
+    assert_eq!(
+        api.list(&tenant, "").await["total"],
+        1,
+        "nothing was created twice"
+    );
 }
 
 #[tokio::test]
 async fn a_reused_idempotency_key_with_another_body_is_409() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
-    api.send(create_with_key("k1", &json!({"name": "Ann"}), &tenant.key)).await;
+    api.send(create_with_key("k1", &json!({"name": "Ann"}), &tenant.key))
+        .await;
 
-    let response = api.send(create_with_key("k1", &json!({"name": "Bob"}), &tenant.key)).await;
+    let response = api
+        .send(create_with_key("k1", &json!({"name": "Bob"}), &tenant.key))
+        .await;
 
     assert_eq!((response.status, response.error_code()), (409, "conflict"));
     assert_eq!(api.list(&tenant, "").await["total"], 1);
@@ -201,8 +244,20 @@ async fn idempotency_keys_are_scoped_to_the_organization() {
     let first = api.tenant().await;
     let second = api.tenant().await;
 
-    let a = api.send(create_with_key("shared-key", &json!({"name": "Ann"}), &first.key)).await;
-    let b = api.send(create_with_key("shared-key", &json!({"name": "Bob"}), &second.key)).await;
+    let a = api
+        .send(create_with_key(
+            "shared-key",
+            &json!({"name": "Ann"}),
+            &first.key,
+        ))
+        .await;
+    let b = api
+        .send(create_with_key(
+            "shared-key",
+            &json!({"name": "Bob"}),
+            &second.key,
+        ))
+        .await;
 
     assert_eq!((a.status, b.status), (201, 201));
     assert_ne!(a.body["data"]["id"], b.body["data"]["id"]);
@@ -214,8 +269,14 @@ async fn malformed_idempotency_keys_are_a_validation_error() {
     let tenant = api.tenant().await;
 
     for key in ["k".repeat(256), "tab\there".to_owned()] {
-        let response = api.send(create_with_key(&key, &json!({"name": "Ann"}), &tenant.key)).await;
-        assert_eq!((response.status, response.error_fields()), (400, vec!["Idempotency-Key"]), "{key:?}");
+        let response = api
+            .send(create_with_key(&key, &json!({"name": "Ann"}), &tenant.key))
+            .await;
+        assert_eq!(
+            (response.status, response.error_fields()),
+            (400, vec!["Idempotency-Key"]),
+            "{key:?}"
+        );
     }
     assert_eq!(api.list(&tenant, "").await["total"], 0);
 }
@@ -226,7 +287,8 @@ async fn identical_requests_racing_with_one_key_create_exactly_one_client() {
     let tenant = api.tenant().await;
     let body = json!({"name": "Racer"});
 
-    let responses = join_all((0..10).map(|_| api.send(create_with_key("race", &body, &tenant.key)))).await;
+    let responses =
+        join_all((0..10).map(|_| api.send(create_with_key("race", &body, &tenant.key)))).await;
 
     let ids: std::collections::HashSet<_> = responses
         .iter()
@@ -237,5 +299,5 @@ async fn identical_requests_racing_with_one_key_create_exactly_one_client() {
         .collect();
     assert_eq!(ids.len(), 1);
     assert_eq!(api.list(&tenant, "").await["total"], 1);
-    assert_eq!(recount(&api, &tenant.org).await, (1, 0));
+    assert_eq!(api.recount(&tenant.org).await, (1, 0));
 }

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
 use super::idempotency;
-use super::item::{self, client_key, org_pk};
+use super::item::{self, client_key, client_sk, org_pk};
 use super::{dynamo_error, Table};
 use crate::error::ApiError;
 use crate::http::IfMatch;
@@ -65,40 +65,24 @@ impl ClientStore {
 
     /// The client with this id in this organization (strongly consistent).
     pub async fn get(&self, org: &OrgId, id: ClientId) -> Result<Option<Client>, ApiError> {
-        let output = self
-            .table
-            .client
-            .get_item()
-            .table_name(&self.table.name)
-            .set_key(Some(client_key(org, id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(dynamo_error)?;
-        output.item.map(item::from_item).transpose()
+        let item = self.table.get_item(org_pk(org), client_sk(id)).await?;
+        item.map(item::from_item).transpose()
     }
 
     /// The organization's counts (one strongly consistent `GetItem`).
     pub async fn counts(&self, org: &OrgId) -> Result<Counts, ApiError> {
-        let output = self
-            .table
-            .client
-            .get_item()
-            .table_name(&self.table.name)
-            .key("pk", AttributeValue::S(org_pk(org)))
-            .key("sk", AttributeValue::S(COUNTS_SK.into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(dynamo_error)?;
+        let item = self.table.get_item(org_pk(org), COUNTS_SK.into()).await?;
         let count = |name: &str| -> Result<u64, ApiError> {
-            match output.item.as_ref().and_then(|item| item.get(name)) {
+            match item.as_ref().and_then(|item| item.get(name)) {
                 None => Ok(0),
-                Some(AttributeValue::N(n)) => n
-                    .parse::<i64>()
-                    .map(|n| n.max(0) as u64)
-                    .map_err(|_| ApiError::internal(format!("counts item: {name} is not a number"))),
-                Some(_) => Err(ApiError::internal(format!("counts item: {name} is not a number"))),
+                Some(AttributeValue::N(n)) => {
+                    n.parse::<i64>().map(|n| n.max(0) as u64).map_err(|_| {
+                        ApiError::internal(format!("counts item: {name} is not a number"))
+                    })
+                }
+                Some(_) => Err(ApiError::internal(format!(
+                    "counts item: {name} is not a number"
+                ))),
             }
         };
         Ok(Counts {
@@ -144,11 +128,22 @@ impl ClientStore {
             if let Some(replay) = self.replay(org, key, &fingerprint).await? {
                 return Ok(replay);
             }
-            items.push(idempotency::record_first_use(&self.table, org, key, &fingerprint, &client)?);
+            items.push(idempotency::record_first_use(
+                &self.table,
+                org,
+                key,
+                &fingerprint,
+                &client,
+            )?);
         }
         for attempt in 1..=MAX_WRITE_ATTEMPTS {
             match self.transact(items.clone()).await {
-                Ok(()) => return Ok(Created { client, replayed: false }),
+                Ok(()) => {
+                    return Ok(Created {
+                        client,
+                        replayed: false,
+                    })
+                }
                 Err(WriteFailure::Conflict) => backoff(attempt).await,
                 // The only condition that can fail is the idempotency record's:
                 // a request with the same key committed first.
@@ -162,11 +157,18 @@ impl ClientStore {
                 Err(WriteFailure::Other(error)) => return Err(error),
             }
         }
-        Err(ApiError::Conflict("The client could not be created because of concurrent writes; retry."))
+        Err(ApiError::Conflict(
+            "The client could not be created because of concurrent writes; retry.",
+        ))
     }
 
     /// The recorded answer to an earlier use of the key, or 409 if that use had another body.
-    async fn replay(&self, org: &OrgId, key: &IdempotencyKey, fingerprint: &str) -> Result<Option<Created>, ApiError> {
+    async fn replay(
+        &self,
+        org: &OrgId,
+        key: &IdempotencyKey,
+        fingerprint: &str,
+    ) -> Result<Option<Created>, ApiError> {
         match idempotency::first_use(&self.table, org, key).await? {
             None => Ok(None),
             Some(first) if first.fingerprint == fingerprint => Ok(Some(Created {
@@ -210,16 +212,25 @@ impl ClientStore {
             }
             match self.transact(items).await {
                 Ok(()) => return Ok(next),
-                Err(WriteFailure::Conflict | WriteFailure::ConditionFailed) => backoff(attempt).await,
+                Err(WriteFailure::Conflict | WriteFailure::ConditionFailed) => {
+                    backoff(attempt).await
+                }
                 Err(WriteFailure::Other(error)) => return Err(error),
             }
         }
-        Err(ApiError::Conflict("The client is being changed by other requests; retry."))
+        Err(ApiError::Conflict(
+            "The client is being changed by other requests; retry.",
+        ))
     }
 
     /// Deletes a client; `NotFound` when there is none (also on a second
     /// delete). `if_match` as for [`Self::update`].
-    pub async fn delete(&self, org: &OrgId, id: ClientId, if_match: Option<&IfMatch>) -> Result<(), ApiError> {
+    pub async fn delete(
+        &self,
+        org: &OrgId,
+        id: ClientId,
+        if_match: Option<&IfMatch>,
+    ) -> Result<(), ApiError> {
         for attempt in 1..=MAX_WRITE_ATTEMPTS {
             let current = self.get(org, id).await?.ok_or(ApiError::NotFound)?;
             check_precondition(if_match, &current)?;
@@ -236,15 +247,23 @@ impl ClientStore {
             ];
             match self.transact(items).await {
                 Ok(()) => return Ok(()),
-                Err(WriteFailure::Conflict | WriteFailure::ConditionFailed) => backoff(attempt).await,
+                Err(WriteFailure::Conflict | WriteFailure::ConditionFailed) => {
+                    backoff(attempt).await
+                }
                 Err(WriteFailure::Other(error)) => return Err(error),
             }
         }
-        Err(ApiError::Conflict("The client is being changed by other requests; retry."))
+        Err(ApiError::Conflict(
+            "The client is being changed by other requests; retry.",
+        ))
     }
 
     /// An `ADD` to the organization's counts item, one term per status.
-    fn count_change(&self, org: &OrgId, changes: &[(Status, i64)]) -> Result<TransactWriteItem, ApiError> {
+    fn count_change(
+        &self,
+        org: &OrgId,
+        changes: &[(Status, i64)],
+    ) -> Result<TransactWriteItem, ApiError> {
         let mut update = Update::builder()
             .table_name(&self.table.name)
             .key("pk", AttributeValue::S(org_pk(org)))
@@ -254,7 +273,10 @@ impl ClientStore {
             terms.push(format!("#s{i} :d{i}"));
             update = update
                 .expression_attribute_names(format!("#s{i}"), status.as_str())
-                .expression_attribute_values(format!(":d{i}"), AttributeValue::N(delta.to_string()));
+                .expression_attribute_values(
+                    format!(":d{i}"),
+                    AttributeValue::N(delta.to_string()),
+                );
         }
         let update = update
             .update_expression(format!("ADD {}", terms.join(", ")))
@@ -285,11 +307,17 @@ impl ClientStore {
                     } else if codes.iter().any(|c| *c == "TransactionConflict") {
                         Err(WriteFailure::Conflict)
                     } else {
-                        Err(WriteFailure::Other(dynamo_error(SdkError::ServiceError(service))))
+                        Err(WriteFailure::Other(dynamo_error(SdkError::ServiceError(
+                            service,
+                        ))))
                     }
                 }
-                TransactWriteItemsError::TransactionInProgressException(_) => Err(WriteFailure::Conflict),
-                _ => Err(WriteFailure::Other(dynamo_error(SdkError::ServiceError(service)))),
+                TransactWriteItemsError::TransactionInProgressException(_) => {
+                    Err(WriteFailure::Conflict)
+                }
+                _ => Err(WriteFailure::Other(dynamo_error(SdkError::ServiceError(
+                    service,
+                )))),
             },
             Err(error) => Err(WriteFailure::Other(dynamo_error(error))),
         }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::item::{org_pk, ClientItem};
 use super::schema::attr;
-use super::{dynamo_error, item_error, Table};
+use super::{item_error, Table};
 use crate::error::ApiError;
 use crate::input::IdempotencyKey;
 use crate::model::{Client, OrgId};
@@ -48,18 +48,12 @@ fn now_epoch_seconds() -> i64 {
 }
 
 /// The live record of a key, if any (strongly consistent).
-pub async fn first_use(table: &Table, org: &OrgId, key: &IdempotencyKey) -> Result<Option<FirstUse>, ApiError> {
-    let output = table
-        .client
-        .get_item()
-        .table_name(&table.name)
-        .key(attr::PK, AttributeValue::S(org_pk(org)))
-        .key(attr::SK, AttributeValue::S(record_sk(key)))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(dynamo_error)?;
-    let Some(item) = output.item else {
+pub async fn first_use(
+    table: &Table,
+    org: &OrgId,
+    key: &IdempotencyKey,
+) -> Result<Option<FirstUse>, ApiError> {
+    let Some(item) = table.get_item(org_pk(org), record_sk(key)).await? else {
         return Ok(None);
     };
     let record: IdempotencyRecord = serde_dynamo::from_item(item).map_err(item_error)?;

@@ -179,8 +179,14 @@ mod tests {
     fn name_sort_keys_order_by_folded_name_then_id() {
         let (a, b) = (ClientId::new(), ClientId::new());
 
-        assert!(name_sort_key("ann", b) < name_sort_key("anna", a), "prefix sorts first");
-        assert!(name_sort_key("ann", a) < name_sort_key("ann", b), "ties by id");
+        assert!(
+            name_sort_key("ann", b) < name_sort_key("anna", a),
+            "prefix sorts first"
+        );
+        assert!(
+            name_sort_key("ann", a) < name_sort_key("ann", b),
+            "ties by id"
+        );
         assert!(name_sort_key("ann zed", a) > name_sort_key("ann", b));
         assert!(name_sort_key("ann!", a) > name_sort_key("ann", b));
     }
@@ -190,7 +196,10 @@ mod tests {
         let (a, b) = (ClientId::new(), ClientId::new());
 
         for phone in ["999", "+1 555", "(555) 1", ".5.5.5", "- 123"] {
-            assert!(phone_sort_key(Some(phone), b) < phone_sort_key(None, a), "{phone}");
+            assert!(
+                phone_sort_key(Some(phone), b) < phone_sort_key(None, a),
+                "{phone}"
+            );
         }
         assert!(phone_sort_key(None, a) < phone_sort_key(None, b));
     }

@@ -18,6 +18,7 @@ use crate::auth::{KeyHash, NewApiKey};
 use crate::error::ApiError;
 use crate::model::{OrgId, Timestamp};
 
+const LOOKUP_PK_PREFIX: &str = "APIKEY#";
 const LOOKUP_SK: &str = "APIKEY";
 const LISTING_SK_PREFIX: &str = "KEY#";
 
@@ -68,7 +69,7 @@ pub struct KeyStore {
 }
 
 fn lookup_pk(hash: &KeyHash) -> String {
-    format!("APIKEY#{}", hash.as_str())
+    format!("{LOOKUP_PK_PREFIX}{}", hash.as_str())
 }
 
 impl KeyStore {
@@ -78,18 +79,11 @@ impl KeyStore {
 
     /// The organization of an active key; `None` for an unknown or revoked one.
     pub async fn active_key_org(&self, hash: &KeyHash) -> Result<Option<OrgId>, ApiError> {
-        let output = self
+        let Some(item) = self
             .table
-            .client
-            .get_item()
-            .table_name(&self.table.name)
-            .key("pk", AttributeValue::S(lookup_pk(hash)))
-            .key("sk", AttributeValue::S(LOOKUP_SK.into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(dynamo_error)?;
-        let Some(item) = output.item else {
+            .get_item(lookup_pk(hash), LOOKUP_SK.into())
+            .await?
+        else {
             return Ok(None);
         };
         let lookup: LookupItem = serde_dynamo::from_item(item).map_err(item_error)?;
@@ -97,7 +91,11 @@ impl KeyStore {
     }
 
     /// Creates a key for an organization; the returned key text is its only copy.
-    pub async fn create_key(&self, org: &OrgId, label: &str) -> Result<(NewApiKey, KeyInfo), KeyError> {
+    pub async fn create_key(
+        &self,
+        org: &OrgId,
+        label: &str,
+    ) -> Result<(NewApiKey, KeyInfo), KeyError> {
         let key = NewApiKey::generate().map_err(KeyError::Random)?;
         let key_id = uuid::Uuid::now_v7().simple().to_string();
         let info = KeyInfo {
@@ -172,24 +170,21 @@ impl KeyStore {
 
     /// Revokes a key of the organization. Revoking twice keeps the first time.
     pub async fn revoke_key(&self, org: &OrgId, key_id: &str) -> Result<KeyInfo, KeyError> {
-        let output = self
+        let item = self
             .table
-            .client
-            .get_item()
-            .table_name(&self.table.name)
-            .key("pk", AttributeValue::S(org_pk(org)))
-            .key("sk", AttributeValue::S(format!("{LISTING_SK_PREFIX}{key_id}")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(dynamo_error)?;
-        let item = output.item.ok_or_else(|| KeyError::NoSuchKey(key_id.to_owned()))?;
+            .get_item(org_pk(org), format!("{LISTING_SK_PREFIX}{key_id}"))
+            .await?
+            .ok_or_else(|| KeyError::NoSuchKey(key_id.to_owned()))?;
         let mut listing: ListingItem = serde_dynamo::from_item(item).map_err(item_error)?;
         if listing.info.revoked_at.is_some() {
             return Ok(listing.info);
         }
         let revoked_at = Timestamp::now().to_rfc3339();
-        let update = |pk: String, sk: String, expression: &str, value: AttributeValue| -> Result<TransactWriteItem, ApiError> {
+        let update = |pk: String,
+                      sk: String,
+                      expression: &str,
+                      value: AttributeValue|
+         -> Result<TransactWriteItem, ApiError> {
             Ok(TransactWriteItem::builder()
                 .update(
                     Update::builder()
@@ -208,7 +203,7 @@ impl KeyStore {
             .client
             .transact_write_items()
             .transact_items(update(
-                format!("APIKEY#{}", listing.key_hash),
+                format!("{LOOKUP_PK_PREFIX}{}", listing.key_hash),
                 LOOKUP_SK.into(),
                 "SET revoked = :v",
                 AttributeValue::Bool(true),

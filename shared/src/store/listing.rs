@@ -13,7 +13,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
 use super::clients::ClientStore;
 use super::item::{self, client_key, client_sk, id_from_sk, org_pk, status_pk, Item};
-use super::schema::{attr, IndexDefinition, BY_CREATED, BY_NAME, BY_PHONE, BY_STATUS_CREATED, BY_STATUS_NAME, BY_STATUS_PHONE};
+use super::schema::{
+    attr, IndexDefinition, BY_CREATED, BY_NAME, BY_PHONE, BY_STATUS_CREATED, BY_STATUS_NAME,
+    BY_STATUS_PHONE,
+};
 use super::{dynamo_error, RETRY_AFTER};
 use crate::cursor::Position;
 use crate::error::ApiError;
@@ -56,9 +59,18 @@ impl IndexRun {
     fn start_after(&self, org: &OrgId, position: &Position) -> Item {
         HashMap::from([
             (attr::PK.to_owned(), AttributeValue::S(org_pk(org))),
-            (attr::SK.to_owned(), AttributeValue::S(client_sk(position.id))),
-            (self.index.partition_key.to_owned(), AttributeValue::S(self.partition.clone())),
-            (self.index.sort_key.to_owned(), AttributeValue::S(position.sort_key.clone())),
+            (
+                attr::SK.to_owned(),
+                AttributeValue::S(client_sk(position.id)),
+            ),
+            (
+                self.index.partition_key.to_owned(),
+                AttributeValue::S(self.partition.clone()),
+            ),
+            (
+                self.index.sort_key.to_owned(),
+                AttributeValue::S(position.sort_key.clone()),
+            ),
         ])
     }
 }
@@ -66,14 +78,24 @@ impl IndexRun {
 impl ClientStore {
     /// A page of the organization's clients. `after` (a decoded cursor)
     /// resumes after an earlier page, in place of `query.offset`.
-    pub async fn list(&self, org: &OrgId, query: &ListQuery, after: Option<&Position>) -> Result<ListPage, ApiError> {
+    pub async fn list(
+        &self,
+        org: &OrgId,
+        query: &ListQuery,
+        after: Option<&Position>,
+    ) -> Result<ListPage, ApiError> {
         match &query.search {
             None => self.list_by_index(org, query, after).await,
             Some(term) => self.search(org, query, term, after).await,
         }
     }
 
-    async fn list_by_index(&self, org: &OrgId, query: &ListQuery, after: Option<&Position>) -> Result<ListPage, ApiError> {
+    async fn list_by_index(
+        &self,
+        org: &OrgId,
+        query: &ListQuery,
+        after: Option<&Position>,
+    ) -> Result<ListPage, ApiError> {
         let mut cost = ReadCost::default();
         let counts = self.counts(org).await?;
         cost.calls += 1;
@@ -86,13 +108,25 @@ impl ClientStore {
             (Vec::new(), false)
         } else {
             let runs = index_runs(org, query);
-            self.walk_runs(org, &runs, after, query.offset, query.limit as usize, &mut cost)
-                .await?
+            self.walk_runs(
+                org,
+                &runs,
+                after,
+                query.offset,
+                query.limit as usize,
+                &mut cost,
+            )
+            .await?
         };
         let ids: Vec<ClientId> = entries.iter().map(|entry| entry.id).collect();
         let clients = self.fetch_in_order(org, &ids, &mut cost).await?;
         let next = entries.into_iter().last().filter(|_| more);
-        Ok(ListPage { clients, total, next, cost })
+        Ok(ListPage {
+            clients,
+            total,
+            next,
+            cost,
+        })
     }
 
     /// Reads the runs in turn from `after` (or the start), skipping `skip`
@@ -142,8 +176,9 @@ impl ClientStore {
                     }
                     entries.push(Position {
                         run: run_index,
-                        sort_key: text(&entry, run.index.sort_key)
-                            .ok_or_else(|| ApiError::internal("index entry without its sort key"))?,
+                        sort_key: text(&entry, run.index.sort_key).ok_or_else(|| {
+                            ApiError::internal("index entry without its sort key")
+                        })?,
                         id: sk_id(&entry)?,
                     });
                     if entries.len() > take {
@@ -201,7 +236,10 @@ impl ClientStore {
                     .expression_attribute_values(":digits", AttributeValue::S(digits.clone()));
             }
             if let Some(status) = query.status.single() {
-                request = request.expression_attribute_values(":status", AttributeValue::S(status.as_str().into()));
+                request = request.expression_attribute_values(
+                    ":status",
+                    AttributeValue::S(status.as_str().into()),
+                );
             }
             let output = request.send().await.map_err(dynamo_error)?;
             cost.calls += 1;
@@ -215,26 +253,48 @@ impl ClientStore {
             }
         }
         let ascending = query.sort_order == SortOrder::Asc;
-        hits.sort_by(|a, b| if ascending { a.sort_key.cmp(&b.sort_key) } else { b.sort_key.cmp(&a.sort_key) });
+        hits.sort_by(|a, b| {
+            if ascending {
+                a.sort_key.cmp(&b.sort_key)
+            } else {
+                b.sort_key.cmp(&a.sort_key)
+            }
+        });
         let total = hits.len() as u64;
         let start = match after {
             // Resume after the cursor's key, even if that client has since changed or gone.
             Some(position) => hits.partition_point(|hit| {
-                if ascending { hit.sort_key <= position.sort_key } else { hit.sort_key >= position.sort_key }
+                if ascending {
+                    hit.sort_key <= position.sort_key
+                } else {
+                    hit.sort_key >= position.sort_key
+                }
             }),
-            None => usize::try_from(query.offset).unwrap_or(usize::MAX).min(hits.len()),
+            None => usize::try_from(query.offset)
+                .unwrap_or(usize::MAX)
+                .min(hits.len()),
         };
         let end = (start + query.limit as usize).min(hits.len());
         let page = &hits[start..end];
         let ids: Vec<ClientId> = page.iter().map(|hit| hit.id).collect();
         let clients = self.fetch_in_order(org, &ids, &mut cost).await?;
         let next = page.last().filter(|_| end < hits.len()).cloned();
-        Ok(ListPage { clients, total, next, cost })
+        Ok(ListPage {
+            clients,
+            total,
+            next,
+            cost,
+        })
     }
 
     /// Fetches clients by id with `BatchGetItem` (strongly consistent), in the
     /// order given. A client deleted since its id was read is left out.
-    async fn fetch_in_order(&self, org: &OrgId, ids: &[ClientId], cost: &mut ReadCost) -> Result<Vec<Client>, ApiError> {
+    async fn fetch_in_order(
+        &self,
+        org: &OrgId,
+        ids: &[ClientId],
+        cost: &mut ReadCost,
+    ) -> Result<Vec<Client>, ApiError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -268,7 +328,12 @@ impl ClientStore {
                 .await
                 .map_err(dynamo_error)?;
             cost.calls += 1;
-            for entry in output.responses.unwrap_or_default().remove(&self.table.name).unwrap_or_default() {
+            for entry in output
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table.name)
+                .unwrap_or_default()
+            {
                 cost.items_read += 1;
                 let client = item::from_item(entry)?;
                 found.insert(client.id, client);
@@ -337,7 +402,10 @@ impl SearchHit {
             id: sk_id(entry)?,
             name_fold: text(entry, attr::NAME_FOLD).ok_or_else(broken)?,
             phone: text(entry, attr::PHONE),
-            status: text(entry, attr::STATUS).as_deref().and_then(Status::parse).ok_or_else(broken)?,
+            status: text(entry, attr::STATUS)
+                .as_deref()
+                .and_then(Status::parse)
+                .ok_or_else(broken)?,
         })
     }
 
@@ -350,7 +418,11 @@ impl SearchHit {
             SortField::Status => item::status_sort_key(self.status, self.id),
             SortField::CreatedAt => self.id.to_string(),
         };
-        Position { run: 0, sort_key, id: self.id }
+        Position {
+            run: 0,
+            sort_key,
+            id: self.id,
+        }
     }
 }
 
@@ -384,14 +456,24 @@ mod tests {
             hit("carl", Some("123"), Status::Inactive),
         ];
         let order = |field| {
-            let mut keyed: Vec<Position> = hits.iter().cloned().map(|h| h.position(field)).collect();
+            let mut keyed: Vec<Position> =
+                hits.iter().cloned().map(|h| h.position(field)).collect();
             keyed.sort_by(|a, b| a.sort_key.cmp(&b.sort_key));
             keyed.into_iter().map(|p| p.id).collect::<Vec<_>>()
         };
 
-        assert_eq!(order(SortField::Name), [hits[1].id, hits[2].id, hits[0].id, hits[3].id]);
-        assert_eq!(order(SortField::Phone), [hits[2].id, hits[3].id, hits[1].id, hits[0].id]);
-        assert_eq!(order(SortField::Status), [hits[0].id, hits[2].id, hits[1].id, hits[3].id]);
+        assert_eq!(
+            order(SortField::Name),
+            [hits[1].id, hits[2].id, hits[0].id, hits[3].id]
+        );
+        assert_eq!(
+            order(SortField::Phone),
+            [hits[2].id, hits[3].id, hits[1].id, hits[0].id]
+        );
+        assert_eq!(
+            order(SortField::Status),
+            [hits[0].id, hits[2].id, hits[1].id, hits[3].id]
+        );
     }
 
     #[test]
@@ -406,8 +488,13 @@ mod tests {
         let runs = index_runs(&org, &query);
 
         let partitions: Vec<_> = runs.iter().map(|r| r.partition.as_str()).collect();
-        assert_eq!(partitions, ["ORG#acme#STATUS#inactive", "ORG#acme#STATUS#active"]);
-        assert!(runs.iter().all(|r| !r.ascending && r.index == BY_STATUS_CREATED));
+        assert_eq!(
+            partitions,
+            ["ORG#acme#STATUS#inactive", "ORG#acme#STATUS#active"]
+        );
+        assert!(runs
+            .iter()
+            .all(|r| !r.ascending && r.index == BY_STATUS_CREATED));
     }
 
     #[test]

@@ -25,6 +25,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 use crate::error::ApiError;
@@ -77,6 +78,21 @@ impl Table {
             name: name.to_owned(),
         }
     }
+
+    /// The item with this key, read strongly consistent (one `GetItem`).
+    pub async fn get_item(&self, pk: String, sk: String) -> Result<Option<item::Item>, ApiError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .key(schema::attr::PK, AttributeValue::S(pk))
+            .key(schema::attr::SK, AttributeValue::S(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo_error)?;
+        Ok(output.item)
+    }
 }
 
 /// Service error codes that mean "DynamoDB is overloaded or failing right now".
@@ -97,7 +113,9 @@ where
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     let unavailable = match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
         SdkError::ServiceError(service) => service
             .err()
             .code()

@@ -3,8 +3,8 @@
 //! test checks that `template.yaml` declares exactly the same.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use serde_json::{json, Value};
 
@@ -50,13 +50,21 @@ pub const BY_CREATED: IndexDefinition = IndexDefinition {
     name: "byCreated",
     partition_key: attr::PK,
     sort_key: attr::CREATED_SK,
-    projection: IndexProjection::Include(&[attr::NAME_FOLD, attr::PHONE_DIGITS, attr::PHONE, attr::STATUS]),
+    projection: IndexProjection::Include(&[
+        attr::NAME_FOLD,
+        attr::PHONE_DIGITS,
+        attr::PHONE,
+        attr::STATUS,
+    ]),
 };
 pub const BY_NAME: IndexDefinition = keys_only("byName", attr::PK, attr::NAME_SK);
 pub const BY_PHONE: IndexDefinition = keys_only("byPhone", attr::PK, attr::PHONE_SK);
-pub const BY_STATUS_CREATED: IndexDefinition = keys_only("byStatusCreated", attr::STATUS_PK, attr::CREATED_SK);
-pub const BY_STATUS_NAME: IndexDefinition = keys_only("byStatusName", attr::STATUS_PK, attr::NAME_SK);
-pub const BY_STATUS_PHONE: IndexDefinition = keys_only("byStatusPhone", attr::STATUS_PK, attr::PHONE_SK);
+pub const BY_STATUS_CREATED: IndexDefinition =
+    keys_only("byStatusCreated", attr::STATUS_PK, attr::CREATED_SK);
+pub const BY_STATUS_NAME: IndexDefinition =
+    keys_only("byStatusName", attr::STATUS_PK, attr::NAME_SK);
+pub const BY_STATUS_PHONE: IndexDefinition =
+    keys_only("byStatusPhone", attr::STATUS_PK, attr::PHONE_SK);
 
 pub const INDEXES: [IndexDefinition; 6] = [
     BY_CREATED,
@@ -67,7 +75,11 @@ pub const INDEXES: [IndexDefinition; 6] = [
     BY_STATUS_PHONE,
 ];
 
-const fn keys_only(name: &'static str, partition_key: &'static str, sort_key: &'static str) -> IndexDefinition {
+const fn keys_only(
+    name: &'static str,
+    partition_key: &'static str,
+    sort_key: &'static str,
+) -> IndexDefinition {
     IndexDefinition {
         name,
         partition_key,
@@ -152,7 +164,9 @@ pub async fn create_table(table: &Table) -> Result<bool, ApiError> {
     }
     for index in INDEXES {
         let projection = match index.projection {
-            IndexProjection::KeysOnly => Projection::builder().projection_type(ProjectionType::KeysOnly),
+            IndexProjection::KeysOnly => {
+                Projection::builder().projection_type(ProjectionType::KeysOnly)
+            }
             IndexProjection::Include(attrs) => attrs.iter().fold(
                 Projection::builder().projection_type(ProjectionType::Include),
                 |projection, name| projection.non_key_attributes(*name),
@@ -205,7 +219,11 @@ mod tests {
         let properties = cloudformation_properties();
         let declared = properties["AttributeDefinitions"].as_array().unwrap();
 
-        assert_eq!(declared.len(), 6, "pk, sk, statusPk, createdSk, nameSk, phoneSk");
+        assert_eq!(
+            declared.len(),
+            6,
+            "pk, sk, statusPk, createdSk, nameSk, phoneSk"
+        );
         assert!(declared.iter().all(|d| d["AttributeType"] == "S"));
     }
 
