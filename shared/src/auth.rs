@@ -156,10 +156,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 #[cfg(test)]
@@ -168,7 +170,12 @@ mod tests {
 
     #[test]
     fn bearer_scheme_is_case_insensitive_and_spaces_are_ignored() {
-        for header in ["Bearer ba_abc", "bearer ba_abc", "BEARER   ba_abc  ", "  Bearer\tba_abc"] {
+        for header in [
+            "Bearer ba_abc",
+            "bearer ba_abc",
+            "BEARER   ba_abc  ",
+            "  Bearer\tba_abc",
+        ] {
             assert_eq!(bearer_key(Some(header)).unwrap(), "ba_abc", "{header:?}");
         }
     }
@@ -186,7 +193,10 @@ mod tests {
             Some("Bearer ba_"),
             Some("Bearer ba_a b"),
         ] {
-            assert!(matches!(bearer_key(header), Err(ApiError::Unauthorized)), "{header:?}");
+            assert!(
+                matches!(bearer_key(header), Err(ApiError::Unauthorized)),
+                "{header:?}"
+            );
         }
         let long = format!("Bearer ba_{}", "a".repeat(300));
         assert!(bearer_key(Some(&long)).is_err());

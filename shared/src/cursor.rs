@@ -45,7 +45,13 @@ fn shape(query: &ListQuery) -> String {
         .search
         .as_ref()
         .map(|term| format!("{}|{:?}", term.name_fold, term.phone_digits));
-    sha256_hex(format!("{:?}|{:?}|{:?}|{:?}", query.sort_by, query.sort_order, query.status, search).as_bytes())[..16]
+    sha256_hex(
+        format!(
+            "{:?}|{:?}|{:?}|{:?}",
+            query.sort_by, query.sort_order, query.status, search
+        )
+        .as_bytes(),
+    )[..16]
         .to_owned()
 }
 
@@ -68,9 +74,13 @@ pub fn encode(org: &OrgId, query: &ListQuery, position: &Position) -> String {
 
 pub fn decode(org: &OrgId, query: &ListQuery, cursor: &str) -> Result<Position, ApiError> {
     let invalid = |message: &str| ApiError::field("cursor", message);
-    let (encoded, sum) = cursor.rsplit_once('.').ok_or_else(|| invalid("is not a cursor of this API"))?;
+    let (encoded, sum) = cursor
+        .rsplit_once('.')
+        .ok_or_else(|| invalid("is not a cursor of this API"))?;
     if checksum(org, encoded) != sum {
-        return Err(invalid("is not a cursor of this list: it was changed or belongs elsewhere"));
+        return Err(invalid(
+            "is not a cursor of this list: it was changed or belongs elsewhere",
+        ));
     }
     let payload: Payload = URL_SAFE_NO_PAD
         .decode(encoded)
@@ -78,7 +88,9 @@ pub fn decode(org: &OrgId, query: &ListQuery, cursor: &str) -> Result<Position, 
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .ok_or_else(|| invalid("is not a cursor of this API"))?;
     if payload.v != 1 || payload.shape != shape(query) {
-        return Err(invalid("belongs to a list with other sortBy, sortOrder, status or query"));
+        return Err(invalid(
+            "belongs to a list with other sortBy, sortOrder, status or query",
+        ));
     }
     Ok(Position {
         run: payload.run,
@@ -97,7 +109,11 @@ mod tests {
     }
 
     fn position() -> Position {
-        Position { run: 1, sort_key: "ann\u{1}x".into(), id: ClientId::new() }
+        Position {
+            run: 1,
+            sort_key: "ann\u{1}x".into(),
+            id: ClientId::new(),
+        }
     }
 
     #[test]
@@ -105,8 +121,16 @@ mod tests {
         let query = ListQuery::default();
         let cursor = encode(&org("acme"), &query, &position());
 
-        assert_eq!(decode(&org("acme"), &query, &cursor).unwrap().sort_key, "ann\u{1}x");
-        assert!(cursor.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)), "URL-safe");
+        assert_eq!(
+            decode(&org("acme"), &query, &cursor).unwrap().sort_key,
+            "ann\u{1}x"
+        );
+        assert!(
+            cursor
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)),
+            "URL-safe"
+        );
     }
 
     #[test]
@@ -115,7 +139,10 @@ mod tests {
         let cursor = encode(&org("acme"), &query, &position());
         let mut tampered = cursor.clone().into_bytes();
         tampered[3] = if tampered[3] == b'A' { b'B' } else { b'A' };
-        let by_name = ListQuery { sort_by: SortField::Name, ..ListQuery::default() };
+        let by_name = ListQuery {
+            sort_by: SortField::Name,
+            ..ListQuery::default()
+        };
 
         for (who, q, text) in [
             (org("other"), &query, cursor.clone()),

@@ -66,8 +66,9 @@ pub fn respond(request: &Request, outcome: Result<Reply, ApiError>) -> Response<
             let mut headers = Vec::new();
             match &error {
                 ApiError::Unauthorized => headers.push(("www-authenticate", "Bearer".to_owned())),
-                ApiError::Unavailable { retry_after, .. } => headers
-                    .push(("retry-after", retry_after.as_secs().max(1).to_string())),
+                ApiError::Unavailable { retry_after, .. } => {
+                    headers.push(("retry-after", retry_after.as_secs().max(1).to_string()))
+                }
                 _ => {}
             }
             (error.status(), error.body(), headers)
@@ -105,17 +106,26 @@ fn log_error(request: &Request, request_id: &str, error: &ApiError) {
     if error.is_server_error() {
         tracing::error!(request_id, method, path, status = error.status(), code = error.code(), cause = %cause_chain(error), "request failed");
     } else {
-        tracing::info!(request_id, method, path, status = error.status(), code = error.code(), "request refused");
+        tracing::info!(
+            request_id,
+            method,
+            path,
+            status = error.status(),
+            code = error.code(),
+            "request refused"
+        );
     }
 }
 
 /// The API Gateway request id (the local server sets a fresh one), else the Lambda one.
 pub fn request_id(request: &Request) -> String {
-    let gateway_id = request.request_context_ref().and_then(|context| match context {
-        RequestContext::ApiGatewayV2(context) => context.request_id.clone(),
-        #[allow(unreachable_patterns)]
-        _ => None,
-    });
+    let gateway_id = request
+        .request_context_ref()
+        .and_then(|context| match context {
+            RequestContext::ApiGatewayV2(context) => context.request_id.clone(),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        });
     gateway_id
         .filter(|id| !id.is_empty())
         .or_else(|| request.lambda_context_ref().map(|c| c.request_id.clone()))
@@ -145,7 +155,13 @@ impl IfMatch {
         Self::Versions(
             value
                 .split(',')
-                .filter_map(|tag| tag.trim().strip_prefix('"')?.strip_suffix('"')?.parse().ok())
+                .filter_map(|tag| {
+                    tag.trim()
+                        .strip_prefix('"')?
+                        .strip_suffix('"')?
+                        .parse()
+                        .ok()
+                })
                 .collect(),
         )
     }
@@ -169,7 +185,10 @@ pub fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>, ApiE
     request
         .headers()
         .get("idempotency-key")
-        .map(|value| IdempotencyKey::parse(value.as_bytes()).map_err(|message| ApiError::field("Idempotency-Key", message)))
+        .map(|value| {
+            IdempotencyKey::parse(value.as_bytes())
+                .map_err(|message| ApiError::field("Idempotency-Key", message))
+        })
         .transpose()
 }
 
@@ -195,7 +214,9 @@ pub fn json_object_body(request: &Request) -> Result<Map<String, Value>, ApiErro
         }
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::InvalidJson("The request body must be a JSON object; it is empty."));
+        return Err(ApiError::InvalidJson(
+            "The request body must be a JSON object; it is empty.",
+        ));
     }
     let text = std::str::from_utf8(bytes)
         .map_err(|_| ApiError::InvalidJson("The request body is not valid UTF-8."))?;
@@ -204,13 +225,15 @@ pub fn json_object_body(request: &Request) -> Result<Map<String, Value>, ApiErro
         .deserialize_any(ObjectVisitor)
         .and_then(|object| deserializer.end().map(|()| object));
     object.map_err(|error| {
-        ApiError::InvalidJson(if error.is_data() && error.to_string().starts_with(NOT_AN_OBJECT) {
-            "The request body must be a JSON object."
-        } else if error.to_string().starts_with(DUPLICATE_MEMBER) {
-            "The request body repeats a member name."
-        } else {
-            "The request body is not valid JSON."
-        })
+        ApiError::InvalidJson(
+            if error.is_data() && error.to_string().starts_with(NOT_AN_OBJECT) {
+                "The request body must be a JSON object."
+            } else if error.to_string().starts_with(DUPLICATE_MEMBER) {
+                "The request body repeats a member name."
+            } else {
+                "The request body is not valid JSON."
+            },
+        )
     })
 }
 
@@ -275,7 +298,9 @@ mod tests {
     use super::*;
 
     fn request(content_type: Option<&str>, body: &[u8]) -> Request {
-        let mut builder = lambda_http::http::Request::builder().method("POST").uri("/api/v1/clients");
+        let mut builder = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("/api/v1/clients");
         if let Some(content_type) = content_type {
             builder = builder.header(CONTENT_TYPE, content_type);
         }
@@ -288,7 +313,11 @@ mod tests {
 
     #[test]
     fn json_objects_are_accepted_with_charset_and_any_case() {
-        for content_type in [Some("application/json"), Some("Application/JSON; charset=utf-8"), None] {
+        for content_type in [
+            Some("application/json"),
+            Some("Application/JSON; charset=utf-8"),
+            None,
+        ] {
             let object = json_object_body(&request(content_type, br#"{"name":"A"}"#)).unwrap();
             assert_eq!(object["name"], "A");
         }
@@ -296,15 +325,39 @@ mod tests {
 
     #[test]
     fn other_media_types_are_unsupported() {
-        for content_type in ["text/plain", "application/x-www-form-urlencoded", "application/jsonx", ""] {
-            assert_eq!(body_error(Some(content_type), b"{}").status(), 415, "{content_type}");
+        for content_type in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "application/jsonx",
+            "",
+        ] {
+            assert_eq!(
+                body_error(Some(content_type), b"{}").status(),
+                415,
+                "{content_type}"
+            );
         }
     }
 
     #[test]
     fn non_objects_and_broken_json_are_invalid_json() {
-        for body in [&b"[]"[..], b"\"x\"", b"1", b"null", b"{", b"{} {}", b"", b"  ", b"\xff\xfe", b"{\"a\":1,\"a\":2}"] {
-            assert_eq!(body_error(Some("application/json"), body).code(), "invalid_json", "{body:?}");
+        for body in [
+            &b"[]"[..],
+            b"\"x\"",
+            b"1",
+            b"null",
+            b"{",
+            b"{} {}",
+            b"",
+            b"  ",
+            b"\xff\xfe",
+            b"{\"a\":1,\"a\":2}",
+        ] {
+            assert_eq!(
+                body_error(Some("application/json"), body).code(),
+                "invalid_json",
+                "{body:?}"
+            );
         }
     }
 

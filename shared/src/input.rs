@@ -110,9 +110,14 @@ impl IdempotencyKey {
     pub fn parse(raw: &[u8]) -> Result<Self, String> {
         let printable = raw.iter().all(|b| (0x20..=0x7e).contains(b));
         if raw.is_empty() || raw.len() > Self::MAX_LEN || !printable {
-            return Err(format!("must be 1 to {} printable ASCII characters", Self::MAX_LEN));
+            return Err(format!(
+                "must be 1 to {} printable ASCII characters",
+                Self::MAX_LEN
+            ));
         }
-        Ok(Self(String::from_utf8(raw.to_vec()).expect("printable ASCII is UTF-8")))
+        Ok(Self(
+            String::from_utf8(raw.to_vec()).expect("printable ASCII is UTF-8"),
+        ))
     }
 
     pub fn as_str(&self) -> &str {
@@ -258,7 +263,8 @@ impl<'a> FieldReader<'a> {
     }
 
     fn phone(&mut self) -> Option<Option<Phone>> {
-        self.string("phone", true, Phone::parse).map(Option::flatten)
+        self.string("phone", true, Phone::parse)
+            .map(Option::flatten)
     }
 
     fn status(&mut self) -> Option<Status> {
@@ -291,11 +297,15 @@ mod tests {
 
     #[test]
     fn docs_page_body_is_a_valid_new_client() {
-        let client = NewClient::from_json(&object(json!({"name": "John Doe", "phone": "+1 555-1234"})))
-            .expect("valid");
+        let client =
+            NewClient::from_json(&object(json!({"name": "John Doe", "phone": "+1 555-1234"})))
+                .expect("valid");
 
         assert_eq!(client.name.as_str(), "John Doe");
-        assert_eq!(client.phone.as_ref().map(Phone::as_str), Some("+1 555-1234"));
+        assert_eq!(
+            client.phone.as_ref().map(Phone::as_str),
+            Some("+1 555-1234")
+        );
         assert_eq!(client.status, Status::Active);
         assert_eq!(client.notes, None);
     }
@@ -311,7 +321,10 @@ mod tests {
 
     #[test]
     fn phone_rules_follow_the_contract() {
-        assert_eq!(Phone::parse(" (555) 123.4 ").unwrap().unwrap().as_str(), "(555) 123.4");
+        assert_eq!(
+            Phone::parse(" (555) 123.4 ").unwrap().unwrap().as_str(),
+            "(555) 123.4"
+        );
         assert_eq!(Phone::parse("").unwrap(), None);
         assert_eq!(Phone::parse("   ").unwrap(), None);
         assert!(Phone::parse("12").is_err(), "fewer than 3 digits");
@@ -359,7 +372,8 @@ mod tests {
 
     #[test]
     fn fingerprints_compare_validated_fields_not_bytes() {
-        let a = NewClient::from_json(&object(json!({"name": " Ann ", "status": "active"}))).unwrap();
+        let a =
+            NewClient::from_json(&object(json!({"name": " Ann ", "status": "active"}))).unwrap();
         let b = NewClient::from_json(&object(json!({"name": "Ann"}))).unwrap();
         let c = NewClient::from_json(&object(json!({"name": "Ann", "notes": ""}))).unwrap();
 
@@ -378,6 +392,9 @@ mod tests {
     fn server_owned_fields_are_refused_by_name() {
         let body = object(json!({"name": "A", "createdAt": "2026-01-01T00:00:00.000Z"}));
 
-        assert_eq!(fields_at_fault(NewClient::from_json(&body).unwrap_err()), ["createdAt"]);
+        assert_eq!(
+            fields_at_fault(NewClient::from_json(&body).unwrap_err()),
+            ["createdAt"]
+        );
     }
 }

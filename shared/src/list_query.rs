@@ -14,7 +14,15 @@ pub const MAX_QUERY_CHARS: usize = 100;
 /// keeps a single request's work bounded.
 pub const MAX_OFFSET: u64 = 1_000_000_000;
 
-const PARAMETERS: [&str; 7] = ["limit", "offset", "query", "sortBy", "sortOrder", "status", "cursor"];
+const PARAMETERS: [&str; 7] = [
+    "limit",
+    "offset",
+    "query",
+    "sortBy",
+    "sortOrder",
+    "status",
+    "cursor",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortField {
@@ -71,7 +79,11 @@ impl StatusFilter {
     /// `active,inactive` style; empty items are ignored; both or none mean all.
     fn parse(text: &str) -> Result<Self, String> {
         let mut seen = Vec::new();
-        for item in text.split(',').map(str::trim).filter(|item| !item.is_empty()) {
+        for item in text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+        {
             let status = Status::parse(item)
                 .ok_or_else(|| format!("unknown status {item:?}: use active, inactive or both"))?;
             if !seen.contains(&status) {
@@ -113,7 +125,9 @@ impl Default for ListQuery {
 
 impl ListQuery {
     /// Parses `(name, value)` pairs of a query string (already percent-decoded).
-    pub fn parse<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, ApiError> {
+    pub fn parse<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, ApiError> {
         let mut query = Self::default();
         let mut errors: Vec<FieldError> = Vec::new();
         let mut seen: Vec<&str> = Vec::new();
@@ -135,7 +149,10 @@ impl ListQuery {
                 errors.push(FieldError::new(known, message));
             }
         }
-        if query.cursor.is_some() && seen.contains(&"offset") && !errors.iter().any(|e| e.field == "cursor") {
+        if query.cursor.is_some()
+            && seen.contains(&"offset")
+            && !errors.iter().any(|e| e.field == "cursor")
+        {
             errors.push(FieldError::new("cursor", "cannot be combined with offset"));
         }
         if errors.is_empty() {
@@ -220,8 +237,13 @@ mod tests {
 
     #[test]
     fn docs_page_filters_parse() {
-        let query = parse(&[("status", "active"), ("sortBy", "name"), ("sortOrder", "asc"), ("limit", "10")])
-            .unwrap();
+        let query = parse(&[
+            ("status", "active"),
+            ("sortBy", "name"),
+            ("sortOrder", "asc"),
+            ("limit", "10"),
+        ])
+        .unwrap();
 
         assert_eq!(query.status, StatusFilter::only(Status::Active));
         assert_eq!(query.sort_by, SortField::Name);
@@ -230,7 +252,17 @@ mod tests {
 
     #[test]
     fn limit_outside_one_to_a_hundred_is_refused() {
-        for bad in ["0", "101", "-1", "1.5", "ten", "", "1e2", " 5", "99999999999999999999999"] {
+        for bad in [
+            "0",
+            "101",
+            "-1",
+            "1.5",
+            "ten",
+            "",
+            "1e2",
+            " 5",
+            "99999999999999999999999",
+        ] {
             assert_eq!(fields_at_fault(&[("limit", bad)]), ["limit"], "{bad:?}");
         }
         assert_eq!(parse(&[("limit", "100")]).unwrap().limit, 100);
@@ -239,8 +271,15 @@ mod tests {
     #[test]
     fn unknown_and_repeated_parameters_are_named() {
         assert_eq!(fields_at_fault(&[("page", "2")]), ["page"]);
-        assert_eq!(fields_at_fault(&[("limit", "1"), ("limit", "2")]), ["limit"]);
-        assert_eq!(fields_at_fault(&[("sortby", "name")]), ["sortby"], "names are case-sensitive");
+        assert_eq!(
+            fields_at_fault(&[("limit", "1"), ("limit", "2")]),
+            ["limit"]
+        );
+        assert_eq!(
+            fields_at_fault(&[("sortby", "name")]),
+            ["sortby"],
+            "names are case-sensitive"
+        );
     }
 
     #[test]
@@ -264,7 +303,10 @@ mod tests {
     #[test]
     fn a_cursor_cannot_be_combined_with_an_offset() {
         assert!(parse(&[("cursor", "abc.def")]).unwrap().cursor.is_some());
-        assert_eq!(fields_at_fault(&[("offset", "0"), ("cursor", "abc.def")]), ["cursor"]);
+        assert_eq!(
+            fields_at_fault(&[("offset", "0"), ("cursor", "abc.def")]),
+            ["cursor"]
+        );
         assert_eq!(fields_at_fault(&[("cursor", "")]), ["cursor"]);
     }
 

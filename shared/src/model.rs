@@ -215,7 +215,10 @@ mod tests {
         assert!(ClientId::parse(&id).is_some());
         assert!(ClientId::parse(&id.to_uppercase()).is_some());
         assert!(ClientId::parse(&id.replace('-', "")).is_none());
-        assert!(ClientId::parse("2b1f0d9c-8e7a-4c3a-9a4e-2b1f0d9c8e7a").is_none(), "v4");
+        assert!(
+            ClientId::parse("2b1f0d9c-8e7a-4c3a-9a4e-2b1f0d9c8e7a").is_none(),
+            "v4"
+        );
         assert!(ClientId::parse("../../etc").is_none());
         assert!(ClientId::parse("").is_none());
     }

@@ -6,22 +6,31 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use integration_tests::{TestApi, Tenant};
+use integration_tests::{Tenant, TestApi};
 use serde_json::{json, Value};
 
 const DOCS_BASE_URL: &str = "https://your-app.com/api/v1";
 const DOCS_KEY: &str = "ba_a1b2c3d4e5f6...";
 
 fn docs_page() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/reference/clients-api-docs-page.txt");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/reference/clients-api-docs-page.txt");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
 /// The lines of the docs page between two section headings.
 fn section(page: &str, start: &str, end: &str) -> String {
     let lines: Vec<&str> = page.lines().collect();
-    let from = lines.iter().position(|l| l.trim() == start).expect("start heading") + 1;
-    let to = from + lines[from..].iter().position(|l| l.trim() == end).expect("end heading");
+    let from = lines
+        .iter()
+        .position(|l| l.trim() == start)
+        .expect("start heading")
+        + 1;
+    let to = from
+        + lines[from..]
+            .iter()
+            .position(|l| l.trim() == end)
+            .expect("end heading");
     lines[from..to].join("\n")
 }
 
@@ -60,14 +69,21 @@ async fn start_local_server(api: &TestApi) -> LocalServer {
 
 fn substitute(code: &str, server: &LocalServer, tenant: &Tenant, id: &str) -> String {
     code.replace(DOCS_BASE_URL, &server.base_url)
-        .replace("https://your-app.com", server.base_url.trim_end_matches("/api/v1"))
+        .replace(
+            "https://your-app.com",
+            server.base_url.trim_end_matches("/api/v1"),
+        )
         .replace(DOCS_KEY, &tenant.key)
         .replace("UUID_HERE", id)
 }
 
 /// Runs a program and returns its standard output, failing the test on a non-zero exit.
 async fn run(program: &str, args: &[&str]) -> String {
-    let output = tokio::process::Command::new(program).args(args).output().await.unwrap_or_else(|e| panic!("run {program}: {e}"));
+    let output = tokio::process::Command::new(program)
+        .args(args)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
     assert!(
         output.status.success(),
         "{program} {args:?} failed: {}\n{}",
@@ -88,7 +104,9 @@ async fn curl_examples_work_as_written() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
     let server = start_local_server(&api).await;
-    let existing = api.create(&tenant, json!({"name": "Existing", "status": "active"})).await;
+    let existing = api
+        .create(&tenant, json!({"name": "Existing", "status": "active"}))
+        .await;
     let id = existing["id"].as_str().unwrap();
     let examples = curl_examples(&docs_page());
     assert_eq!(examples.len(), 6, "{examples:?}");
@@ -96,26 +114,64 @@ async fn curl_examples_work_as_written() {
     let mut answers = Vec::new();
     for (comment, command) in &examples {
         let command = substitute(command, &server, &tenant, id);
-        let output = run("bash", &["-c", &format!("{command} -sS -w '\\n%{{http_code}}'")]).await;
+        let output = run(
+            "bash",
+            &["-c", &format!("{command} -sS -w '\\n%{{http_code}}'")],
+        )
+        .await;
         let (body, status) = output.rsplit_once('\n').expect("body and status");
-        let body: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{comment}: {e}: {body}"));
+        let body: Value =
+            serde_json::from_str(body).unwrap_or_else(|e| panic!("{comment}: {e}: {body}"));
         answers.push((comment.clone(), status.to_owned(), body));
     }
 
-    let answer = |name: &str| answers.iter().find(|(c, _, _)| c == name).unwrap_or_else(|| panic!("no example {name}"));
+    let answer = |name: &str| {
+        answers
+            .iter()
+            .find(|(c, _, _)| c == name)
+            .unwrap_or_else(|| panic!("no example {name}"))
+    };
     let (_, status, list) = answer("List clients");
     assert_eq!((status.as_str(), list["total"].clone()), ("200", json!(1)));
     let (_, status, filtered) = answer("List with filters");
-    assert_eq!((status.as_str(), filtered["limit"].clone()), ("200", json!(10)));
+    assert_eq!(
+        (status.as_str(), filtered["limit"].clone()),
+        ("200", json!(10))
+    );
     let (_, status, got) = answer("Get a single client");
-    assert_eq!((status.as_str(), got["data"].clone()), ("200", existing.clone()));
+    assert_eq!(
+        (status.as_str(), got["data"].clone()),
+        ("200", existing.clone())
+    );
     let (_, status, created) = answer("Create a client");
-    assert_eq!((status.as_str(), created["data"]["name"].clone(), created["data"]["phone"].clone()), ("201", json!("John Doe"), json!("+1 555-1234")));
+    assert_eq!(
+        (
+            status.as_str(),
+            created["data"]["name"].clone(),
+            created["data"]["phone"].clone()
+        ),
+        ("201", json!("John Doe"), json!("+1 555-1234"))
+    );
     let (_, status, updated) = answer("Update a client");
-    assert_eq!((status.as_str(), updated["data"]["status"].clone(), updated["data"]["notes"].clone()), ("200", json!("inactive"), json!("No longer active")));
+    assert_eq!(
+        (
+            status.as_str(),
+            updated["data"]["status"].clone(),
+            updated["data"]["notes"].clone()
+        ),
+        ("200", json!("inactive"), json!("No longer active"))
+    );
     let (_, status, deleted) = answer("Delete a client");
-    assert_eq!((status.as_str(), deleted.clone()), ("200", json!({"success": true})));
-    assert_eq!(api.get(&tenant, &format!("/api/v1/clients/{id}")).await.status, 404);
+    assert_eq!(
+        (status.as_str(), deleted.clone()),
+        ("200", json!({"success": true}))
+    );
+    assert_eq!(
+        api.get(&tenant, &format!("/api/v1/clients/{id}"))
+            .await
+            .status,
+        404
+    );
 }
 
 #[tokio::test]
@@ -135,7 +191,10 @@ async fn javascript_fetch_example_works_as_written() {
     let _ = std::fs::remove_file(&path);
 
     let result: Value = serde_json::from_str(output.trim()).expect("the script's JSON line");
-    assert_eq!((result["status"].clone(), result["createStatus"].clone()), (json!(200), json!(201)));
+    assert_eq!(
+        (result["status"].clone(), result["createStatus"].clone()),
+        (json!(200), json!(201))
+    );
     assert_eq!(result["total"], 1);
     assert_eq!(result["data"][0]["name"], "Existing");
     assert_eq!(result["newClient"]["name"], "John Doe");
@@ -171,11 +230,25 @@ async fn the_local_server_answers_unknown_routes_with_a_json_404() {
     let api = TestApi::start().await;
     let server = start_local_server(&api).await;
 
-    let output = run("curl", &["-sS", "-X", "PUT", "-w", "\n%{http_code}", &format!("{}/clients/x", server.base_url)]).await;
+    let output = run(
+        "curl",
+        &[
+            "-sS",
+            "-X",
+            "PUT",
+            "-w",
+            "\n%{http_code}",
+            &format!("{}/clients/x", server.base_url),
+        ],
+    )
+    .await;
 
     let (body, status) = output.rsplit_once('\n').unwrap();
     assert_eq!(status, "404");
-    assert_eq!(serde_json::from_str::<Value>(body).unwrap()["error"]["code"], "not_found");
+    assert_eq!(
+        serde_json::from_str::<Value>(body).unwrap()["error"]["code"],
+        "not_found"
+    );
 }
 
 #[test]

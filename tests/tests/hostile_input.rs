@@ -1,32 +1,60 @@
 //! Input that generators rarely try. Every request here must get a 4xx JSON
 //! error or a success, never a 5xx, and the failures must change nothing.
 
-use integration_tests::{TestApi, TestRequest, TestResponse, Tenant};
+use integration_tests::{Tenant, TestApi, TestRequest, TestResponse};
 use lambda_http::http::Method;
 use serde_json::{json, Value};
 
 /// Sends a request and checks it was refused with a 4xx JSON error (never a 5xx).
 async fn refused(api: &TestApi, request: TestRequest) -> TestResponse {
-    let what = format!("{} {}", request.method, request.uri.chars().take(80).collect::<String>());
+    let what = format!(
+        "{} {}",
+        request.method,
+        request.uri.chars().take(80).collect::<String>()
+    );
     let response = api.send(request).await;
-    assert!((400..500).contains(&response.status), "{what}: {} {}", response.status, response.body);
-    assert!(response.body["error"]["code"].is_string(), "{what}: {}", response.body);
+    assert!(
+        (400..500).contains(&response.status),
+        "{what}: {} {}",
+        response.status,
+        response.body
+    );
+    assert!(
+        response.body["error"]["code"].is_string(),
+        "{what}: {}",
+        response.body
+    );
     response
 }
 
 fn post(tenant: &Tenant, body: Vec<u8>) -> TestRequest {
-    TestRequest::new(Method::POST, "/api/v1/clients").key(&tenant.key).header("content-type", "application/json").raw_body(body)
+    TestRequest::new(Method::POST, "/api/v1/clients")
+        .key(&tenant.key)
+        .header("content-type", "application/json")
+        .raw_body(body)
 }
 
 /// A client to attack, and a snapshot to compare with afterwards.
 async fn victim(api: &TestApi, tenant: &Tenant) -> (String, Value) {
-    let created = api.create(tenant, json!({"name": "Victim", "phone": "+1 555-0000", "notes": "keep"})).await;
-    (format!("/api/v1/clients/{}", created["id"].as_str().unwrap()), created)
+    let created = api
+        .create(
+            tenant,
+            json!({"name": "Victim", "phone": "+1 555-0000", "notes": "keep"}),
+        )
+        .await;
+    (
+        format!("/api/v1/clients/{}", created["id"].as_str().unwrap()),
+        created,
+    )
 }
 
 async fn assert_unchanged(api: &TestApi, tenant: &Tenant, uri: &str, snapshot: &Value) {
     assert_eq!(api.get(tenant, uri).await.body["data"], *snapshot);
-    assert_eq!(api.list(tenant, "").await["total"], 1, "nothing was created");
+    assert_eq!(
+        api.list(tenant, "").await["total"],
+        1,
+        "nothing was created"
+    );
 }
 
 #[tokio::test]
@@ -46,7 +74,10 @@ async fn bodies_of_64_kib_plus_one_byte_are_refused_and_64_kib_accepted() {
     let under = api.send(post(&tenant, under)).await;
 
     assert_eq!(too_large.error_code(), "payload_too_large");
-    assert_eq!(accepted.status, 400, "64 KiB is accepted as a body; its 65,000-character notes are over 10,000");
+    assert_eq!(
+        accepted.status, 400,
+        "64 KiB is accepted as a body; its 65,000-character notes are over 10,000"
+    );
     assert_eq!(accepted.error_fields(), ["notes"]);
     assert_eq!(under.status, 400);
 }
@@ -78,7 +109,10 @@ async fn malformed_bodies_are_400_and_change_nothing() {
 
     for body in bodies {
         refused(&api, post(&tenant, body.clone())).await;
-        let patch = TestRequest::new(Method::PATCH, &uri).key(&tenant.key).header("content-type", "application/json").raw_body(body);
+        let patch = TestRequest::new(Method::PATCH, &uri)
+            .key(&tenant.key)
+            .header("content-type", "application/json")
+            .raw_body(body);
         refused(&api, patch).await;
     }
     assert_unchanged(&api, &tenant, &uri, &snapshot).await;
@@ -89,14 +123,38 @@ async fn content_type_variations_are_accepted_or_415() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
     let with_type = |content_type: &str| {
-        TestRequest::new(Method::POST, "/api/v1/clients").key(&tenant.key).header("content-type", content_type).raw_body(br#"{"name":"A"}"#.to_vec())
+        TestRequest::new(Method::POST, "/api/v1/clients")
+            .key(&tenant.key)
+            .header("content-type", content_type)
+            .raw_body(br#"{"name":"A"}"#.to_vec())
     };
 
-    for accepted in ["application/json", "APPLICATION/JSON", "application/json;charset=UTF-8", "application/json ; charset=utf-8"] {
-        assert_eq!(api.send(with_type(accepted)).await.status, 201, "{accepted}");
+    for accepted in [
+        "application/json",
+        "APPLICATION/JSON",
+        "application/json;charset=UTF-8",
+        "application/json ; charset=utf-8",
+    ] {
+        assert_eq!(
+            api.send(with_type(accepted)).await.status,
+            201,
+            "{accepted}"
+        );
     }
-    for unsupported in ["text/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/merge-patch+json", "application/json-seq", "*/*"] {
-        assert_eq!(refused(&api, with_type(unsupported)).await.error_code(), "unsupported_media_type", "{unsupported}");
+    for unsupported in [
+        "text/json",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/merge-patch+json",
+        "application/json-seq",
+        "*/*",
+    ] {
+        assert_eq!(
+            refused(&api, with_type(unsupported)).await.error_code(),
+            "unsupported_media_type",
+            "{unsupported}"
+        );
     }
 }
 
@@ -109,8 +167,21 @@ async fn ten_thousand_query_parameters_are_a_validation_error() {
     let many: Vec<String> = (0..10_000).map(|i| format!("p{i}")).collect();
     let repeated: Vec<&str> = (0..7_000).map(|_| "limit=5").collect();
 
-    let unknown = refused(&api, TestRequest::new(Method::GET, &format!("/api/v1/clients?{}", many.join("&"))).key(&tenant.key)).await;
-    let duplicated = refused(&api, TestRequest::new(Method::GET, &format!("/api/v1/clients?{}", repeated.join("&"))).key(&tenant.key)).await;
+    let unknown = refused(
+        &api,
+        TestRequest::new(Method::GET, &format!("/api/v1/clients?{}", many.join("&")))
+            .key(&tenant.key),
+    )
+    .await;
+    let duplicated = refused(
+        &api,
+        TestRequest::new(
+            Method::GET,
+            &format!("/api/v1/clients?{}", repeated.join("&")),
+        )
+        .key(&tenant.key),
+    )
+    .await;
 
     assert_eq!(unknown.error_code(), "validation_error");
     assert_eq!(unknown.error_fields().len(), 10_000);
@@ -122,10 +193,28 @@ async fn odd_query_values_are_a_validation_error_or_a_valid_search() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
 
-    for query in ["limit=%00", "limit=%F0%9F%98%80", "sortBy=%00", "status=%FF", "offset=1%00", "limit=1e1", "limit=+5"] {
-        refused(&api, TestRequest::new(Method::GET, &format!("/api/v1/clients?{query}")).key(&tenant.key)).await;
+    for query in [
+        "limit=%00",
+        "limit=%F0%9F%98%80",
+        "sortBy=%00",
+        "status=%FF",
+        "offset=1%00",
+        "limit=1e1",
+        "limit=+5",
+    ] {
+        refused(
+            &api,
+            TestRequest::new(Method::GET, &format!("/api/v1/clients?{query}")).key(&tenant.key),
+        )
+        .await;
     }
-    for query in ["query=%00", "query=%F0%9F%98%80", "query=%25", "query=%27%20OR%201%3D1", "query=%5C"] {
+    for query in [
+        "query=%00",
+        "query=%F0%9F%98%80",
+        "query=%25",
+        "query=%27%20OR%201%3D1",
+        "query=%5C",
+    ] {
         let response = api.get(&tenant, &format!("/api/v1/clients?{query}")).await;
         assert_eq!(response.status, 200, "{query}: {}", response.body);
     }
@@ -137,8 +226,19 @@ async fn a_100_kib_header_is_refused_cleanly() {
     let tenant = api.tenant().await;
     let huge = "a".repeat(100 * 1024);
 
-    let auth = refused(&api, TestRequest::new(Method::GET, "/api/v1/clients").header("authorization", &format!("Bearer ba_{huge}"))).await;
-    let other = api.send(TestRequest::new(Method::GET, "/api/v1/clients").key(&tenant.key).header("x-padding", &huge)).await;
+    let auth = refused(
+        &api,
+        TestRequest::new(Method::GET, "/api/v1/clients")
+            .header("authorization", &format!("Bearer ba_{huge}")),
+    )
+    .await;
+    let other = api
+        .send(
+            TestRequest::new(Method::GET, "/api/v1/clients")
+                .key(&tenant.key)
+                .header("x-padding", &huge),
+        )
+        .await;
 
     assert_eq!(auth.error_code(), "unauthorized");
     assert_eq!(other.status, 200);
@@ -151,13 +251,32 @@ async fn hostile_path_ids_are_404_on_every_endpoint() {
     let (uri, snapshot) = victim(&api, &tenant).await;
     let id = uri.rsplit('/').next().unwrap().to_owned();
 
-    for bad in ["..", "%2E%2E", "%2F", "..%2F..%2Fetc%2Fpasswd", "%C3%A9t%C3%A9", "%F0%9F%98%80", "%00", &format!("{id}%00"), &format!("{id}%20"), &id.to_uppercase().replace('-', ""), &format!("{{{id}}}"), &"9".repeat(5_000)] {
+    for bad in [
+        "..",
+        "%2E%2E",
+        "%2F",
+        "..%2F..%2Fetc%2Fpasswd",
+        "%C3%A9t%C3%A9",
+        "%F0%9F%98%80",
+        "%00",
+        &format!("{id}%00"),
+        &format!("{id}%20"),
+        &id.to_uppercase().replace('-', ""),
+        &format!("{{{id}}}"),
+        &"9".repeat(5_000),
+    ] {
         let bad_uri = format!("/api/v1/clients/{bad}");
         for method in [Method::GET, Method::DELETE] {
-            let response = refused(&api, TestRequest::new(method.clone(), &bad_uri).key(&tenant.key)).await;
+            let response = refused(
+                &api,
+                TestRequest::new(method.clone(), &bad_uri).key(&tenant.key),
+            )
+            .await;
             assert_eq!(response.status, 404, "{method} {bad}");
         }
-        let patch = TestRequest::new(Method::PATCH, &bad_uri).key(&tenant.key).json(&json!({"name": "Hacked"}));
+        let patch = TestRequest::new(Method::PATCH, &bad_uri)
+            .key(&tenant.key)
+            .json(&json!({"name": "Hacked"}));
         assert_eq!(refused(&api, patch).await.status, 404, "PATCH {bad}");
     }
     assert_unchanged(&api, &tenant, &uri, &snapshot).await;
@@ -173,8 +292,19 @@ async fn hostile_idempotency_keys_and_if_match_values_are_4xx() {
         let request = post(&tenant, br#"{"name":"A"}"#.to_vec()).header("idempotency-key", key);
         refused(&api, request).await;
     }
-    for tag in ["", "\"\"", "\"-1\"", "\"99999999999999999999999\"", "W/\"1\"", "\"1\"\"", "garbage"] {
-        let request = TestRequest::new(Method::PATCH, &uri).key(&tenant.key).header("if-match", tag).json(&json!({"name": "Changed"}));
+    for tag in [
+        "",
+        "\"\"",
+        "\"-1\"",
+        "\"99999999999999999999999\"",
+        "W/\"1\"",
+        "\"1\"\"",
+        "garbage",
+    ] {
+        let request = TestRequest::new(Method::PATCH, &uri)
+            .key(&tenant.key)
+            .header("if-match", tag)
+            .json(&json!({"name": "Changed"}));
         assert_eq!(refused(&api, request).await.status, 412, "{tag:?}");
     }
     assert_unchanged(&api, &tenant, &uri, &snapshot).await;

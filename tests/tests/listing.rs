@@ -4,7 +4,7 @@
 
 use std::cmp::Ordering;
 
-use integration_tests::{generated_clients, ids, join_all, TestApi, Tenant};
+use integration_tests::{generated_clients, ids, join_all, Tenant, TestApi};
 use serde_json::{json, Value};
 use shared::list_query::{ListQuery, SortField, SortOrder, StatusFilter};
 use shared::model::Status;
@@ -36,7 +36,11 @@ fn expected_order(clients: &[Value], sort_by: &str, descending: bool) -> Vec<Str
     let mut sorted = clients.to_vec();
     sorted.sort_by(|a, b| {
         let by_field = match sort_by {
-            "name" => a["name"].as_str().unwrap().to_lowercase().cmp(&b["name"].as_str().unwrap().to_lowercase()),
+            "name" => a["name"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .cmp(&b["name"].as_str().unwrap().to_lowercase()),
             "phone" => match (a["phone"].as_str(), b["phone"].as_str()) {
                 (Some(x), Some(y)) => x.cmp(y),
                 (Some(_), None) => Ordering::Less,
@@ -48,9 +52,16 @@ fn expected_order(clients: &[Value], sort_by: &str, descending: bool) -> Vec<Str
             other => panic!("unknown sort field {other}"),
         };
         let ordering = by_field.then(a["id"].as_str().cmp(&b["id"].as_str()));
-        if descending { ordering.reverse() } else { ordering }
+        if descending {
+            ordering.reverse()
+        } else {
+            ordering
+        }
     });
-    sorted.iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect()
+    sorted
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 const SORT_FIELDS: [&str; 4] = ["name", "phone", "status", "createdAt"];
@@ -63,8 +74,17 @@ async fn every_sort_field_and_order_follows_the_contract_with_ties_broken_by_id(
 
     for sort_by in SORT_FIELDS {
         for (order, descending) in [("asc", false), ("desc", true)] {
-            let list = api.list(&tenant, &format!("sortBy={sort_by}&sortOrder={order}&limit=100")).await;
-            assert_eq!(ids(&list), expected_order(&clients, sort_by, descending), "sortBy={sort_by} {order}");
+            let list = api
+                .list(
+                    &tenant,
+                    &format!("sortBy={sort_by}&sortOrder={order}&limit=100"),
+                )
+                .await;
+            assert_eq!(
+                ids(&list),
+                expected_order(&clients, sort_by, descending),
+                "sortBy={sort_by} {order}"
+            );
             assert_eq!(list["total"], 10);
         }
     }
@@ -78,9 +98,15 @@ async fn default_order_is_creation_ascending() {
 
     let list = api.list(&tenant, "").await;
 
-    let created_order: Vec<String> = clients.iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect();
+    let created_order: Vec<String> = clients
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(ids(&list), created_order);
-    assert_eq!((list["limit"].clone(), list["offset"].clone()), (json!(50), json!(0)));
+    assert_eq!(
+        (list["limit"].clone(), list["offset"].clone()),
+        (json!(50), json!(0))
+    );
 }
 
 #[tokio::test]
@@ -97,8 +123,14 @@ async fn paging_with_offset_yields_every_client_exactly_once_in_every_order() {
                 let whole = ids(&api.list(&tenant, &format!("{base}&limit=100")).await);
                 let mut paged = Vec::new();
                 for offset in (0..30).step_by(4) {
-                    let page = api.list(&tenant, &format!("{base}&limit=4&offset={offset}")).await;
-                    assert_eq!(page["total"].as_u64().unwrap() as usize, whole.len(), "{base}");
+                    let page = api
+                        .list(&tenant, &format!("{base}&limit=4&offset={offset}"))
+                        .await;
+                    assert_eq!(
+                        page["total"].as_u64().unwrap() as usize,
+                        whole.len(),
+                        "{base}"
+                    );
                     paged.extend(ids(&page));
                 }
                 assert_eq!(paged, whole, "{base}");
@@ -124,9 +156,17 @@ async fn status_filters_select_and_count_by_status() {
     let both = api.list(&tenant, "status=active,inactive").await;
 
     assert_eq!(active["total"], with_status("active"));
-    assert!(active["data"].as_array().unwrap().iter().all(|c| c["status"] == "active"));
+    assert!(active["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["status"] == "active"));
     assert_eq!(inactive["total"], with_status("inactive"));
-    assert!(inactive["data"].as_array().unwrap().iter().all(|c| c["status"] == "inactive"));
+    assert!(inactive["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["status"] == "inactive"));
     assert_eq!(both["total"], 10);
 }
 
@@ -138,7 +178,12 @@ async fn search_finds_names_by_unicode_case_insensitive_substring() {
         api.create(&tenant, json!({"name": name})).await;
     }
     let names = |list: &Value| -> Vec<String> {
-        list["data"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_owned()).collect()
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect()
     };
 
     let elo = api.list(&tenant, "query=%C3%A9LO&sortBy=name").await;
@@ -155,11 +200,20 @@ async fn search_finds_names_by_unicode_case_insensitive_substring() {
 async fn search_by_phone_matches_digits_in_any_notation() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
-    let john = api.create(&tenant, json!({"name": "John Doe", "phone": "+1 555-1234"})).await;
-    api.create(&tenant, json!({"name": "Jane Roe", "phone": "+1 555-9876"})).await;
+    let john = api
+        .create(&tenant, json!({"name": "John Doe", "phone": "+1 555-1234"}))
+        .await;
+    api.create(&tenant, json!({"name": "Jane Roe", "phone": "+1 555-9876"}))
+        .await;
     api.create(&tenant, json!({"name": "No Phone"})).await;
 
-    for query in ["5551234", "555-1234", "(555)%201234", "%2B1%20555%201234", "1234"] {
+    for query in [
+        "5551234",
+        "555-1234",
+        "(555)%201234",
+        "%2B1%20555%201234",
+        "1234",
+    ] {
         let list = api.list(&tenant, &format!("query={query}")).await;
         assert_eq!(ids(&list), [john["id"].as_str().unwrap()], "query={query}");
         assert_eq!(list["total"], 1);
@@ -175,22 +229,37 @@ async fn search_combines_with_status_filter_sorting_and_paging() {
     let clients = create_tricky_clients(&api, &tenant).await;
     let matching: Vec<Value> = clients
         .iter()
-        .filter(|c| c["name"].as_str().unwrap().to_lowercase().contains("b") || c["name"].as_str().unwrap().to_lowercase().contains("li"))
+        .filter(|c| {
+            c["name"].as_str().unwrap().to_lowercase().contains("b")
+                || c["name"].as_str().unwrap().to_lowercase().contains("li")
+        })
         .cloned()
         .collect();
     let bob: Vec<Value> = clients
         .iter()
-        .filter(|c| c["name"].as_str().unwrap().to_lowercase().contains("bob") && c["status"] == "active")
+        .filter(|c| {
+            c["name"].as_str().unwrap().to_lowercase().contains("bob") && c["status"] == "active"
+        })
         .cloned()
         .collect();
 
-    let active_bobs = api.list(&tenant, "query=BOB&status=active&sortBy=phone&sortOrder=desc").await;
+    let active_bobs = api
+        .list(
+            &tenant,
+            "query=BOB&status=active&sortBy=phone&sortOrder=desc",
+        )
+        .await;
     let first = api.list(&tenant, "query=li&sortBy=name&limit=2").await;
-    let second = api.list(&tenant, "query=li&sortBy=name&limit=2&offset=2").await;
+    let second = api
+        .list(&tenant, "query=li&sortBy=name&limit=2&offset=2")
+        .await;
 
     assert_eq!(ids(&active_bobs), expected_order(&bob, "phone", true));
     assert_eq!(active_bobs["total"], 2);
-    let alices: Vec<Value> = matching.into_iter().filter(|c| c["name"].as_str().unwrap().to_lowercase().contains("li")).collect();
+    let alices: Vec<Value> = matching
+        .into_iter()
+        .filter(|c| c["name"].as_str().unwrap().to_lowercase().contains("li"))
+        .collect();
     assert_eq!(first["total"].as_u64().unwrap() as usize, alices.len());
     let mut paged = ids(&first);
     paged.extend(ids(&second));
@@ -212,10 +281,20 @@ async fn totals_follow_creates_deletes_and_status_changes() {
     let tenant = api.tenant().await;
     let a = api.create(&tenant, json!({"name": "A"})).await;
     let b = api.create(&tenant, json!({"name": "B"})).await;
-    api.create(&tenant, json!({"name": "C", "status": "inactive"})).await;
+    api.create(&tenant, json!({"name": "C", "status": "inactive"}))
+        .await;
 
-    api.patch(&tenant, &format!("/api/v1/clients/{}", a["id"].as_str().unwrap()), &json!({"status": "inactive"})).await;
-    api.delete(&tenant, &format!("/api/v1/clients/{}", b["id"].as_str().unwrap())).await;
+    api.patch(
+        &tenant,
+        &format!("/api/v1/clients/{}", a["id"].as_str().unwrap()),
+        &json!({"status": "inactive"}),
+    )
+    .await;
+    api.delete(
+        &tenant,
+        &format!("/api/v1/clients/{}", b["id"].as_str().unwrap()),
+    )
+    .await;
 
     assert_eq!(api.list(&tenant, "").await["total"], 2);
     assert_eq!(api.list(&tenant, "status=active").await["total"], 0);
@@ -230,7 +309,14 @@ async fn thirty_concurrent_creates_give_an_exact_total() {
     let creates = (0..30).map(|i| {
         let (api, tenant) = (&api, &tenant);
         let status = if i % 2 == 0 { "active" } else { "inactive" };
-        async move { api.post(tenant, "/api/v1/clients", &json!({"name": format!("C{i}"), "status": status})).await }
+        async move {
+            api.post(
+                tenant,
+                "/api/v1/clients",
+                &json!({"name": format!("C{i}"), "status": status}),
+            )
+            .await
+        }
     });
     let responses = join_all(creates).await;
 
@@ -265,7 +351,11 @@ async fn each_invalid_list_parameter_is_a_validation_error_naming_it() {
 
     for (query, parameter) in cases {
         let response = api.get(&tenant, &format!("/api/v1/clients?{query}")).await;
-        assert_eq!((response.status, response.error_code()), (400, "validation_error"), "{query}");
+        assert_eq!(
+            (response.status, response.error_code()),
+            (400, "validation_error"),
+            "{query}"
+        );
         assert_eq!(response.error_fields(), [parameter], "{query}");
     }
     let long = format!("/api/v1/clients?query={}", "q".repeat(101));
@@ -281,8 +371,18 @@ async fn an_offset_past_the_end_gives_an_empty_page_with_the_total() {
     let list = api.list(&tenant, "offset=10").await;
     let searched = api.list(&tenant, "offset=100&query=bob").await;
 
-    assert_eq!((list["data"].clone(), list["total"].clone(), list["offset"].clone()), (json!([]), json!(10), json!(10)));
-    assert_eq!((searched["data"].clone(), searched["total"].clone()), (json!([]), json!(3)));
+    assert_eq!(
+        (
+            list["data"].clone(),
+            list["total"].clone(),
+            list["offset"].clone()
+        ),
+        (json!([]), json!(10), json!(10))
+    );
+    assert_eq!(
+        (searched["data"].clone(), searched["total"].clone()),
+        (json!([]), json!(3))
+    );
 }
 
 /// The cost of one list request in a 2,000-client organization, as DynamoDB reported it.
@@ -293,33 +393,94 @@ async fn unfiltered_and_status_pages_read_about_limit_items_not_the_organization
     api.seed(&tenant.org, &generated_clients(2_000)).await;
     let limit = 50;
 
-    for sort_by in [SortField::Name, SortField::Phone, SortField::Status, SortField::CreatedAt] {
+    for sort_by in [
+        SortField::Name,
+        SortField::Phone,
+        SortField::Status,
+        SortField::CreatedAt,
+    ] {
         for sort_order in [SortOrder::Asc, SortOrder::Desc] {
             for status in [StatusFilter::ALL, StatusFilter::only(Status::Inactive)] {
-                let query = ListQuery { limit, sort_by, sort_order, status, ..ListQuery::default() };
+                let query = ListQuery {
+                    limit,
+                    sort_by,
+                    sort_order,
+                    status,
+                    ..ListQuery::default()
+                };
 
-                let page = api.app.clients.list(&tenant.org, &query, None).await.unwrap();
+                let page = api
+                    .app
+                    .clients
+                    .list(&tenant.org, &query, None)
+                    .await
+                    .unwrap();
 
                 assert_eq!(page.clients.len(), limit as usize);
                 // counts item + `limit` index entries and one to peek + `limit` items
-                assert!(page.cost.items_read <= 2 * u64::from(limit) + 2, "{query:?}: {:?}", page.cost);
+                assert!(
+                    page.cost.items_read <= 2 * u64::from(limit) + 2,
+                    "{query:?}: {:?}",
+                    page.cost
+                );
                 assert!(page.cost.calls <= 4, "{query:?}: {:?}", page.cost);
             }
         }
     }
-    let deep = ListQuery { limit, offset: 1_000, ..ListQuery::default() };
-    let page = api.app.clients.list(&tenant.org, &deep, None).await.unwrap();
-    assert!(page.cost.items_read <= 1_000 + 2 * u64::from(limit) + 2, "offset paging is O(offset + limit): {:?}", page.cost);
+    let deep = ListQuery {
+        limit,
+        offset: 1_000,
+        ..ListQuery::default()
+    };
+    let page = api
+        .app
+        .clients
+        .list(&tenant.org, &deep, None)
+        .await
+        .unwrap();
+    assert!(
+        page.cost.items_read <= 1_000 + 2 * u64::from(limit) + 2,
+        "offset paging is O(offset + limit): {:?}",
+        page.cost
+    );
     let mut after = page.next.clone();
     for _ in 0..5 {
-        let page = api.app.clients.list(&tenant.org, &ListQuery { limit, ..ListQuery::default() }, after.as_ref()).await.unwrap();
-        assert!(page.cost.items_read <= 2 * u64::from(limit) + 2, "cursor paging is O(limit) at any depth: {:?}", page.cost);
+        let page = api
+            .app
+            .clients
+            .list(
+                &tenant.org,
+                &ListQuery {
+                    limit,
+                    ..ListQuery::default()
+                },
+                after.as_ref(),
+            )
+            .await
+            .unwrap();
+        assert!(
+            page.cost.items_read <= 2 * u64::from(limit) + 2,
+            "cursor paging is O(limit) at any depth: {:?}",
+            page.cost
+        );
         after = page.next;
     }
-    let search = ListQuery { search: shared::search::SearchTerm::parse("client 0001"), ..ListQuery::default() };
-    let page = api.app.clients.list(&tenant.org, &search, None).await.unwrap();
+    let search = ListQuery {
+        search: shared::search::SearchTerm::parse("client 0001"),
+        ..ListQuery::default()
+    };
+    let page = api
+        .app
+        .clients
+        .list(&tenant.org, &search, None)
+        .await
+        .unwrap();
     assert_eq!(page.total, 10);
-    assert!(page.cost.items_read >= 2_000, "search reads the compact index whole: {:?}", page.cost);
+    assert!(
+        page.cost.items_read >= 2_000,
+        "search reads the compact index whole: {:?}",
+        page.cost
+    );
 }
 
 /// Follows `nextCursor` from the first page to the last.
@@ -331,8 +492,14 @@ async fn pages_by_cursor(api: &TestApi, tenant: &Tenant, base: &str, limit: u32)
         match page["nextCursor"].as_str() {
             None => return all,
             Some(cursor) => {
-                assert_eq!(ids(&page).len(), limit as usize, "only the last page is short");
-                page = api.list(tenant, &format!("{base}&limit={limit}&cursor={cursor}")).await;
+                assert_eq!(
+                    ids(&page).len(),
+                    limit as usize,
+                    "only the last page is short"
+                );
+                page = api
+                    .list(tenant, &format!("{base}&limit={limit}&cursor={cursor}"))
+                    .await;
             }
         }
     }
@@ -346,11 +513,21 @@ async fn cursor_paging_yields_every_client_exactly_once_in_every_order() {
 
     for sort_by in SORT_FIELDS {
         for order in ["asc", "desc"] {
-            for filter in ["", "&status=active", "&status=inactive", "&query=client%200", "&query=555&status=active"] {
+            for filter in [
+                "",
+                "&status=active",
+                "&status=inactive",
+                "&query=client%200",
+                "&query=555&status=active",
+            ] {
                 let base = format!("sortBy={sort_by}&sortOrder={order}{filter}");
                 let whole = ids(&api.list(&tenant, &format!("{base}&limit=100")).await);
                 for limit in [1, 4, 23] {
-                    assert_eq!(pages_by_cursor(&api, &tenant, &base, limit).await, whole, "{base} limit={limit}");
+                    assert_eq!(
+                        pages_by_cursor(&api, &tenant, &base, limit).await,
+                        whole,
+                        "{base} limit={limit}"
+                    );
                 }
             }
         }
@@ -378,7 +555,10 @@ async fn tampered_foreign_and_mismatched_cursors_are_400() {
     let other = api.tenant().await;
     api.seed(&tenant.org, &generated_clients(5)).await;
     api.seed(&other.org, &generated_clients(5)).await;
-    let cursor = api.list(&tenant, "limit=2").await["nextCursor"].as_str().unwrap().to_owned();
+    let cursor = api.list(&tenant, "limit=2").await["nextCursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut tampered = cursor.clone().into_bytes();
     tampered[2] = if tampered[2] == b'x' { b'y' } else { b'x' };
     let tampered = String::from_utf8(tampered).unwrap();
@@ -391,6 +571,10 @@ async fn tampered_foreign_and_mismatched_cursors_are_400() {
         (&tenant, "cursor=nonsense".to_owned()),
     ] {
         let response = api.get(who, &format!("/api/v1/clients?{query}")).await;
-        assert_eq!((response.status, response.error_fields()), (400, vec!["cursor"]), "{query}");
+        assert_eq!(
+            (response.status, response.error_fields()),
+            (400, vec!["cursor"]),
+            "{query}"
+        );
     }
 }

@@ -15,7 +15,10 @@ async fn create_client(app: &App, request: &Request) -> Result<Reply, ApiError> 
     let org = app.authenticate(request).await?;
     let idempotency_key = idempotency_key(request)?;
     let new_client = NewClient::from_json(&json_object_body(request)?)?;
-    let created = app.clients.create(&org, new_client, idempotency_key.as_ref()).await?;
+    let created = app
+        .clients
+        .create(&org, new_client, idempotency_key.as_ref())
+        .await?;
     let reply = Reply::client(201, &created.client)
         .with_header("location", format!("/api/v1/clients/{}", created.client.id));
     Ok(if created.replayed {

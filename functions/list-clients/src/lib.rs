@@ -4,8 +4,8 @@
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
-use shared::http::{respond, Reply};
 use shared::cursor;
+use shared::http::{respond, Reply};
 use shared::list_query::ListQuery;
 use shared::{ApiError, App};
 
@@ -30,7 +30,9 @@ async fn list_clients(app: &App, request: &Request) -> Result<Reply, ApiError> {
         "listed clients"
     );
     let data: Vec<_> = page.clients.iter().map(|client| client.to_json()).collect();
-    let next_cursor = page.next.map(|position| cursor::encode(&org, &query, &position));
+    let next_cursor = page
+        .next
+        .map(|position| cursor::encode(&org, &query, &position));
     Ok(Reply::new(
         200,
         json!({

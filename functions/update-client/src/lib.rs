@@ -14,6 +14,9 @@ async fn update_client(app: &App, request: &Request) -> Result<Reply, ApiError> 
     let org = app.authenticate(request).await?;
     let id = client_id(request)?;
     let patch = ClientPatch::from_json(&json_object_body(request)?)?;
-    let client = app.clients.update(&org, id, &patch, if_match(request).as_ref()).await?;
+    let client = app
+        .clients
+        .update(&org, id, &patch, if_match(request).as_ref())
+        .await?;
     Ok(Reply::client(200, &client))
 }

@@ -123,21 +123,36 @@ async fn run(invocation: Invocation) -> Result<(), String> {
             eprintln!("table {table_name}: {verb}");
         }
         Command::CreateKey { org, label } => {
-            let (key, info) = KeyStore::new(table).create_key(&org, &label).await.map_err(|e| failed(&e))?;
-            eprintln!("created key {} for organization {org} (label {:?}) at {}", info.key_id, info.label, info.created_at);
+            let (key, info) = KeyStore::new(table)
+                .create_key(&org, &label)
+                .await
+                .map_err(|e| failed(&e))?;
+            eprintln!(
+                "created key {} for organization {org} (label {:?}) at {}",
+                info.key_id, info.label, info.created_at
+            );
             eprintln!("the key is shown once, below: store it now");
             println!("{}", key.key);
         }
         Command::ListKeys { org } => {
-            let keys = KeyStore::new(table).list_keys(&org).await.map_err(|e| failed(&e))?;
+            let keys = KeyStore::new(table)
+                .list_keys(&org)
+                .await
+                .map_err(|e| failed(&e))?;
             println!("{:<34} {:<26} {:<26} label", "key id", "created", "revoked");
             for key in keys {
                 let revoked = key.revoked_at.as_deref().unwrap_or("-");
-                println!("{:<34} {:<26} {:<26} {}", key.key_id, key.created_at, revoked, key.label);
+                println!(
+                    "{:<34} {:<26} {:<26} {}",
+                    key.key_id, key.created_at, revoked, key.label
+                );
             }
         }
         Command::RevokeKey { org, key_id } => {
-            let info = KeyStore::new(table).revoke_key(&org, &key_id).await.map_err(|e| failed(&e))?;
+            let info = KeyStore::new(table)
+                .revoke_key(&org, &key_id)
+                .await
+                .map_err(|e| failed(&e))?;
             eprintln!(
                 "key {} revoked at {}; running functions refuse it within their key-cache lifetime (at most 60 s)",
                 info.key_id,
@@ -164,16 +179,23 @@ mod tests {
         assert_eq!(invocation.table.as_deref(), Some("t"));
         assert_eq!(
             invocation.command,
-            Command::CreateKey { org: "acme".parse().unwrap(), label: "ci".into() }
+            Command::CreateKey {
+                org: "acme".parse().unwrap(),
+                label: "ci".into()
+            }
         );
     }
 
     #[test]
     fn missing_or_invalid_arguments_are_reported() {
         assert!(parse(&args("create-key")).unwrap_err().contains("--org"));
-        assert!(parse(&args("revoke-key --org acme")).unwrap_err().contains("--key-id"));
+        assert!(parse(&args("revoke-key --org acme"))
+            .unwrap_err()
+            .contains("--key-id"));
         assert!(parse(&args("create-key --org ACME")).is_err());
-        assert!(parse(&args("drop-table")).unwrap_err().contains("unknown command"));
+        assert!(parse(&args("drop-table"))
+            .unwrap_err()
+            .contains("unknown command"));
         assert!(parse(&args("")).is_err());
     }
 }
