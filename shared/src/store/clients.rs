@@ -6,6 +6,7 @@
 //! conditioned on the version they read, and re-read and retry (bounded, with
 //! jittered backoff) when another writer got there first.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::SdkError;
@@ -368,9 +369,20 @@ fn version_value(version: u64) -> AttributeValue {
     AttributeValue::N(version.to_string())
 }
 
-/// Sleeps before retry `attempt` (1-based): exponential from 10 ms, capped at
-/// 320 ms, with full jitter so racing writers spread out.
+/// Writes this process has retried after losing a race (a changed version or
+/// a transaction conflict); reported by the tests and the benchmark.
+static RETRIED_WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// How many writes this process has retried after losing a race.
+pub fn retried_writes() -> u64 {
+    RETRIED_WRITES.load(Ordering::Relaxed)
+}
+
+/// Sleeps before retry `attempt` (1-based): up to 20 ms after the first
+/// attempt, doubling up to 320 ms, with full jitter so racing writers spread out.
 async fn backoff(attempt: u32) {
+    RETRIED_WRITES.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(attempt, "write lost a race; retrying");
     let cap_ms = 10u64 << attempt.min(5);
     let mut random = [0u8; 2];
     let jitter = match getrandom::fill(&mut random) {
