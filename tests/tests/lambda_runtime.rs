@@ -1,4 +1,4 @@
-//! The five function binaries run as Lambda runs them: started as processes
+//! The six function binaries run as Lambda runs them: started as processes
 //! with Lambda's environment, pulling the sample API Gateway events of
 //! `events/` from an emulated Runtime API (`runtime_emulator`), against
 //! DynamoDB Local. One process per function serves several invocations, as a
@@ -12,14 +12,23 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use integration_tests::runtime_emulator::{binary_path, FunctionProcess};
-use integration_tests::{TestApi, Tenant};
+use integration_tests::{Tenant, TestApi};
 use serde_json::{json, Value};
 
 /// The placeholders of the sample events.
 const PLACEHOLDER_KEY: &str = "ba_0000000000000000000000000000000000000000000000000000000000000000";
 const PLACEHOLDER_ID: &str = "0192f1d4-6c1e-7c3a-9a4e-2b1f0d9c8e7a";
 
-const FUNCTIONS: [&str; 5] = ["list-clients", "get-client", "create-client", "update-client", "delete-client"];
+/// The functions of the client routes: each needs `TABLE_NAME`.
+const FUNCTIONS: [&str; 5] = [
+    "list-clients",
+    "get-client",
+    "create-client",
+    "update-client",
+    "delete-client",
+];
+/// The function of the public route: no configuration, no table.
+const OPENAPI_FUNCTION: &str = "get-openapi";
 
 fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
@@ -28,9 +37,14 @@ fn events_dir() -> PathBuf {
 /// `events/<file>` with the placeholders replaced by a real key and client id.
 fn sample_event(file: &str, key: &str, id: &str) -> Value {
     let path = events_dir().join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    serde_json::from_str(&text.replace(PLACEHOLDER_KEY, key).replace(PLACEHOLDER_ID, id))
-        .unwrap_or_else(|e| panic!("{file} is not JSON: {e}"))
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(
+        &text
+            .replace(PLACEHOLDER_KEY, key)
+            .replace(PLACEHOLDER_ID, id),
+    )
+    .unwrap_or_else(|e| panic!("{file} is not JSON: {e}"))
 }
 
 /// Starts a function binary and waits for it to ask for its first event,
@@ -42,7 +56,11 @@ async fn start(function: &str) -> FunctionProcess {
         .await
         .unwrap_or_else(|failure| panic!("{function} did not start: {failure}"));
     // Straight to stderr, past the test harness's capture, so the numbers show in every run.
-    let _ = writeln!(std::io::stderr(), "lambda_runtime: {function} init {:.1} ms (spawn to first /next)", init.as_secs_f64() * 1e3);
+    let _ = writeln!(
+        std::io::stderr(),
+        "lambda_runtime: {function} init {:.1} ms (spawn to first /next)",
+        init.as_secs_f64() * 1e3
+    );
     process
 }
 
@@ -65,15 +83,35 @@ impl GatewayAnswer {
 async fn call(process: &mut FunctionProcess, event: &Value) -> GatewayAnswer {
     let payload = match process.invoke(event).await {
         Ok(payload) => payload,
-        Err(error) => panic!("{} answered with an invocation error: {error}\n{}", process.name(), process.output()),
+        Err(error) => panic!(
+            "{} answered with an invocation error: {error}\n{}",
+            process.name(),
+            process.output()
+        ),
     };
     assert_eq!(payload["isBase64Encoded"], false, "{payload}");
-    let status = payload["statusCode"].as_u64().unwrap_or_else(|| panic!("no statusCode: {payload}"));
-    let headers = payload["headers"].as_object().cloned().unwrap_or_else(|| panic!("no headers: {payload}"));
-    let body_text = payload["body"].as_str().unwrap_or_else(|| panic!("no text body: {payload}"));
-    let body = serde_json::from_str(body_text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {payload}"));
-    let answer = GatewayAnswer { status, headers, body };
-    assert_eq!(answer.header("content-type"), Some("application/json"), "{payload}");
+    let status = payload["statusCode"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no statusCode: {payload}"));
+    let headers = payload["headers"]
+        .as_object()
+        .cloned()
+        .unwrap_or_else(|| panic!("no headers: {payload}"));
+    let body_text = payload["body"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text body: {payload}"));
+    let body = serde_json::from_str(body_text)
+        .unwrap_or_else(|e| panic!("body is not JSON ({e}): {payload}"));
+    let answer = GatewayAnswer {
+        status,
+        headers,
+        body,
+    };
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/json"),
+        "{payload}"
+    );
     assert_eq!(
         answer.header("x-request-id"),
         event["requestContext"]["requestId"].as_str(),
@@ -83,7 +121,9 @@ async fn call(process: &mut FunctionProcess, event: &Value) -> GatewayAnswer {
 }
 
 async fn client_of(api: &TestApi, tenant: &Tenant, name: &str) -> String {
-    let client = api.create(tenant, json!({"name": name, "phone": "+1 555-0000"})).await;
+    let client = api
+        .create(tenant, json!({"name": name, "phone": "+1 555-0000"}))
+        .await;
     client["id"].as_str().expect("an id").to_owned()
 }
 
@@ -91,16 +131,26 @@ async fn client_of(api: &TestApi, tenant: &Tenant, name: &str) -> String {
 fn every_sample_event_is_exercised_here() {
     let files: BTreeSet<String> = std::fs::read_dir(events_dir())
         .expect("the events directory")
-        .map(|entry| entry.expect("a directory entry").file_name().to_string_lossy().into_owned())
+        .map(|entry| {
+            entry
+                .expect("a directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
 
     let covered: BTreeSet<String> = FUNCTIONS
         .iter()
+        .chain([&OPENAPI_FUNCTION])
         .map(|function| format!("{function}.json"))
         .chain(["unauthorized.json".to_owned(), "not-found.json".to_owned()])
         .collect();
 
-    assert_eq!(files, covered, "a sample event without a test here (or a test without its event)");
+    assert_eq!(
+        files, covered,
+        "a sample event without a test here (or a test without its event)"
+    );
 }
 
 #[tokio::test]
@@ -119,11 +169,21 @@ async fn list_clients_answers_the_sample_event_with_the_total_and_refuses_no_key
 
     assert_eq!(first.status, 200, "{:?}", first.body);
     assert_eq!(first.body["total"], 2);
-    assert_eq!((first.body["limit"].clone(), first.body["offset"].clone()), (json!(10), json!(0)));
+    assert_eq!(
+        (first.body["limit"].clone(), first.body["offset"].clone()),
+        (json!(10), json!(0))
+    );
     assert_eq!(first.body["data"].as_array().map(Vec::len), Some(2));
-    assert_eq!((refused.status, refused.body["error"]["code"].clone()), (401, json!("unauthorized")));
+    assert_eq!(
+        (refused.status, refused.body["error"]["code"].clone()),
+        (401, json!("unauthorized"))
+    );
     assert_eq!(refused.header("www-authenticate"), Some("Bearer"));
-    assert_eq!((again.status, again.body.clone()), (200, first.body), "the warm process answers again");
+    assert_eq!(
+        (again.status, again.body.clone()),
+        (200, first.body),
+        "the warm process answers again"
+    );
 }
 
 #[tokio::test]
@@ -144,8 +204,15 @@ async fn get_client_answers_the_sample_event_and_404_for_an_unknown_id() {
     assert_eq!(found.body["data"]["name"], "Ann");
     assert_eq!(found.header("etag"), Some("\"1\""));
     assert_eq!(missing.status, 404);
-    assert_eq!(missing.body, json!({"error": {"code": "not_found", "message": "No such client."}}));
-    assert_eq!((again.status, again.body.clone()), (200, found.body), "the warm process answers again");
+    assert_eq!(
+        missing.body,
+        json!({"error": {"code": "not_found", "message": "No such client."}})
+    );
+    assert_eq!(
+        (again.status, again.body.clone()),
+        (200, found.body),
+        "the warm process answers again"
+    );
 }
 
 #[tokio::test]
@@ -182,13 +249,19 @@ async fn create_client_answers_201_with_location_for_each_sample_event() {
     for answer in [&first, &second] {
         assert_eq!(answer.status, 201, "{:?}", answer.body);
         let client = &answer.body["data"];
-        assert_eq!((client["name"].as_str(), client["phone"].as_str()), (Some("John Doe"), Some("+1 555-1234")));
+        assert_eq!(
+            (client["name"].as_str(), client["phone"].as_str()),
+            (Some("John Doe"), Some("+1 555-1234"))
+        );
         assert_eq!(client["status"], "active");
         let location = format!("/api/v1/clients/{}", client["id"].as_str().expect("an id"));
         assert_eq!(answer.header("location"), Some(location.as_str()));
         assert_eq!(answer.header("etag"), Some("\"1\""));
     }
-    assert_ne!(first.body["data"]["id"], second.body["data"]["id"], "each invocation creates a client");
+    assert_ne!(
+        first.body["data"]["id"], second.body["data"]["id"],
+        "each invocation creates a client"
+    );
     let stored = api.list(&tenant, "").await;
     assert_eq!(stored["total"], 2);
 }
@@ -210,7 +283,11 @@ async fn update_client_applies_the_sample_patch_and_repeating_it_changes_nothing
     assert_eq!(first.body["data"]["notes"], "No longer active");
     assert_eq!(first.body["data"]["name"], "John Doe");
     assert_eq!(first.header("etag"), Some("\"2\""));
-    assert_eq!((again.status, again.body.clone()), (200, first.body.clone()), "the same patch again is a no-op");
+    assert_eq!(
+        (again.status, again.body.clone()),
+        (200, first.body.clone()),
+        "the same patch again is a no-op"
+    );
     let stored = api.get(&tenant, &format!("/api/v1/clients/{id}")).await;
     assert_eq!(stored.body["data"], first.body["data"]);
 }
@@ -226,15 +303,27 @@ async fn delete_client_answers_success_then_404_on_the_same_process() {
     let first = call(&mut function, &delete).await;
     let second = call(&mut function, &delete).await;
 
-    assert_eq!((first.status, first.body.clone()), (200, json!({"success": true})));
-    assert_eq!((second.status, second.body["error"]["code"].clone()), (404, json!("not_found")));
-    assert_eq!(api.get(&tenant, &format!("/api/v1/clients/{id}")).await.status, 404);
+    assert_eq!(
+        (first.status, first.body.clone()),
+        (200, json!({"success": true}))
+    );
+    assert_eq!(
+        (second.status, second.body["error"]["code"].clone()),
+        (404, json!("not_found"))
+    );
+    assert_eq!(
+        api.get(&tenant, &format!("/api/v1/clients/{id}"))
+            .await
+            .status,
+        404
+    );
 }
 
 #[tokio::test]
 async fn a_function_without_table_name_fails_at_init_instead_of_taking_events() {
     for function in FUNCTIONS {
-        let mut process = FunctionProcess::start_without(binary_path(function), &[], &["TABLE_NAME"]);
+        let mut process =
+            FunctionProcess::start_without(binary_path(function), &[], &["TABLE_NAME"]);
 
         let failure = process
             .init_time()
@@ -246,7 +335,45 @@ async fn a_function_without_table_name_fails_at_init_instead_of_taking_events() 
         assert!(reported || exited_with_error, "{function}: {failure}");
         // `main` returns the configuration error, which Rust prints with `Debug`:
         // `Error: MissingTableName` (the `Display` text names TABLE_NAME).
-        let says_what = ["TABLE_NAME", "MissingTableName"].iter().any(|text| failure.output.contains(text));
+        let says_what = ["TABLE_NAME", "MissingTableName"]
+            .iter()
+            .any(|text| failure.output.contains(text));
         assert!(says_what, "{function} says what is missing: {failure}");
     }
+}
+
+#[tokio::test]
+async fn get_openapi_answers_the_sample_event_with_the_description_and_needs_no_table() {
+    let event = sample_event("get-openapi.json", "", PLACEHOLDER_ID);
+    assert!(
+        event["headers"].get("authorization").is_none(),
+        "the sample event carries no key"
+    );
+    // Without TABLE_NAME: the function has no configuration to miss.
+    let mut process =
+        FunctionProcess::start_without(binary_path(OPENAPI_FUNCTION), &[], &["TABLE_NAME"]);
+    let init = process
+        .init_time()
+        .await
+        .unwrap_or_else(|failure| panic!("{OPENAPI_FUNCTION} did not start: {failure}"));
+    let _ = writeln!(
+        std::io::stderr(),
+        "lambda_runtime: {OPENAPI_FUNCTION} init {:.1} ms (spawn to first /next)",
+        init.as_secs_f64() * 1e3
+    );
+
+    let first = call(&mut process, &event).await;
+    let again = call(&mut process, &event).await;
+
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    assert_eq!(
+        &first.body,
+        get_openapi::description().expect("openapi.yaml parses")
+    );
+    assert_eq!(first.body["openapi"], "3.1.0");
+    assert_eq!(
+        (again.status, again.body.clone()),
+        (200, first.body),
+        "the warm process answers again"
+    );
 }

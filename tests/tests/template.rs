@@ -124,6 +124,7 @@ fn logical_id(function: Function) -> &'static str {
         Function::CreateClient => "CreateClientFunction",
         Function::UpdateClient => "UpdateClientFunction",
         Function::DeleteClient => "DeleteClientFunction",
+        Function::GetOpenApi => "GetOpenApiFunction",
     }
 }
 
@@ -135,6 +136,7 @@ fn package_dir(logical_id: &str) -> &'static str {
         "CreateClientFunction" => "create-client",
         "UpdateClientFunction" => "update-client",
         "DeleteClientFunction" => "delete-client",
+        "GetOpenApiFunction" => "get-openapi",
         other => panic!(
             "{other}: a function the tests do not know; add it here and to local_api::ROUTES"
         ),
@@ -549,10 +551,11 @@ fn each_function_logs_to_its_own_log_group_with_retention() {
 
 // -------------------------------------------------------------------- IAM
 
-/// What each function's code calls (shared/src/store): every function looks
-/// up the API key (GetItem); writes go through TransactWriteItems, which IAM
-/// authorises per item action.
-const EXPECTED_ACTIONS: [(&str, &[&str]); 5] = [
+/// What each function's code calls (shared/src/store): every function of a
+/// client route looks up the API key (GetItem); writes go through
+/// TransactWriteItems, which IAM authorises per item action. `get-openapi`
+/// serves a description compiled into it and may call nothing.
+const EXPECTED_ACTIONS: [(&str, &[&str]); 6] = [
     (
         "ListClientsFunction",
         &[
@@ -586,6 +589,7 @@ const EXPECTED_ACTIONS: [(&str, &[&str]); 5] = [
             "dynamodb:UpdateItem",
         ],
     ),
+    ("GetOpenApiFunction", &[]),
 ];
 
 #[test]
@@ -595,6 +599,21 @@ fn each_function_is_granted_exactly_the_dynamodb_calls_its_code_makes() {
     for (function, actions) in EXPECTED_ACTIONS {
         let expected: BTreeSet<String> = actions.iter().map(|a| a.to_string()).collect();
         assert_eq!(granted(&template, function), expected, "{function}");
+    }
+}
+
+#[test]
+fn the_openapi_function_has_no_policy_at_all() {
+    let template = template();
+    let function = &functions(&template)["GetOpenApiFunction"];
+    let properties = effective_properties(&template, function);
+
+    // SAM then gives its role only AWSLambdaBasicExecutionRole (its logs).
+    for property in ["Policies", "Role", "RolePath", "PermissionsBoundary"] {
+        assert!(
+            properties.get(property).is_none(),
+            "GetOpenApiFunction.{property}: it serves a compiled-in document and needs no permission"
+        );
     }
 }
 
@@ -616,7 +635,11 @@ fn read_functions_hold_no_write_action() {
         "RestoreTableFromBackup",
         "ImportTable",
     ];
-    for function in ["ListClientsFunction", "GetClientFunction"] {
+    for function in [
+        "ListClientsFunction",
+        "GetClientFunction",
+        "GetOpenApiFunction",
+    ] {
         for action in granted(&template, function) {
             let name = action.strip_prefix("dynamodb:").unwrap_or(&action);
             assert!(!writes.contains(&name), "{function} may {action}");
@@ -747,10 +770,11 @@ fn every_event_file_parses_with_lambda_http_and_matches_a_route() {
                 Some(PLACEHOLDER_KEY)
             );
         }
+        let public = route.function == Function::GetOpenApi;
         assert_eq!(
             authorization.is_none(),
-            name == "unauthorized.json",
-            "{name}: only unauthorized.json goes without Authorization"
+            name == "unauthorized.json" || public,
+            "{name}: only unauthorized.json and the public route's event go without Authorization"
         );
         let has_body =
             !matches!(request.body(), Body::Empty) && !request.body().as_ref().is_empty();
@@ -782,6 +806,7 @@ fn there_is_an_event_file_for_every_function() {
         ("delete-client.json", Function::DeleteClient),
         ("unauthorized.json", Function::ListClients),
         ("not-found.json", Function::GetClient),
+        ("get-openapi.json", Function::GetOpenApi),
     ];
     let dir = repo_root().join("events");
     for (file, function) in expected {

@@ -1,1 +1,69 @@
-//! `GET /api/v1/openapi.json` (stub, being written).
+//! `GET /api/v1/openapi.json`: the API's OpenAPI description, as JSON.
+//!
+//! The description is the repository's `openapi.yaml`, compiled into the
+//! binary and converted to JSON once per container. The endpoint needs no
+//! API key and touches no table.
+
+use std::sync::OnceLock;
+
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+use shared::http::{json_response, request_id};
+
+/// `openapi.yaml` at the root of the repository, as written.
+pub const OPENAPI_YAML: &str = include_str!("../../../openapi.yaml");
+
+/// The description as JSON, converted on first use; an error says why
+/// `openapi.yaml` could not be read.
+pub fn description() -> Result<&'static Value, &'static str> {
+    static DESCRIPTION: OnceLock<Result<Value, String>> = OnceLock::new();
+    DESCRIPTION
+        .get_or_init(|| {
+            serde_yaml::from_str::<Value>(OPENAPI_YAML).map_err(|error| error.to_string())
+        })
+        .as_ref()
+        .map_err(String::as_str)
+}
+
+pub fn handle(request: Request) -> Response<Body> {
+    let request_id = request_id(&request);
+    match description() {
+        Ok(description) => json_response(200, description, &request_id, &[]),
+        // Unreachable in a built function: `main` converts the description before the first event.
+        Err(_) => {
+            let error = shared::ApiError::internal("openapi.yaml does not parse");
+            json_response(error.status(), &error.body(), &request_id, &[])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_description_is_openapi_3_1_json_with_every_route() {
+        let description = description().expect("openapi.yaml parses");
+
+        assert_eq!(description["openapi"], "3.1.0");
+        for path in ["/clients", "/clients/{id}", "/openapi.json"] {
+            assert!(description["paths"].get(path).is_some(), "{path}");
+        }
+    }
+
+    #[test]
+    fn the_handler_answers_the_description_with_a_request_id() {
+        let request = lambda_http::http::Request::builder()
+            .uri("/api/v1/openapi.json")
+            .body(Body::Empty)
+            .unwrap();
+
+        let response = handle(request);
+
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert!(response.headers().contains_key("x-request-id"));
+        let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        assert_eq!(&body, description().unwrap());
+    }
+}

@@ -32,6 +32,7 @@ pub enum Function {
     CreateClient,
     UpdateClient,
     DeleteClient,
+    GetOpenApi,
 }
 
 /// A matched route: the function, the route key and the `{id}` path parameter.
@@ -43,12 +44,13 @@ pub struct Route {
 }
 
 /// The API's routes, as `template.yaml` declares them.
-pub const ROUTES: [(&str, &str, Function); 5] = [
+pub const ROUTES: [(&str, &str, Function); 6] = [
     ("GET", "/api/v1/clients", Function::ListClients),
     ("POST", "/api/v1/clients", Function::CreateClient),
     ("GET", "/api/v1/clients/{id}", Function::GetClient),
     ("PATCH", "/api/v1/clients/{id}", Function::UpdateClient),
     ("DELETE", "/api/v1/clients/{id}", Function::DeleteClient),
+    ("GET", "/api/v1/openapi.json", Function::GetOpenApi),
 ];
 
 /// Matches a method and raw path the way API Gateway matches the routes above.
@@ -56,6 +58,8 @@ pub fn route(method: &Method, raw_path: &str) -> Option<Route> {
     let collection = format!("{BASE_PATH}/clients");
     let (template, id) = if raw_path == collection {
         ("/api/v1/clients", None)
+    } else if raw_path == format!("{BASE_PATH}/openapi.json") {
+        ("/api/v1/openapi.json", None)
     } else {
         let segment = raw_path.strip_prefix(&collection)?.strip_prefix('/')?;
         if segment.is_empty() || segment.contains('/') {
@@ -75,6 +79,7 @@ pub fn route(method: &Method, raw_path: &str) -> Option<Route> {
 
 fn route_key(method: &str, path: &str) -> &'static str {
     match (method, path) {
+        ("GET", "/api/v1/openapi.json") => "GET /api/v1/openapi.json",
         ("GET", "/api/v1/clients") => "GET /api/v1/clients",
         ("POST", _) => "POST /api/v1/clients",
         ("GET", _) => "GET /api/v1/clients/{id}",
@@ -154,7 +159,8 @@ pub fn gateway_event(
         match std::str::from_utf8(body) {
             Ok(text) => event["body"] = Value::String(text.to_owned()),
             Err(_) => {
-                event["body"] = Value::String(base64::engine::general_purpose::STANDARD.encode(body));
+                event["body"] =
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(body));
                 event["isBase64Encoded"] = Value::Bool(true);
             }
         }
@@ -163,13 +169,18 @@ pub fn gateway_event(
 }
 
 /// Runs a request through the function handler its route names.
-pub async fn invoke(app: &App, function: Function, request: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
+pub async fn invoke(
+    app: &App,
+    function: Function,
+    request: lambda_http::Request,
+) -> lambda_http::Response<lambda_http::Body> {
     match function {
         Function::ListClients => list_clients::handle(app, request).await,
         Function::GetClient => get_client::handle(app, request).await,
         Function::CreateClient => create_client::handle(app, request).await,
         Function::UpdateClient => update_client::handle(app, request).await,
         Function::DeleteClient => delete_client::handle(app, request).await,
+        Function::GetOpenApi => get_openapi::handle(request),
     }
 }
 
@@ -231,12 +242,29 @@ mod tests {
     fn routes_match_like_the_gateway() {
         let id = "0192f1d4-6c1e-7c3a-9a4e-2b1f0d9c8e7a";
 
-        assert_eq!(route(&Method::GET, "/api/v1/clients").unwrap().function, Function::ListClients);
-        assert_eq!(route(&Method::POST, "/api/v1/clients").unwrap().function, Function::CreateClient);
+        assert_eq!(
+            route(&Method::GET, "/api/v1/clients").unwrap().function,
+            Function::ListClients
+        );
+        assert_eq!(
+            route(&Method::POST, "/api/v1/clients").unwrap().function,
+            Function::CreateClient
+        );
         let get = route(&Method::GET, &format!("/api/v1/clients/{id}")).unwrap();
-        assert_eq!((get.function, get.id.as_deref()), (Function::GetClient, Some(id)));
-        assert_eq!(route(&Method::PATCH, "/api/v1/clients/x").unwrap().function, Function::UpdateClient);
-        assert_eq!(route(&Method::DELETE, "/api/v1/clients/x").unwrap().function, Function::DeleteClient);
+        assert_eq!(
+            (get.function, get.id.as_deref()),
+            (Function::GetClient, Some(id))
+        );
+        assert_eq!(
+            route(&Method::PATCH, "/api/v1/clients/x").unwrap().function,
+            Function::UpdateClient
+        );
+        assert_eq!(
+            route(&Method::DELETE, "/api/v1/clients/x")
+                .unwrap()
+                .function,
+            Function::DeleteClient
+        );
     }
 
     #[test]
@@ -247,12 +275,38 @@ mod tests {
         assert_eq!(route(&Method::GET, "/api/v1/clients/a/b"), None);
         assert_eq!(route(&Method::GET, "/api/v1/clientsx"), None);
         assert_eq!(route(&Method::GET, "/"), None);
+        assert_eq!(route(&Method::POST, "/api/v1/openapi.json"), None);
+        assert_eq!(route(&Method::GET, "/api/v1/openapi.yaml"), None);
+        assert_eq!(
+            route(&Method::GET, "/api/v1/clients/openapi.json")
+                .unwrap()
+                .function,
+            Function::GetClient
+        );
     }
 
     #[test]
     fn path_ids_are_percent_decoded() {
-        assert_eq!(route(&Method::GET, "/api/v1/clients/a%2Fb").unwrap().id.as_deref(), Some("a/b"));
-        assert_eq!(route(&Method::GET, "/api/v1/clients/%zz").unwrap().id.as_deref(), Some("%zz"));
-        assert_eq!(route(&Method::GET, "/api/v1/clients/%").unwrap().id.as_deref(), Some("%"));
+        assert_eq!(
+            route(&Method::GET, "/api/v1/clients/a%2Fb")
+                .unwrap()
+                .id
+                .as_deref(),
+            Some("a/b")
+        );
+        assert_eq!(
+            route(&Method::GET, "/api/v1/clients/%zz")
+                .unwrap()
+                .id
+                .as_deref(),
+            Some("%zz")
+        );
+        assert_eq!(
+            route(&Method::GET, "/api/v1/clients/%")
+                .unwrap()
+                .id
+                .as_deref(),
+            Some("%")
+        );
     }
 }
