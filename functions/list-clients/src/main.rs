@@ -8,6 +8,7 @@ async fn main() -> Result<(), Error> {
     let app = shared::App::from_env()
         .await
         .map_err(|error| format!("configuration: {error}"))?;
+    app.warm_up().await;
     run(service_fn(|request| async {
         Ok::<_, std::convert::Infallible>(list_clients::handle(&app, request).await)
     }))
