@@ -507,6 +507,15 @@ fn functions_get_the_table_name_and_a_key_cache_ttl_the_code_accepts() {
             json!({"Ref": "KeyCacheTtlSeconds"}),
             "{id}"
         );
+        assert_eq!(
+            variables["AWS_ENDPOINT_URL_DYNAMODB"],
+            json!({"Fn::If": ["UseDynamoDbEndpoint", {"Ref": "DynamoDbEndpoint"}, {"Ref": "AWS::NoValue"}]}),
+            "{id}: the DynamoDB endpoint is overridden only for local invocation"
+        );
+        assert_eq!(
+            template["Parameters"]["DynamoDbEndpoint"]["Default"], "",
+            "deployed stacks use AWS's endpoint"
+        );
         assert_eq!(properties["LoggingConfig"]["LogFormat"], "JSON", "{id}");
         // RUST_LOG would override the ApplicationLogLevel in lambda_http's subscriber.
         assert!(
