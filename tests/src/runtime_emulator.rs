@@ -109,7 +109,10 @@ struct Runtime {
 type ResponseBody = Full<Bytes>;
 
 impl Runtime {
-    async fn serve(self: Arc<Self>, request: Request<Incoming>) -> Result<Response<ResponseBody>, Infallible> {
+    async fn serve(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+    ) -> Result<Response<ResponseBody>, Infallible> {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         let route = path.strip_prefix(RUNTIME_PREFIX).unwrap_or("");
@@ -122,18 +125,37 @@ impl Runtime {
                 match request.into_body().collect().await {
                     Ok(body) => {
                         let body = body.to_bytes();
-                        self.complete(&id, if is_error { Outcome::Error(body) } else { Outcome::Response(body) })
+                        self.complete(
+                            &id,
+                            if is_error {
+                                Outcome::Error(body)
+                            } else {
+                                Outcome::Response(body)
+                            },
+                        )
                     }
-                    Err(error) => json(StatusCode::BAD_REQUEST, &format!("unreadable body: {error}")),
+                    Err(error) => json(
+                        StatusCode::BAD_REQUEST,
+                        &format!("unreadable body: {error}"),
+                    ),
                 }
             }
             (Method::POST, ["init", "error"]) => {
-                let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                self.phase
-                    .send_replace(Phase::InitError(String::from_utf8_lossy(&body).into_owned()));
+                let body = request
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                self.phase.send_replace(Phase::InitError(
+                    String::from_utf8_lossy(&body).into_owned(),
+                ));
                 json(StatusCode::ACCEPTED, "OK")
             }
-            _ => json(StatusCode::NOT_FOUND, &format!("no such Runtime API route: {path}")),
+            _ => json(
+                StatusCode::NOT_FOUND,
+                &format!("no such Runtime API route: {path}"),
+            ),
         };
         Ok(response)
     }
@@ -151,7 +173,10 @@ impl Runtime {
             return json(StatusCode::GONE, "the emulator is shutting down");
         };
         let deadline = SystemTime::now() + INVOKE_TIMEOUT;
-        let deadline_ms = deadline.duration_since(UNIX_EPOCH).expect("after 1970").as_millis();
+        let deadline_ms = deadline
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis();
         let simple = invocation.request_id.replace('-', "");
         Response::builder()
             .status(StatusCode::OK)
@@ -160,11 +185,19 @@ impl Runtime {
             .header("lambda-runtime-deadline-ms", deadline_ms.to_string())
             .header(
                 "lambda-runtime-invoked-function-arn",
-                format!("arn:aws:lambda:us-east-1:123456789012:function:{}", self.function_name),
+                format!(
+                    "arn:aws:lambda:us-east-1:123456789012:function:{}",
+                    self.function_name
+                ),
             )
             .header(
                 "lambda-runtime-trace-id",
-                format!("Root=1-{}-{};Parent={};Sampled=0", &simple[..8], &simple[8..], &simple[16..]),
+                format!(
+                    "Root=1-{}-{};Parent={};Sampled=0",
+                    &simple[..8],
+                    &simple[8..],
+                    &simple[16..]
+                ),
             )
             .body(Full::new(invocation.event))
             .expect("a valid response")
@@ -178,7 +211,10 @@ impl Runtime {
                 let _ = sender.send(outcome);
                 json(StatusCode::ACCEPTED, "OK")
             }
-            None => json(StatusCode::BAD_REQUEST, &format!("no invocation {id} is waiting for an answer")),
+            None => json(
+                StatusCode::BAD_REQUEST,
+                &format!("no invocation {id} is waiting for an answer"),
+            ),
         }
     }
 }
@@ -266,7 +302,11 @@ impl FunctionProcess {
 
     /// Like [`start`](Self::start), but leaves out the variables named in `removed`
     /// (e.g. `TABLE_NAME`, to see the function fail at start-up).
-    pub fn start_without(binary: impl AsRef<Path>, extra_env: &[(&str, &str)], removed: &[&str]) -> Self {
+    pub fn start_without(
+        binary: impl AsRef<Path>,
+        extra_env: &[(&str, &str)],
+        removed: &[&str],
+    ) -> Self {
         let binary = binary.as_ref();
         let name = binary
             .file_stem()
@@ -275,9 +315,12 @@ impl FunctionProcess {
             .to_owned();
 
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the Runtime API");
-        listener.set_nonblocking(true).expect("a non-blocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("a non-blocking listener");
         let address = listener.local_addr().expect("the Runtime API address");
-        let listener = TcpListener::from_std(listener).expect("a Tokio listener (call inside a Tokio runtime)");
+        let listener = TcpListener::from_std(listener)
+            .expect("a Tokio listener (call inside a Tokio runtime)");
         let (events, queue) = mpsc::unbounded_channel();
         let runtime = Arc::new(Runtime {
             function_name: name.clone(),
@@ -289,7 +332,11 @@ impl FunctionProcess {
 
         let mut env: Vec<(String, String)> = PASSED_THROUGH
             .iter()
-            .filter_map(|var| std::env::var(var).ok().map(|value| (var.to_string(), value)))
+            .filter_map(|var| {
+                std::env::var(var)
+                    .ok()
+                    .map(|value| (var.to_string(), value))
+            })
             .collect();
         let runtime_api = address.to_string();
         let lambda_env = [
@@ -363,7 +410,9 @@ impl FunctionProcess {
                 Phase::Polled(at) => return Ok(at - self.spawned_at),
                 Phase::InitError(payload) => {
                     // Lambda's runtimes exit after reporting; give it a moment to.
-                    let exit_status = tokio::time::timeout(Duration::from_secs(2), self.wait()).await.ok();
+                    let exit_status = tokio::time::timeout(Duration::from_secs(2), self.wait())
+                        .await
+                        .ok();
                     return Err(self.init_failure(Some(payload), exit_status));
                 }
                 Phase::Starting => {}
@@ -382,7 +431,11 @@ impl FunctionProcess {
         }
     }
 
-    fn init_failure(&self, init_error: Option<String>, exit_status: Option<ExitStatus>) -> InitFailure {
+    fn init_failure(
+        &self,
+        init_error: Option<String>,
+        exit_status: Option<ExitStatus>,
+    ) -> InitFailure {
         InitFailure {
             init_error,
             exit_status,
@@ -395,7 +448,11 @@ impl FunctionProcess {
         if let Some(status) = self.exit_status {
             return status;
         }
-        let status = self.child.wait().await.expect("wait for the function process");
+        let status = self
+            .child
+            .wait()
+            .await
+            .expect("wait for the function process");
         self.exit_status = Some(status);
         status
     }
