@@ -54,6 +54,20 @@ pub struct TestApi {
     pub table: Table,
 }
 
+/// The local server (`local-api`) serving [`TestApi`]'s app over real HTTP on
+/// a free 127.0.0.1 port, until dropped.
+pub struct LocalServer {
+    /// `http://127.0.0.1:<port>/api/v1`
+    pub base_url: String,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// An organization with an API key.
 #[derive(Clone, Debug)]
 pub struct Tenant {
@@ -96,6 +110,17 @@ impl TestApi {
             .await
             .expect("create key");
         Tenant { org, key: key.key }
+    }
+
+    /// Serves this app over HTTP with the local server, as `scripts/run-local` does.
+    pub async fn serve_http(&self) -> LocalServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let address = listener.local_addr().expect("a bound address");
+        let base_url = format!("http://{address}{}", local_api::BASE_PATH);
+        let task = tokio::spawn(local_api::serve(listener, Arc::clone(&self.app)));
+        LocalServer { base_url, task }
     }
 
     /// Sends a request as API Gateway would and returns the handler's answer.

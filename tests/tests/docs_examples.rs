@@ -4,9 +4,8 @@
 //! placeholder key and `UUID_HERE` are substituted.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use integration_tests::{Tenant, TestApi};
+use integration_tests::{LocalServer, Tenant, TestApi};
 use serde_json::{json, Value};
 
 const DOCS_BASE_URL: &str = "https://your-app.com/api/v1";
@@ -49,24 +48,6 @@ fn curl_examples(page: &str) -> Vec<(String, String)> {
     examples
 }
 
-struct LocalServer {
-    base_url: String,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Drop for LocalServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn start_local_server(api: &TestApi) -> LocalServer {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base_url = format!("http://{}/api/v1", listener.local_addr().unwrap());
-    let task = tokio::spawn(local_api::serve(listener, Arc::clone(&api.app)));
-    LocalServer { base_url, task }
-}
-
 fn substitute(code: &str, server: &LocalServer, tenant: &Tenant, id: &str) -> String {
     code.replace(DOCS_BASE_URL, &server.base_url)
         .replace(
@@ -103,7 +84,7 @@ fn script_file(name: &str, code: &str) -> PathBuf {
 async fn curl_examples_work_as_written() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
-    let server = start_local_server(&api).await;
+    let server = api.serve_http().await;
     let existing = api
         .create(&tenant, json!({"name": "Existing", "status": "active"}))
         .await;
@@ -178,7 +159,7 @@ async fn curl_examples_work_as_written() {
 async fn javascript_fetch_example_works_as_written() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
-    let server = start_local_server(&api).await;
+    let server = api.serve_http().await;
     api.create(&tenant, json!({"name": "Existing"})).await;
     let example = section(&docs_page(), "JavaScript / TypeScript", "Python");
     let code = format!(
@@ -205,7 +186,7 @@ async fn javascript_fetch_example_works_as_written() {
 async fn python_requests_example_works_as_written() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
-    let server = start_local_server(&api).await;
+    let server = api.serve_http().await;
     api.create(&tenant, json!({"name": "Existing"})).await;
     let example = section(&docs_page(), "Python", "On this page");
     let code = format!(
@@ -228,7 +209,7 @@ async fn python_requests_example_works_as_written() {
 #[tokio::test]
 async fn the_local_server_answers_unknown_routes_with_a_json_404() {
     let api = TestApi::start().await;
-    let server = start_local_server(&api).await;
+    let server = api.serve_http().await;
 
     let output = run(
         "curl",

@@ -33,7 +33,6 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use integration_tests::{Tenant, TestApi};
@@ -80,28 +79,6 @@ fn random_seed() -> u64 {
             .as_nanos(),
     );
     hasher.finish()
-}
-
-struct LocalServer {
-    base_url: String,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Drop for LocalServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn start_local_server(api: &TestApi) -> LocalServer {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base_url = format!(
-        "http://{}{}",
-        listener.local_addr().unwrap(),
-        local_api::BASE_PATH
-    );
-    let task = tokio::spawn(local_api::serve(listener, Arc::clone(&api.app)));
-    LocalServer { base_url, task }
 }
 
 /// The Web Fuzzing Commons auth file naming the two organizations' keys.
@@ -235,7 +212,7 @@ async fn schemathesis_finds_nothing_in_a_thousand_cases_and_more() {
     .await;
     api.create(&org_a, json!({"name": "John Doe", "phone": "+1 555-1234"}))
         .await;
-    let server = start_local_server(&api).await;
+    let server = api.serve_http().await;
     let dir = std::env::temp_dir().join(format!("schemathesis-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let auth = auth_file(&dir, &org_a, &org_b);
