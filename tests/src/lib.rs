@@ -14,13 +14,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::http::{Method, Request as HttpRequest};
 use serde_json::Value;
 use shared::config::Config;
-use shared::model::{Client, ClientId, OrgId, Status};
-use shared::store::clients::COUNTS_SK;
-use shared::store::item::{org_pk, to_item};
+use shared::model::{Client, OrgId};
+use shared::store::import::import_clients;
+pub use shared::store::import::sample_clients;
+use shared::store::item::org_pk;
 use shared::store::keys::KeyStore;
 use shared::store::{schema, Table};
 use shared::App;
@@ -226,74 +227,13 @@ impl TestApi {
         }
     }
 
-    /// Writes clients straight into the table with `BatchWriteItem` (and sets
-    /// the organization's counts to match): fast seeding for large lists.
+    /// Writes clients straight into the table (bulk import, with the
+    /// organization's counts): fast seeding for large lists.
     pub async fn seed(&self, org: &OrgId, clients: &[Client]) {
-        let mut requests = Vec::new();
-        for client in clients {
-            let item = to_item(org, client).expect("a client item");
-            requests.push(
-                WriteRequest::builder()
-                    .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
-                    .build(),
-            );
-        }
-        let active = clients
-            .iter()
-            .filter(|c| c.status == Status::Active)
-            .count();
-        let counts = PutRequest::builder()
-            .item("pk", AttributeValue::S(org_pk(org)))
-            .item("sk", AttributeValue::S(COUNTS_SK.into()))
-            .item("active", AttributeValue::N(active.to_string()))
-            .item(
-                "inactive",
-                AttributeValue::N((clients.len() - active).to_string()),
-            )
-            .build()
-            .unwrap();
-        requests.push(WriteRequest::builder().put_request(counts).build());
-        for chunk in requests.chunks(25) {
-            let mut pending = Some(chunk.to_vec());
-            while let Some(batch) = pending.take() {
-                let output = self
-                    .table
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table.name, batch)
-                    .send()
-                    .await
-                    .expect("batch write");
-                pending = output
-                    .unprocessed_items
-                    .and_then(|mut rest| rest.remove(&self.table.name))
-                    .filter(|rest| !rest.is_empty());
-            }
-        }
+        import_clients(&self.table, org, clients, 4)
+            .await
+            .expect("import the clients");
     }
-}
-
-/// `n` clients with distinct ids, names and phones, alternating statuses.
-pub fn generated_clients(n: usize) -> Vec<Client> {
-    (0..n)
-        .map(|i| {
-            let id = ClientId::new();
-            Client {
-                id,
-                name: format!("Client {i:05}"),
-                phone: (i % 7 != 0).then(|| format!("+1 555-{:04}", (i * 7919) % 10_000)),
-                status: if i % 3 == 0 {
-                    Status::Inactive
-                } else {
-                    Status::Active
-                },
-                notes: Some("seeded".into()),
-                created_at: id.created_at(),
-                updated_at: id.created_at(),
-                version: 1,
-            }
-        })
-        .collect()
 }
 
 /// A request to send through [`TestApi::send`].

@@ -4,7 +4,7 @@
 
 use std::cmp::Ordering;
 
-use integration_tests::{generated_clients, ids, join_all, Tenant, TestApi};
+use integration_tests::{ids, join_all, sample_clients, Tenant, TestApi};
 use serde_json::{json, Value};
 use shared::list_query::{ListQuery, SortField, SortOrder, StatusFilter};
 use shared::model::Status;
@@ -113,7 +113,7 @@ async fn default_order_is_creation_ascending() {
 async fn paging_with_offset_yields_every_client_exactly_once_in_every_order() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
-    let seeded = generated_clients(23);
+    let seeded = sample_clients(23);
     api.seed(&tenant.org, &seeded).await;
 
     for sort_by in SORT_FIELDS {
@@ -390,7 +390,7 @@ async fn an_offset_past_the_end_gives_an_empty_page_with_the_total() {
 async fn unfiltered_and_status_pages_read_about_limit_items_not_the_organization() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
-    api.seed(&tenant.org, &generated_clients(2_000)).await;
+    api.seed(&tenant.org, &sample_clients(2_000)).await;
     let limit = 50;
 
     for sort_by in [
@@ -509,7 +509,7 @@ async fn pages_by_cursor(api: &TestApi, tenant: &Tenant, base: &str, limit: u32)
 async fn cursor_paging_yields_every_client_exactly_once_in_every_order() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
-    api.seed(&tenant.org, &generated_clients(23)).await;
+    api.seed(&tenant.org, &sample_clients(23)).await;
 
     for sort_by in SORT_FIELDS {
         for order in ["asc", "desc"] {
@@ -538,7 +538,7 @@ async fn cursor_paging_yields_every_client_exactly_once_in_every_order() {
 async fn the_last_page_has_a_null_next_cursor() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
-    api.seed(&tenant.org, &generated_clients(4)).await;
+    api.seed(&tenant.org, &sample_clients(4)).await;
 
     let exact = api.list(&tenant, "limit=4").await;
     let empty = api.list(&tenant, "").await;
@@ -553,8 +553,8 @@ async fn tampered_foreign_and_mismatched_cursors_are_400() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
     let other = api.tenant().await;
-    api.seed(&tenant.org, &generated_clients(5)).await;
-    api.seed(&other.org, &generated_clients(5)).await;
+    api.seed(&tenant.org, &sample_clients(5)).await;
+    api.seed(&other.org, &sample_clients(5)).await;
     let cursor = api.list(&tenant, "limit=2").await["nextCursor"]
         .as_str()
         .unwrap()
@@ -577,4 +577,18 @@ async fn tampered_foreign_and_mismatched_cursors_are_400() {
             "{query}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_bulk_import_adds_to_the_organizations_existing_clients_and_counts() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    api.create(&tenant, json!({"name": "Already here"})).await;
+
+    api.seed(&tenant.org, &sample_clients(60)).await;
+
+    let (active, inactive) = api.recount(&tenant.org).await;
+    assert_eq!((active, inactive), (41, 20), "every third sample client is inactive");
+    assert_eq!(api.list(&tenant, "").await["total"], 61);
+    assert_eq!(api.list(&tenant, "status=inactive").await["total"], 20);
 }

@@ -7,12 +7,14 @@
 //! - [`listing`]: list pages, sorted, filtered and searched through the indexes.
 //! - [`idempotency`]: records that replay the first answer to an `Idempotency-Key`.
 //! - [`keys`]: API key records.
+//! - [`import`]: bulk import of sample or existing clients (demo data, tests, benchmark).
 //!
 //! The data model and the cost of every request are written down in
 //! `docs/data-model.md`.
 
 pub mod clients;
 pub mod idempotency;
+pub mod import;
 pub mod item;
 pub mod keys;
 pub mod listing;

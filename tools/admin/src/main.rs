@@ -5,6 +5,7 @@
 //! clients-admin create-key  --org ORG [--label TEXT]
 //! clients-admin list-keys   --org ORG
 //! clients-admin revoke-key  --org ORG --key-id ID
+//! clients-admin seed        --org ORG --count N
 //! clients-admin table-definition
 //! ```
 //!
@@ -16,6 +17,7 @@
 use std::process::ExitCode;
 
 use shared::model::OrgId;
+use shared::store::import::{import_clients, sample_clients};
 use shared::store::keys::KeyStore;
 use shared::store::{schema, Table};
 
@@ -24,6 +26,7 @@ const USAGE: &str = "usage:
   clients-admin [--table NAME] create-key --org ORG [--label TEXT]
   clients-admin [--table NAME] list-keys --org ORG
   clients-admin [--table NAME] revoke-key --org ORG --key-id ID
+  clients-admin [--table NAME] seed --org ORG --count N   (sample clients, for demos)
   clients-admin table-definition
 The table defaults to $TABLE_NAME.";
 
@@ -34,6 +37,7 @@ enum Command {
     CreateKey { org: OrgId, label: String },
     ListKeys { org: OrgId },
     RevokeKey { org: OrgId, key_id: String },
+    Seed { org: OrgId, count: usize },
     TableDefinition,
 }
 
@@ -48,6 +52,7 @@ fn parse(args: &[String]) -> Result<Invocation, String> {
     let mut org = None;
     let mut label = None;
     let mut key_id = None;
+    let mut count = None;
     let mut command = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -57,6 +62,17 @@ fn parse(args: &[String]) -> Result<Invocation, String> {
             "--org" => org = Some(value("--org")?.parse::<OrgId>()?),
             "--label" => label = Some(value("--label")?),
             "--key-id" => key_id = Some(value("--key-id")?),
+            "--count" => {
+                let text = value("--count")?;
+                count = Some(
+                    text.parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=1_000_000).contains(n))
+                        .ok_or(format!(
+                            "--count must be a number from 1 to 1000000, got {text:?}"
+                        ))?,
+                );
+            }
             "-h" | "--help" => return Err(String::new()),
             word if command.is_none() && !word.starts_with('-') => command = Some(word.to_owned()),
             other => return Err(format!("unexpected argument {other:?}")),
@@ -73,6 +89,10 @@ fn parse(args: &[String]) -> Result<Invocation, String> {
         Some("revoke-key") => Command::RevokeKey {
             org: need_org()?,
             key_id: key_id.ok_or("--key-id is required")?,
+        },
+        Some("seed") => Command::Seed {
+            org: need_org()?,
+            count: count.ok_or("--count is required")?,
         },
         Some("table-definition") => Command::TableDefinition,
         Some(other) => return Err(format!("unknown command {other:?}")),
@@ -158,6 +178,13 @@ async fn run(invocation: Invocation) -> Result<(), String> {
                 info.key_id,
                 info.revoked_at.unwrap_or_default()
             );
+        }
+        Command::Seed { org, count } => {
+            let clients = sample_clients(count);
+            import_clients(&table, &org, &clients, 4)
+                .await
+                .map_err(|e| failed(&e))?;
+            eprintln!("added {count} sample clients to organization {org}");
         }
         Command::TableDefinition => unreachable!("handled above"),
     }

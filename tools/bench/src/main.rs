@@ -31,15 +31,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
 use lambda_http::http::{Method, Request as HttpRequest};
 use local_api::Function;
 use serde_json::{json, Value};
 use shared::config::Config;
 use shared::model::{Client, ClientId, OrgId, Status};
 use shared::store::clients::COUNTS_SK;
+use shared::store::import::{import_clients, sample_clients};
 use shared::store::item::{client_key, org_pk, to_item};
 use shared::store::keys::KeyStore;
 use shared::store::schema::{self, attr, BY_CREATED};
@@ -162,89 +161,6 @@ async fn send_ok(app: &App, request: &Prepared, expected: u16, what: &str) -> Va
 }
 
 // ---------------------------------------------------------------- seeding
-
-fn generated_clients(n: usize) -> Vec<Client> {
-    (0..n)
-        .map(|i| {
-            let id = ClientId::new();
-            Client {
-                id,
-                name: format!("Client {i:06}"),
-                phone: (i % 7 != 0).then(|| format!("+1 555-{:04}", (i * 7919) % 10_000)),
-                status: if i % 3 == 0 {
-                    Status::Inactive
-                } else {
-                    Status::Active
-                },
-                notes: Some("seeded by the benchmark".into()),
-                created_at: id.created_at(),
-                updated_at: id.created_at(),
-                version: 1,
-            }
-        })
-        .collect()
-}
-
-/// Writes the clients with `BatchWriteItem` from `writers` concurrent tasks
-/// and sets the organization's counts item to match.
-async fn seed(table: &Table, org: &OrgId, clients: &[Client], writers: usize) {
-    let mut requests: Vec<WriteRequest> = clients
-        .iter()
-        .map(|client| {
-            let item = to_item(org, client).expect("a client item");
-            WriteRequest::builder()
-                .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
-                .build()
-        })
-        .collect();
-    let active = clients
-        .iter()
-        .filter(|c| c.status == Status::Active)
-        .count();
-    let counts = PutRequest::builder()
-        .item("pk", AttributeValue::S(org_pk(org)))
-        .item("sk", AttributeValue::S(COUNTS_SK.into()))
-        .item("active", AttributeValue::N(active.to_string()))
-        .item(
-            "inactive",
-            AttributeValue::N((clients.len() - active).to_string()),
-        )
-        .build()
-        .unwrap();
-    requests.push(WriteRequest::builder().put_request(counts).build());
-    let batches: Vec<Vec<WriteRequest>> =
-        requests.chunks(25).map(<[WriteRequest]>::to_vec).collect();
-    let batches = Arc::new(std::sync::Mutex::new(batches));
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..writers {
-        let batches = batches.clone();
-        let table = table.clone();
-        tasks.spawn(async move {
-            loop {
-                let Some(batch) = batches.lock().unwrap().pop() else {
-                    break;
-                };
-                let mut pending = Some(batch);
-                while let Some(batch) = pending.take() {
-                    let output = table
-                        .client
-                        .batch_write_item()
-                        .request_items(&table.name, batch)
-                        .send()
-                        .await
-                        .expect("batch write");
-                    pending = output
-                        .unprocessed_items
-                        .and_then(|mut rest| rest.remove(&table.name))
-                        .filter(|rest| !rest.is_empty());
-                }
-            }
-        });
-    }
-    while let Some(result) = tasks.join_next().await {
-        result.expect("a seeding task");
-    }
-}
 
 struct Org {
     size: usize,
@@ -1374,9 +1290,11 @@ async fn run() {
             let org: OrgId = format!("bench-{size}-{}", uuid::Uuid::now_v7().simple())
                 .parse()
                 .expect("an org id");
-            let clients = generated_clients(size);
+            let clients = sample_clients(size);
             let t = Instant::now();
-            seed(&table, &org, &clients, 8).await;
+            import_clients(&table, &org, &clients, 8)
+                .await
+                .expect("import the sample clients");
             let elapsed = t.elapsed();
             say(format!(
                 "seeded {size} clients in {:.1} s ({:.0} items/s, 8 BatchWriteItem writers)",

@@ -1,0 +1,114 @@
+//! Bulk import: many clients written at once, for demo data, tests and the
+//! benchmark. Not an API path: it skips validation and per-client
+//! transactions, writing with `BatchWriteItem` from several concurrent
+//! writers, then adds the imported clients to the organization's counts in
+//! one `UpdateItem`. The clients must be new (fresh ids).
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+
+use super::clients::COUNTS_SK;
+use super::item::{org_pk, to_item};
+use super::{dynamo_error, schema::attr, Table};
+use crate::error::ApiError;
+use crate::model::{Client, ClientId, OrgId, Status};
+
+/// Items per `BatchWriteItem`, DynamoDB's maximum.
+const BATCH_SIZE: usize = 25;
+
+/// `n` sample clients with fresh ids: names `Client 00000`…, a phone on six
+/// of seven (`+1 555-…`), every third one inactive.
+pub fn sample_clients(n: usize) -> Vec<Client> {
+    (0..n)
+        .map(|i| {
+            let id = ClientId::new();
+            Client {
+                id,
+                name: format!("Client {i:05}"),
+                phone: (i % 7 != 0).then(|| format!("+1 555-{:04}", (i * 7919) % 10_000)),
+                status: if i % 3 == 0 {
+                    Status::Inactive
+                } else {
+                    Status::Active
+                },
+                notes: Some("sample data".into()),
+                created_at: id.created_at(),
+                updated_at: id.created_at(),
+                version: 1,
+            }
+        })
+        .collect()
+}
+
+/// Writes `clients` into the organization with `writers` concurrent
+/// `BatchWriteItem` loops (unprocessed items are sent again), then adds them
+/// to its counts.
+pub async fn import_clients(
+    table: &Table,
+    org: &OrgId,
+    clients: &[Client],
+    writers: usize,
+) -> Result<(), ApiError> {
+    let mut batches = Vec::new();
+    for chunk in clients.chunks(BATCH_SIZE) {
+        let mut batch = Vec::with_capacity(chunk.len());
+        for client in chunk {
+            let put = PutRequest::builder()
+                .set_item(Some(to_item(org, client)?))
+                .build()
+                .map_err(ApiError::internal)?;
+            batch.push(WriteRequest::builder().put_request(put).build());
+        }
+        batches.push(batch);
+    }
+    let batches = Arc::new(Mutex::new(batches));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..writers.max(1) {
+        let (batches, table) = (Arc::clone(&batches), table.clone());
+        tasks.spawn(async move {
+            loop {
+                let Some(batch) = batches.lock().unwrap_or_else(|e| e.into_inner()).pop() else {
+                    return Ok::<(), ApiError>(());
+                };
+                let mut pending = Some(batch);
+                while let Some(batch) = pending.take() {
+                    let output = table
+                        .client
+                        .batch_write_item()
+                        .request_items(&table.name, batch)
+                        .send()
+                        .await
+                        .map_err(dynamo_error)?;
+                    pending = output
+                        .unprocessed_items
+                        .and_then(|mut rest| rest.remove(&table.name))
+                        .filter(|rest| !rest.is_empty());
+                }
+            }
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result.map_err(ApiError::internal)??;
+    }
+    let active = clients
+        .iter()
+        .filter(|c| c.status == Status::Active)
+        .count();
+    table
+        .client
+        .update_item()
+        .table_name(&table.name)
+        .key(attr::PK, AttributeValue::S(org_pk(org)))
+        .key(attr::SK, AttributeValue::S(COUNTS_SK.into()))
+        .update_expression("ADD active :active, inactive :inactive")
+        .expression_attribute_values(":active", AttributeValue::N(active.to_string()))
+        .expression_attribute_values(
+            ":inactive",
+            AttributeValue::N((clients.len() - active).to_string()),
+        )
+        .send()
+        .await
+        .map_err(dynamo_error)?;
+    Ok(())
+}
