@@ -588,7 +588,11 @@ async fn a_bulk_import_adds_to_the_organizations_existing_clients_and_counts() {
     api.seed(&tenant.org, &sample_clients(60)).await;
 
     let (active, inactive) = api.recount(&tenant.org).await;
-    assert_eq!((active, inactive), (41, 20), "every third sample client is inactive");
+    assert_eq!(
+        (active, inactive),
+        (41, 20),
+        "every third sample client is inactive"
+    );
     assert_eq!(api.list(&tenant, "").await["total"], 61);
     assert_eq!(api.list(&tenant, "status=inactive").await["total"], 20);
 }
