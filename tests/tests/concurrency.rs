@@ -1,9 +1,19 @@
 //! Writes that race: `If-Match` preconditions, many writers holding the same
 //! `ETag`, and per-organization counts under concurrent mixed writes.
 
-use integration_tests::{join_all, TestApi, TestRequest};
+use integration_tests::{join_all, Tenant, TestApi, TestRequest};
 use lambda_http::http::Method;
 use serde_json::{json, Value};
+
+/// Creates a client named Ann; returns its URI and its `ETag`.
+async fn create_ann(api: &TestApi, tenant: &Tenant) -> (String, String) {
+    let created = api
+        .post(tenant, "/api/v1/clients", &json!({"name": "Ann"}))
+        .await;
+    assert_eq!(created.status, 201);
+    let etag = created.header("etag").expect("an ETag").to_owned();
+    (client_uri(&created.body["data"]), etag)
+}
 
 fn client_uri(client: &Value) -> String {
     format!("/api/v1/clients/{}", client["id"].as_str().expect("an id"))
@@ -31,11 +41,7 @@ async fn etag_changes_on_every_real_change_only() {
 async fn stale_if_match_is_412_and_changes_nothing() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
-    let created = api
-        .post(&tenant, "/api/v1/clients", &json!({"name": "Ann"}))
-        .await;
-    let uri = client_uri(&created.body["data"]);
-    let stale = created.header("etag").unwrap().to_owned();
+    let (uri, stale) = create_ann(&api, &tenant).await;
     let current = api.patch(&tenant, &uri, &json!({"notes": "v2"})).await;
 
     let patch = api
@@ -80,16 +86,13 @@ async fn stale_if_match_is_412_and_changes_nothing() {
 async fn current_if_match_and_star_let_the_write_through() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
-    let created = api
-        .post(&tenant, "/api/v1/clients", &json!({"name": "Ann"}))
-        .await;
-    let uri = client_uri(&created.body["data"]);
+    let (uri, etag) = create_ann(&api, &tenant).await;
 
     let patch = api
         .send(
             TestRequest::new(Method::PATCH, &uri)
                 .key(&tenant.key)
-                .header("if-match", created.header("etag").unwrap())
+                .header("if-match", &etag)
                 .json(&json!({"status": "inactive"})),
         )
         .await;
@@ -109,11 +112,7 @@ async fn current_if_match_and_star_let_the_write_through() {
 async fn of_eight_writers_holding_the_same_etag_exactly_one_wins() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
-    let created = api
-        .post(&tenant, "/api/v1/clients", &json!({"name": "Ann"}))
-        .await;
-    let uri = client_uri(&created.body["data"]);
-    let etag = created.header("etag").unwrap().to_owned();
+    let (uri, etag) = create_ann(&api, &tenant).await;
 
     let writers = (0..8).map(|i| {
         let request = TestRequest::new(Method::PATCH, &uri)
