@@ -154,6 +154,22 @@ async fn send(app: &App, request: &Prepared) -> (u16, Value) {
     (parts.status.as_u16(), body)
 }
 
+/// One operation of a load run: given the request number, whether it succeeded.
+type Op = Arc<dyn Fn(u64) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
+
+/// Sends the `n`-th of `requests` (round robin) through the handlers; a
+/// success is the `expected` status.
+fn api_op(app: &Arc<App>, requests: Arc<Vec<Prepared>>, expected: u16) -> Op {
+    let app = Arc::clone(app);
+    Arc::new(move |n| {
+        let (app, requests) = (Arc::clone(&app), Arc::clone(&requests));
+        Box::pin(async move {
+            let request = &requests[n as usize % requests.len()];
+            send(&app, request).await.0 == expected
+        })
+    })
+}
+
 async fn send_ok(app: &App, request: &Prepared, expected: u16, what: &str) -> Value {
     let (status, body) = send(app, request).await;
     assert_eq!(status, expected, "{what}: {body}");
@@ -663,29 +679,11 @@ async fn overhead_section(
     );
     let body =
         json!({"name": "Load Created", "phone": "+1 555-0101", "notes": "created under load"});
-    let create = Arc::new(prepare(
-        Method::POST,
-        "/api/v1/clients",
-        &org.key,
-        Some(&body),
-    ));
-    let list = Arc::new(prepare(
-        Method::GET,
-        "/api/v1/clients?limit=50",
-        &org.key,
-        None,
-    ));
+    let create = prepare(Method::POST, "/api/v1/clients", &org.key, Some(&body));
+    let list = prepare(Method::GET, "/api/v1/clients?limit=50", &org.key, None);
     let org_id = Arc::new(org.org.clone());
 
-    type Op =
-        Arc<dyn Fn(u64) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
-    let api_get: Op = {
-        let (app, gets) = (app.clone(), gets.clone());
-        Arc::new(move |n| {
-            let (app, gets) = (app.clone(), gets.clone());
-            Box::pin(async move { send(&app, &gets[n as usize % gets.len()]).await.0 == 200 })
-        })
-    };
+    let api_get = api_op(&app, gets.clone(), 200);
     let direct_get: Op = {
         let (table, ids, org) = (table.clone(), ids.clone(), org_id.clone());
         Arc::new(move |n| {
@@ -704,13 +702,7 @@ async fn overhead_section(
             })
         })
     };
-    let api_create: Op = {
-        let (app, create) = (app.clone(), create.clone());
-        Arc::new(move |_| {
-            let (app, create) = (app.clone(), create.clone());
-            Box::pin(async move { send(&app, &create).await.0 == 201 })
-        })
-    };
+    let api_create = api_op(&app, Arc::new(vec![create]), 201);
     let direct_create: Op = {
         let (table, org) = (table.clone(), org_id.clone());
         Arc::new(move |_| {
@@ -753,13 +745,7 @@ async fn overhead_section(
             })
         })
     };
-    let api_list: Op = {
-        let (app, list) = (app.clone(), list.clone());
-        Arc::new(move |_| {
-            let (app, list) = (app.clone(), list.clone());
-            Box::pin(async move { send(&app, &list).await.0 == 200 })
-        })
-    };
+    let api_list = api_op(&app, Arc::new(vec![list]), 200);
     let direct_list: Op = {
         let (table, org) = (table.clone(), org_id.clone());
         Arc::new(move |_| {
