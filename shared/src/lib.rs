@@ -1,29 +1,25 @@
-//! The library every Clients API function is built from.
+//! The library every Clients API function is built from, in three layers
+//! and a wiring module. Each layer imports only the ones above it in this
+//! list (`layering` in the tests checks it):
 //!
-//! Layout, from the edge inwards:
-//! - [`http`]: turns a `lambda_http::Request` into validated input and any
-//!   outcome into a JSON response (envelope, `X-Request-Id`, error bodies).
-//! - [`auth`]: `Authorization: Bearer ba_…` parsing, key hashing, the
-//!   per-container key cache.
-//! - [`input`] and [`list_query`]: validated newtypes for request bodies and
-//!   list parameters, parsed once at the edge.
-//! - [`model`]: the domain types the rest of the code trusts.
-//! - [`store`]: everything that talks to DynamoDB (table definition, clients,
-//!   listing, API keys).
-//! - [`error`]: the one error type, each variant knowing its status and code.
-//! - [`app`] and [`config`]: what a function builds once at start-up.
+//! - [`domain`]: what a client is and what a request may ask for: the model,
+//!   validated input, list queries, cursor positions, search normalization,
+//!   API key format. No AWS, no HTTP.
+//! - [`store`]: everything that talks to DynamoDB (table definition, item
+//!   layout, clients, counts, listing, idempotency records, API keys), with
+//!   its own [`store::StoreError`]. Knows the domain, not HTTP.
+//! - [`http`]: the edge: reads a `lambda_http::Request` into domain values,
+//!   authenticates the key, and turns outcomes and errors (domain and store
+//!   alike) into the contract's status, code, message and headers.
+//! - [`function`]: what a Lambda function builds once (configuration, the
+//!   DynamoDB client, the [`App`]) and the one `main` every function runs.
 
-pub mod app;
-pub mod auth;
-pub mod config;
-pub mod cursor;
-pub mod error;
+#![warn(missing_docs)]
+
+pub mod domain;
+pub mod function;
 pub mod http;
-pub mod input;
-pub mod list_query;
-pub mod model;
-pub mod search;
 pub mod store;
 
-pub use app::App;
-pub use error::ApiError;
+pub use function::App;
+pub use http::error::ApiError;

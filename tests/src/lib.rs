@@ -14,16 +14,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::http::{Method, Request as HttpRequest};
 use serde_json::Value;
-use shared::config::Config;
-use shared::model::{Client, OrgId};
+use shared::domain::model::{Client, OrgId};
+use shared::function::Config;
 use shared::store::import::import_clients;
 pub use shared::store::import::sample_clients;
-use shared::store::item::org_pk;
 use shared::store::keys::KeyStore;
-use shared::store::{schema, Table};
+use shared::store::{counts, schema, Table};
 use shared::App;
 
 pub mod runtime_emulator;
@@ -193,38 +191,10 @@ impl TestApi {
     /// straight from the table (strongly consistent queries of its
     /// partition), independently of the API and its counts.
     pub async fn recount(&self, org: &OrgId) -> (u64, u64) {
-        let (mut active, mut inactive) = (0, 0);
-        let mut start_key = None;
-        loop {
-            let output = self
-                .table
-                .client
-                .query()
-                .table_name(&self.table.name)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :client)")
-                .expression_attribute_values(":pk", AttributeValue::S(org_pk(org)))
-                .expression_attribute_values(":client", AttributeValue::S("CLIENT#".into()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .expect("query the organization's partition");
-            for item in output.items() {
-                match item
-                    .get("status")
-                    .and_then(|s| s.as_s().ok())
-                    .map(String::as_str)
-                {
-                    Some("active") => active += 1,
-                    Some("inactive") => inactive += 1,
-                    other => panic!("client item with status {other:?}"),
-                }
-            }
-            start_key = output.last_evaluated_key;
-            if start_key.is_none() {
-                return (active, inactive);
-            }
-        }
+        let counts = counts::recount(&self.table, org)
+            .await
+            .expect("recount the organization's client items");
+        (counts.active, counts.inactive)
     }
 
     /// Writes clients straight into the table (bulk import, with the

@@ -186,7 +186,7 @@ async fn unknown_malformed_and_foreign_ids_are_all_404_on_every_endpoint() {
     let theirs = api.create(&owner, json!({"name": "Secret"})).await;
     let ids = [
         theirs["id"].as_str().unwrap().to_owned(),
-        shared::model::ClientId::new().to_string(),
+        shared::domain::model::ClientId::new().to_string(),
         "not-a-uuid".to_owned(),
         "2b1f0d9c-8e7a-4c3a-9a4e-2b1f0d9c8e7a".to_owned(),
         "%2E%2E".to_owned(),

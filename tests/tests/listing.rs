@@ -6,8 +6,8 @@ use std::cmp::Ordering;
 
 use integration_tests::{ids, join_all, sample_clients, Tenant, TestApi};
 use serde_json::{json, Value};
-use shared::list_query::{ListQuery, SortField, SortOrder, StatusFilter};
-use shared::model::Status;
+use shared::domain::list_query::{ListQuery, SortField, SortOrder, StatusFilter};
+use shared::domain::model::Status;
 
 /// Clients made to collide on every sort field: equal names in other cases,
 /// equal phones, missing phones, both statuses.
@@ -466,7 +466,7 @@ async fn unfiltered_and_status_pages_read_about_limit_items_not_the_organization
         after = page.next;
     }
     let search = ListQuery {
-        search: shared::search::SearchTerm::parse("client 0001"),
+        search: shared::domain::search::SearchTerm::parse("client 0001"),
         ..ListQuery::default()
     };
     let page = api

@@ -21,9 +21,9 @@ use std::path::Path;
 use integration_tests::{TestApi, TestRequest, TestResponse};
 use lambda_http::http::Method;
 use serde_json::{json, Map, Value};
-use shared::error::FieldError;
-use shared::input::{ClientPatch, IdempotencyKey, NewClient};
-use shared::list_query::ListQuery;
+use shared::domain::input::{ClientPatch, IdempotencyKey, NewClient};
+use shared::domain::list_query::ListQuery;
+use shared::domain::validation::FieldError;
 use shared::ApiError;
 
 // ---------------------------------------------------------------- helpers

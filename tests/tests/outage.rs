@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use integration_tests::{TestApi, TestRequest, TestResponse};
 use lambda_http::http::Method;
 use serde_json::json;
-use shared::config::Config;
+use shared::function::Config;
 use shared::store::{schema, Table};
 use shared::App;
 

@@ -484,7 +484,7 @@ fn functions_run_bootstrap_on_provided_al2023_arm64_built_by_cargo_lambda() {
         assert!(workspace.contains("[workspace]"));
         let timeout = properties["Timeout"].as_u64().unwrap_or(3);
         assert!(
-            timeout > shared::store::SDK_OPERATION_TIMEOUT.as_secs(),
+            timeout > shared::store::table::SDK_OPERATION_TIMEOUT.as_secs(),
             "{id}: Timeout {timeout}s leaves no room for one bounded DynamoDB call"
         );
     }
@@ -524,7 +524,7 @@ fn functions_get_the_table_name_and_a_key_cache_ttl_the_code_accepts() {
         );
     }
     let parameter = &template["Parameters"]["KeyCacheTtlSeconds"];
-    let max = shared::config::MAX_KEY_CACHE_TTL.as_secs();
+    let max = shared::function::config::MAX_KEY_CACHE_TTL.as_secs();
     assert!(
         parameter["MaxValue"].as_u64().is_some_and(|m| m <= max),
         "KeyCacheTtlSeconds may exceed {max}"
@@ -754,7 +754,7 @@ fn every_event_file_parses_with_lambda_http_and_matches_a_route() {
         );
         if let Some(id) = &route.id {
             assert!(
-                shared::model::ClientId::parse(id).is_some(),
+                shared::domain::model::ClientId::parse(id).is_some(),
                 "{name}: {id} is not a client id (UUID v7)"
             );
         }
@@ -775,7 +775,7 @@ fn every_event_file_parses_with_lambda_http_and_matches_a_route() {
                 "{name}: use the placeholder key"
             );
             assert_eq!(
-                shared::auth::bearer_key(Some(authorization)).ok(),
+                shared::http::auth::bearer_key(Some(authorization)).ok(),
                 Some(PLACEHOLDER_KEY)
             );
         }

@@ -3,8 +3,8 @@
 //! replays the first answer (and `Idempotent-Replayed: true`); another body is 409.
 
 use lambda_http::{Body, Request, Response};
+use shared::domain::input::NewClient;
 use shared::http::{idempotency_key, json_object_body, respond, Reply};
-use shared::input::NewClient;
 use shared::{ApiError, App};
 
 pub async fn handle(app: &App, request: Request) -> Response<Body> {

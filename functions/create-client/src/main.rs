@@ -1,16 +1,5 @@
 //! The `create-client` Lambda function: wiring only. The handler is [`create_client::handle`].
 
-use lambda_http::{run, service_fn, Error};
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let app = shared::App::from_env()
-        .await
-        .map_err(|error| format!("configuration: {error}"))?;
-    app.warm_up().await;
-    run(service_fn(|request| async {
-        Ok::<_, std::convert::Infallible>(create_client::handle(&app, request).await)
-    }))
-    .await
+fn main() -> Result<(), lambda_http::Error> {
+    shared::function::run(create_client::handle)
 }

@@ -13,8 +13,6 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
 async fn delete_client(app: &App, request: &Request) -> Result<Reply, ApiError> {
     let org = app.authenticate(request).await?;
     let id = client_id(request)?;
-    app.clients
-        .delete(&org, id, if_match(request).as_ref())
-        .await?;
+    app.clients.delete(&org, id, &if_match(request)).await?;
     Ok(Reply::new(200, json!({"success": true})))
 }

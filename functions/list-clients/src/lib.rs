@@ -4,9 +4,8 @@
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
-use shared::cursor;
-use shared::http::{respond, Reply};
-use shared::list_query::ListQuery;
+use shared::domain::list_query::ListQuery;
+use shared::http::{cursor, respond, Reply};
 use shared::{ApiError, App};
 
 pub async fn handle(app: &App, request: Request) -> Response<Body> {

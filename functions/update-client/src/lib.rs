@@ -2,8 +2,8 @@
 //! `If-Match: <etag>` makes the change conditional on the current version (412).
 
 use lambda_http::{Body, Request, Response};
+use shared::domain::input::ClientPatch;
 use shared::http::{client_id, if_match, json_object_body, respond, Reply};
-use shared::input::ClientPatch;
 use shared::{ApiError, App};
 
 pub async fn handle(app: &App, request: Request) -> Response<Body> {
@@ -16,7 +16,7 @@ async fn update_client(app: &App, request: &Request) -> Result<Reply, ApiError> 
     let patch = ClientPatch::from_json(&json_object_body(request)?)?;
     let client = app
         .clients
-        .update(&org, id, &patch, if_match(request).as_ref())
+        .update(&org, id, &patch, &if_match(request))
         .await?;
     Ok(Reply::client(200, &client))
 }

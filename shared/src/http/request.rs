@@ -9,9 +9,9 @@ use lambda_http::{Request, RequestExt};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
-use crate::input::IdempotencyKey;
-use crate::model::ClientId;
+use super::error::ApiError;
+use crate::domain::input::IdempotencyKey;
+use crate::domain::model::{ClientId, ExpectedVersion};
 
 /// The largest request body accepted (64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -37,46 +37,34 @@ pub fn authorization(request: &Request) -> Option<&str> {
     request.headers().get(AUTHORIZATION)?.to_str().ok()
 }
 
-/// An `If-Match` precondition: `*`, or a list of entity tags.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IfMatch {
-    /// `*`: any current version.
-    Any,
-    /// The versions named by strong tags (`"3"`); weak or foreign tags never match.
-    Versions(Vec<u64>),
+/// The versions an `If-Match` value accepts: `*` is any; otherwise those
+/// named by strong tags (`"3"`, the form of [`super::response::etag`]); weak
+/// or foreign tags name none.
+pub fn parse_if_match(value: &str) -> ExpectedVersion {
+    if value.trim() == "*" {
+        return ExpectedVersion::Any;
+    }
+    ExpectedVersion::OneOf(
+        value
+            .split(',')
+            .filter_map(|tag| {
+                tag.trim()
+                    .strip_prefix('"')?
+                    .strip_suffix('"')?
+                    .parse()
+                    .ok()
+            })
+            .collect(),
+    )
 }
 
-impl IfMatch {
-    pub fn parse(value: &str) -> Self {
-        if value.trim() == "*" {
-            return Self::Any;
-        }
-        Self::Versions(
-            value
-                .split(',')
-                .filter_map(|tag| {
-                    tag.trim()
-                        .strip_prefix('"')?
-                        .strip_suffix('"')?
-                        .parse()
-                        .ok()
-                })
-                .collect(),
-        )
+/// The versions the request's `If-Match` accepts: any without the header;
+/// none for an unreadable value.
+pub fn if_match(request: &Request) -> ExpectedVersion {
+    match request.headers().get(lambda_http::http::header::IF_MATCH) {
+        None => ExpectedVersion::Any,
+        Some(value) => parse_if_match(value.to_str().unwrap_or("")),
     }
-
-    pub fn matches(&self, version: u64) -> bool {
-        match self {
-            Self::Any => true,
-            Self::Versions(versions) => versions.contains(&version),
-        }
-    }
-}
-
-/// The request's `If-Match` precondition, if it has one. An unreadable value matches nothing.
-pub fn if_match(request: &Request) -> Option<IfMatch> {
-    let value = request.headers().get(lambda_http::http::header::IF_MATCH)?;
-    Some(IfMatch::parse(value.to_str().unwrap_or("")))
 }
 
 /// The request's `Idempotency-Key`, if it has one (400 when malformed).
@@ -280,12 +268,12 @@ mod tests {
 
     #[test]
     fn if_match_accepts_star_and_lists_of_strong_tags_only() {
-        assert!(IfMatch::parse("*").matches(7));
-        assert!(IfMatch::parse("\"7\"").matches(7));
-        assert!(IfMatch::parse("\"1\", \"7\"").matches(7));
-        assert!(!IfMatch::parse("W/\"7\"").matches(7));
-        assert!(!IfMatch::parse("7").matches(7));
-        assert!(!IfMatch::parse("\"6\"").matches(7));
-        assert!(!IfMatch::parse("").matches(7));
+        assert!(parse_if_match("*").accepts(7));
+        assert!(parse_if_match("\"7\"").accepts(7));
+        assert!(parse_if_match("\"1\", \"7\"").accepts(7));
+        assert!(!parse_if_match("W/\"7\"").accepts(7));
+        assert!(!parse_if_match("7").accepts(7));
+        assert!(!parse_if_match("\"6\"").accepts(7));
+        assert!(!parse_if_match("").accepts(7));
     }
 }

@@ -5,21 +5,26 @@ use lambda_http::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 
+use super::error::{cause_chain, ApiError};
 use super::request::request_id;
-use crate::error::{cause_chain, ApiError};
-use crate::model::Client;
+use crate::domain::model::Client;
 
+/// The header that carries the request id on every answer.
 pub const X_REQUEST_ID: &str = "x-request-id";
 
 /// A successful answer: status, JSON body and extra headers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
+    /// The HTTP status.
     pub status: u16,
+    /// The JSON body.
     pub body: Value,
+    /// Headers besides `Content-Type` and `X-Request-Id`.
     pub headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
+    /// A reply with no extra header.
     pub fn new(status: u16, body: Value) -> Self {
         Self {
             status,
@@ -34,6 +39,7 @@ impl Reply {
             .with_header("etag", etag(client))
     }
 
+    /// The reply with one more header.
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
         self

@@ -1,108 +1,73 @@
-//! Reading and writing clients, with per-organization counts kept exact.
+//! Reading and writing clients.
 //!
 //! Every write that changes how many clients an organization has per status
 //! (create, delete, a status change) commits the client and the counts item
-//! in one `TransactWriteItems`. Updates and deletes are optimistic: they are
-//! conditioned on the version they read, and re-read and retry (bounded, with
-//! jittered backoff) when another writer got there first.
+//! (see [`super::counts`]) in one `TransactWriteItems`. Updates and deletes
+//! are optimistic: they are conditioned on the version they read, and
+//! re-read and retry (bounded, with jittered backoff) when another writer got
+//! there first.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
-use super::idempotency;
+use super::error::WriteKind;
 use super::item::{self, client_key, client_sk, org_pk};
-use super::{dynamo_error, Table};
-use crate::error::ApiError;
-use crate::http::IfMatch;
-use crate::input::{ClientPatch, IdempotencyKey, NewClient};
-use crate::model::{Client, ClientId, OrgId, Status, Timestamp};
+use super::{counts, idempotency, StoreError, Table};
+use crate::domain::input::{ClientPatch, IdempotencyKey, NewClient};
+use crate::domain::model::{Client, ClientId, ExpectedVersion, OrgId, Timestamp};
 
-/// The sort key of an organization's counts item.
-pub const COUNTS_SK: &str = "COUNTS";
 /// How many times a write is attempted when it keeps losing races.
-const MAX_WRITE_ATTEMPTS: u32 = 8;
-
-/// How many clients an organization has, per status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub active: u64,
-    pub inactive: u64,
-}
-
-impl Counts {
-    pub fn of(&self, status: Status) -> u64 {
-        match status {
-            Status::Active => self.active,
-            Status::Inactive => self.inactive,
-        }
-    }
-
-    pub fn total(&self) -> u64 {
-        self.active + self.inactive
-    }
-}
+pub const MAX_WRITE_ATTEMPTS: u32 = 8;
 
 /// The answer to a create: the client as created, and whether it is the
 /// replay of an earlier request with the same idempotency key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Created {
+    /// The client, as created by this request or by the first one with its key.
     pub client: Client,
+    /// Whether this is a replay of the key's first request.
     pub replayed: bool,
 }
 
+/// The clients of every organization, in one table.
 #[derive(Clone, Debug)]
 pub struct ClientStore {
     pub(crate) table: Table,
 }
 
 impl ClientStore {
+    /// The clients stored in `table`.
     pub fn new(table: Table) -> Self {
         Self { table }
     }
 
     /// The client with this id in this organization (strongly consistent).
-    pub async fn get(&self, org: &OrgId, id: ClientId) -> Result<Option<Client>, ApiError> {
+    pub async fn get(&self, org: &OrgId, id: ClientId) -> Result<Option<Client>, StoreError> {
         let item = self.table.get_item(org_pk(org), client_sk(id)).await?;
         item.map(item::from_item).transpose()
     }
 
     /// The organization's counts (one strongly consistent `GetItem`).
-    pub async fn counts(&self, org: &OrgId) -> Result<Counts, ApiError> {
-        let item = self.table.get_item(org_pk(org), COUNTS_SK.into()).await?;
-        let count = |name: &str| -> Result<u64, ApiError> {
-            match item.as_ref().and_then(|item| item.get(name)) {
-                None => Ok(0),
-                Some(AttributeValue::N(n)) => {
-                    n.parse::<i64>().map(|n| n.max(0) as u64).map_err(|_| {
-                        ApiError::internal(format!("counts item: {name} is not a number"))
-                    })
-                }
-                Some(_) => Err(ApiError::internal(format!(
-                    "counts item: {name} is not a number"
-                ))),
-            }
-        };
-        Ok(Counts {
-            active: count(Status::Active.as_str())?,
-            inactive: count(Status::Inactive.as_str())?,
-        })
+    pub async fn counts(&self, org: &OrgId) -> Result<counts::Counts, StoreError> {
+        counts::read(&self.table, org).await
     }
 
     /// Creates a client with a fresh UUID v7 id; its `createdAt` is the id's instant.
     ///
     /// With an idempotency key, the first request's answer is recorded in the
     /// same transaction; a repeat with the same body (same fingerprint)
-    /// replays it and creates nothing, a different body is 409.
+    /// replays it and creates nothing; a different body is
+    /// [`StoreError::IdempotencyKeyReused`].
     pub async fn create(
         &self,
         org: &OrgId,
         new: NewClient,
         idempotency_key: Option<&IdempotencyKey>,
-    ) -> Result<Created, ApiError> {
+    ) -> Result<Created, StoreError> {
         let fingerprint = new.fingerprint();
         let id = ClientId::new();
         let client = Client {
@@ -120,10 +85,10 @@ impl ClientStore {
             .set_item(Some(item::to_item(org, &client)?))
             .condition_expression("attribute_not_exists(pk)")
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::failed)?;
         let mut items = vec![
             TransactWriteItem::builder().put(put).build(),
-            self.count_change(org, &[(client.status, 1)])?,
+            counts::change(&self.table, org, &[(client.status, 1)])?,
         ];
         if let Some(key) = idempotency_key {
             if let Some(replay) = self.replay(org, key, &fingerprint).await? {
@@ -158,44 +123,44 @@ impl ClientStore {
                 Err(WriteFailure::Other(error)) => return Err(error),
             }
         }
-        Err(ApiError::Conflict(
-            "The client could not be created because of concurrent writes; retry.",
-        ))
+        Err(StoreError::Contended {
+            kind: WriteKind::Create,
+            attempts: MAX_WRITE_ATTEMPTS,
+        })
     }
 
-    /// The recorded answer to an earlier use of the key, or 409 if that use had another body.
+    /// The recorded answer to an earlier use of the key; an error if that use had another body.
     async fn replay(
         &self,
         org: &OrgId,
         key: &IdempotencyKey,
         fingerprint: &str,
-    ) -> Result<Option<Created>, ApiError> {
+    ) -> Result<Option<Created>, StoreError> {
         match idempotency::first_use(&self.table, org, key).await? {
             None => Ok(None),
             Some(first) if first.fingerprint == fingerprint => Ok(Some(Created {
                 client: first.client,
                 replayed: true,
             })),
-            Some(_) => Err(ApiError::Conflict(
-                "This Idempotency-Key was already used with a different request body.",
-            )),
+            Some(_) => Err(StoreError::IdempotencyKeyReused),
         }
     }
 
     /// Applies a patch. An empty patch, or one that changes nothing, writes
     /// nothing and returns the client as it is (`updatedAt` unchanged).
-    /// With `if_match`, the write happens only while the client is at a
-    /// matching version (a DynamoDB condition), else 412.
+    /// The write happens only while the client is at a version `expected`
+    /// accepts (checked on the version read, which the write is conditioned
+    /// on), else [`StoreError::VersionMismatch`].
     pub async fn update(
         &self,
         org: &OrgId,
         id: ClientId,
         patch: &ClientPatch,
-        if_match: Option<&IfMatch>,
-    ) -> Result<Client, ApiError> {
+        expected: &ExpectedVersion,
+    ) -> Result<Client, StoreError> {
         for attempt in 1..=MAX_WRITE_ATTEMPTS {
-            let current = self.get(org, id).await?.ok_or(ApiError::NotFound)?;
-            check_precondition(if_match, &current)?;
+            let current = self.get(org, id).await?.ok_or(StoreError::NotFound)?;
+            check_expected(expected, &current)?;
             let next = patched(&current, patch);
             if next == current {
                 return Ok(current);
@@ -206,10 +171,11 @@ impl ClientStore {
                 .condition_expression("version = :version")
                 .expression_attribute_values(":version", version_value(current.version))
                 .build()
-                .map_err(ApiError::internal)?;
+                .map_err(StoreError::failed)?;
             let mut items = vec![TransactWriteItem::builder().put(put).build()];
             if next.status != current.status {
-                items.push(self.count_change(org, &[(current.status, -1), (next.status, 1)])?);
+                let moved = [(current.status, -1), (next.status, 1)];
+                items.push(counts::change(&self.table, org, &moved)?);
             }
             match self.transact(items).await {
                 Ok(()) => return Ok(next),
@@ -219,32 +185,33 @@ impl ClientStore {
                 Err(WriteFailure::Other(error)) => return Err(error),
             }
         }
-        Err(ApiError::Conflict(
-            "The client is being changed by other requests; retry.",
-        ))
+        Err(StoreError::Contended {
+            kind: WriteKind::Update,
+            attempts: MAX_WRITE_ATTEMPTS,
+        })
     }
 
-    /// Deletes a client; `NotFound` when there is none (also on a second
-    /// delete). `if_match` as for [`Self::update`].
+    /// Deletes a client; [`StoreError::NotFound`] when there is none (also on
+    /// a second delete). `expected` as for [`Self::update`].
     pub async fn delete(
         &self,
         org: &OrgId,
         id: ClientId,
-        if_match: Option<&IfMatch>,
-    ) -> Result<(), ApiError> {
+        expected: &ExpectedVersion,
+    ) -> Result<(), StoreError> {
         for attempt in 1..=MAX_WRITE_ATTEMPTS {
-            let current = self.get(org, id).await?.ok_or(ApiError::NotFound)?;
-            check_precondition(if_match, &current)?;
+            let current = self.get(org, id).await?.ok_or(StoreError::NotFound)?;
+            check_expected(expected, &current)?;
             let delete = Delete::builder()
                 .table_name(&self.table.name)
                 .set_key(Some(client_key(org, id)))
                 .condition_expression("version = :version")
                 .expression_attribute_values(":version", version_value(current.version))
                 .build()
-                .map_err(ApiError::internal)?;
+                .map_err(StoreError::failed)?;
             let items = vec![
                 TransactWriteItem::builder().delete(delete).build(),
-                self.count_change(org, &[(current.status, -1)])?,
+                counts::change(&self.table, org, &[(current.status, -1)])?,
             ];
             match self.transact(items).await {
                 Ok(()) => return Ok(()),
@@ -254,36 +221,10 @@ impl ClientStore {
                 Err(WriteFailure::Other(error)) => return Err(error),
             }
         }
-        Err(ApiError::Conflict(
-            "The client is being changed by other requests; retry.",
-        ))
-    }
-
-    /// An `ADD` to the organization's counts item, one term per status.
-    fn count_change(
-        &self,
-        org: &OrgId,
-        changes: &[(Status, i64)],
-    ) -> Result<TransactWriteItem, ApiError> {
-        let mut update = Update::builder()
-            .table_name(&self.table.name)
-            .key("pk", AttributeValue::S(org_pk(org)))
-            .key("sk", AttributeValue::S(COUNTS_SK.into()));
-        let mut terms = Vec::new();
-        for (i, (status, delta)) in changes.iter().enumerate() {
-            terms.push(format!("#s{i} :d{i}"));
-            update = update
-                .expression_attribute_names(format!("#s{i}"), status.as_str())
-                .expression_attribute_values(
-                    format!(":d{i}"),
-                    AttributeValue::N(delta.to_string()),
-                );
-        }
-        let update = update
-            .update_expression(format!("ADD {}", terms.join(", ")))
-            .build()
-            .map_err(ApiError::internal)?;
-        Ok(TransactWriteItem::builder().update(update).build())
+        Err(StoreError::Contended {
+            kind: WriteKind::Delete,
+            attempts: MAX_WRITE_ATTEMPTS,
+        })
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), WriteFailure> {
@@ -308,19 +249,15 @@ impl ClientStore {
                     } else if codes.iter().any(|c| *c == "TransactionConflict") {
                         Err(WriteFailure::Conflict)
                     } else {
-                        Err(WriteFailure::Other(dynamo_error(SdkError::ServiceError(
-                            service,
-                        ))))
+                        Err(WriteFailure::Other(SdkError::ServiceError(service).into()))
                     }
                 }
                 TransactWriteItemsError::TransactionInProgressException(_) => {
                     Err(WriteFailure::Conflict)
                 }
-                _ => Err(WriteFailure::Other(dynamo_error(SdkError::ServiceError(
-                    service,
-                )))),
+                _ => Err(WriteFailure::Other(SdkError::ServiceError(service).into())),
             },
-            Err(error) => Err(WriteFailure::Other(dynamo_error(error))),
+            Err(error) => Err(WriteFailure::Other(error.into())),
         }
     }
 }
@@ -331,15 +268,18 @@ enum WriteFailure {
     ConditionFailed,
     /// Another transaction touched the same items at the same time.
     Conflict,
-    Other(ApiError),
+    /// Anything else.
+    Other(StoreError),
 }
 
-/// 412 when the request's `If-Match` does not name the client's current version.
-/// A write that then loses a race re-reads the client and so fails here.
-fn check_precondition(if_match: Option<&IfMatch>, current: &Client) -> Result<(), ApiError> {
-    match if_match {
-        Some(condition) if !condition.matches(current.version) => Err(ApiError::PreconditionFailed),
-        _ => Ok(()),
+/// [`StoreError::VersionMismatch`] when `expected` does not accept the
+/// client's current version. A write that then loses a race re-reads the
+/// client and so fails here.
+fn check_expected(expected: &ExpectedVersion, current: &Client) -> Result<(), StoreError> {
+    if expected.accepts(current.version) {
+        Ok(())
+    } else {
+        Err(StoreError::VersionMismatch)
     }
 }
 
@@ -395,7 +335,8 @@ async fn backoff(attempt: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::{ClientName, Notes};
+    use crate::domain::input::{ClientName, Notes};
+    use crate::domain::model::Status;
 
     fn client() -> Client {
         let id = ClientId::new();

@@ -14,10 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use super::item::{org_pk, ClientItem};
 use super::schema::attr;
-use super::{item_error, Table};
-use crate::error::ApiError;
-use crate::input::IdempotencyKey;
-use crate::model::{Client, OrgId};
+use super::{StoreError, Table};
+use crate::domain::input::IdempotencyKey;
+use crate::domain::model::{Client, OrgId};
 
 /// How long a key's first answer is replayed.
 pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
@@ -35,7 +34,9 @@ struct IdempotencyRecord {
 /// A live record: what the key's first request was, and what it created.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FirstUse {
+    /// The fingerprint of the first request's validated body.
     pub fingerprint: String,
+    /// The client it created.
     pub client: Client,
 }
 
@@ -52,11 +53,11 @@ pub async fn first_use(
     table: &Table,
     org: &OrgId,
     key: &IdempotencyKey,
-) -> Result<Option<FirstUse>, ApiError> {
+) -> Result<Option<FirstUse>, StoreError> {
     let Some(item) = table.get_item(org_pk(org), record_sk(key)).await? else {
         return Ok(None);
     };
-    let record: IdempotencyRecord = serde_dynamo::from_item(item).map_err(item_error)?;
+    let record: IdempotencyRecord = serde_dynamo::from_item(item).map_err(StoreError::corrupt)?;
     if record.expires_at <= now_epoch_seconds() {
         return Ok(None);
     }
@@ -73,7 +74,7 @@ pub fn record_first_use(
     key: &IdempotencyKey,
     fingerprint: &str,
     client: &Client,
-) -> Result<TransactWriteItem, ApiError> {
+) -> Result<TransactWriteItem, StoreError> {
     let now = now_epoch_seconds();
     let record = IdempotencyRecord {
         pk: org_pk(org),
@@ -84,11 +85,13 @@ pub fn record_first_use(
     };
     let put = Put::builder()
         .table_name(&table.name)
-        .set_item(Some(serde_dynamo::to_item(record).map_err(item_error)?))
+        .set_item(Some(
+            serde_dynamo::to_item(record).map_err(StoreError::corrupt)?,
+        ))
         .condition_expression("attribute_not_exists(pk) OR #expiresAt <= :now")
         .expression_attribute_names("#expiresAt", attr::EXPIRES_AT)
         .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
         .build()
-        .map_err(ApiError::internal)?;
+        .map_err(StoreError::failed)?;
     Ok(TransactWriteItem::builder().put(put).build())
 }

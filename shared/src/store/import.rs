@@ -6,13 +6,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 
-use super::clients::COUNTS_SK;
-use super::item::{org_pk, to_item};
-use super::{dynamo_error, schema::attr, Table};
-use crate::error::ApiError;
-use crate::model::{Client, ClientId, OrgId, Status};
+use super::item::to_item;
+use super::{counts, StoreError, Table};
+use crate::domain::model::{Client, ClientId, OrgId, Status};
 
 /// Items per `BatchWriteItem`, DynamoDB's maximum.
 const BATCH_SIZE: usize = 25;
@@ -49,7 +47,7 @@ pub async fn import_clients(
     org: &OrgId,
     clients: &[Client],
     writers: usize,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let mut batches = Vec::new();
     for chunk in clients.chunks(BATCH_SIZE) {
         let mut batch = Vec::with_capacity(chunk.len());
@@ -57,7 +55,7 @@ pub async fn import_clients(
             let put = PutRequest::builder()
                 .set_item(Some(to_item(org, client)?))
                 .build()
-                .map_err(ApiError::internal)?;
+                .map_err(StoreError::failed)?;
             batch.push(WriteRequest::builder().put_request(put).build());
         }
         batches.push(batch);
@@ -69,7 +67,7 @@ pub async fn import_clients(
         tasks.spawn(async move {
             loop {
                 let Some(batch) = batches.lock().unwrap_or_else(|e| e.into_inner()).pop() else {
-                    return Ok::<(), ApiError>(());
+                    return Ok::<(), StoreError>(());
                 };
                 let mut pending = Some(batch);
                 while let Some(batch) = pending.take() {
@@ -78,8 +76,7 @@ pub async fn import_clients(
                         .batch_write_item()
                         .request_items(&table.name, batch)
                         .send()
-                        .await
-                        .map_err(dynamo_error)?;
+                        .await?;
                     pending = output
                         .unprocessed_items
                         .and_then(|mut rest| rest.remove(&table.name))
@@ -89,26 +86,17 @@ pub async fn import_clients(
         });
     }
     while let Some(result) = tasks.join_next().await {
-        result.map_err(ApiError::internal)??;
+        result.map_err(StoreError::failed)??;
     }
     let active = clients
         .iter()
         .filter(|c| c.status == Status::Active)
-        .count();
-    table
-        .client
-        .update_item()
-        .table_name(&table.name)
-        .key(attr::PK, AttributeValue::S(org_pk(org)))
-        .key(attr::SK, AttributeValue::S(COUNTS_SK.into()))
-        .update_expression("ADD active :active, inactive :inactive")
-        .expression_attribute_values(":active", AttributeValue::N(active.to_string()))
-        .expression_attribute_values(
-            ":inactive",
-            AttributeValue::N((clients.len() - active).to_string()),
-        )
-        .send()
-        .await
-        .map_err(dynamo_error)?;
-    Ok(())
+        .count() as i64;
+    let inactive = clients.len() as i64 - active;
+    counts::add(
+        table,
+        org,
+        &[(Status::Active, active), (Status::Inactive, inactive)],
+    )
+    .await
 }

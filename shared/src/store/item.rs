@@ -21,25 +21,30 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use super::{item_error, schema::attr};
-use crate::error::ApiError;
-use crate::model::{Client, ClientId, OrgId, Status, Timestamp};
-use crate::search::{fold_name, phone_digits};
+use super::{schema::attr, StoreError};
+use crate::domain::model::{Client, ClientId, OrgId, Status, Timestamp};
+use crate::domain::search::{fold_name, phone_digits};
 
+/// A DynamoDB item, attribute by attribute.
 pub type Item = HashMap<String, AttributeValue>;
 
 const SORT_KEY_SEPARATOR: char = '\u{1}';
 const NO_PHONE: &str = "~";
-const CLIENT_SK_PREFIX: &str = "CLIENT#";
+/// What every client item's `sk` starts with (a `begins_with` on it selects
+/// an organization's clients).
+pub const CLIENT_SK_PREFIX: &str = "CLIENT#";
 
+/// The partition key of every item of an organization.
 pub fn org_pk(org: &OrgId) -> String {
     format!("ORG#{org}")
 }
 
+/// The sort key of a client's item.
 pub fn client_sk(id: ClientId) -> String {
     format!("{CLIENT_SK_PREFIX}{id}")
 }
 
+/// The partition key of the `byStatus*` indexes: one per organization and status.
 pub fn status_pk(org: &OrgId, status: Status) -> String {
     format!("ORG#{org}#STATUS#{status}")
 }
@@ -49,10 +54,12 @@ pub fn id_from_sk(sk: &str) -> Option<ClientId> {
     ClientId::parse(sk.strip_prefix(CLIENT_SK_PREFIX)?)
 }
 
+/// The `nameSk` of a client: folded name, then id.
 pub fn name_sort_key(name_fold: &str, id: ClientId) -> String {
     format!("{name_fold}{SORT_KEY_SEPARATOR}{id}")
 }
 
+/// The `phoneSk` of a client: phone (or `~` for none), then id.
 pub fn phone_sort_key(phone: Option<&str>, id: ClientId) -> String {
     format!("{}{SORT_KEY_SEPARATOR}{id}", phone.unwrap_or(NO_PHONE))
 }
@@ -74,7 +81,7 @@ pub fn client_key(org: &OrgId, id: ClientId) -> Item {
 /// A client's item, field for field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ClientItem {
+pub(crate) struct ClientItem {
     pub pk: String,
     pub sk: String,
     pub id: String,
@@ -119,8 +126,9 @@ impl ClientItem {
         }
     }
 
-    pub fn into_client(self) -> Result<Client, ApiError> {
-        let bad = |what: &str| item_error(format!("client item {}: unreadable {what}", self.sk));
+    pub fn into_client(self) -> Result<Client, StoreError> {
+        let bad =
+            |what: &str| StoreError::corrupt(format!("client item {}: unreadable {what}", self.sk));
         Ok(Client {
             id: ClientId::parse(&self.id).ok_or_else(|| bad("id"))?,
             created_at: Timestamp::parse(&self.created_at).ok_or_else(|| bad("createdAt"))?,
@@ -134,13 +142,15 @@ impl ClientItem {
     }
 }
 
-pub fn to_item(org: &OrgId, client: &Client) -> Result<Item, ApiError> {
-    serde_dynamo::to_item(ClientItem::new(org, client)).map_err(item_error)
+/// A client's item in an organization.
+pub fn to_item(org: &OrgId, client: &Client) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(ClientItem::new(org, client)).map_err(StoreError::corrupt)
 }
 
-pub fn from_item(item: Item) -> Result<Client, ApiError> {
+/// The client an item holds.
+pub fn from_item(item: Item) -> Result<Client, StoreError> {
     serde_dynamo::from_item::<_, ClientItem>(item)
-        .map_err(item_error)?
+        .map_err(StoreError::corrupt)?
         .into_client()
 }
 

@@ -13,10 +13,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 
 use super::item::{org_pk, Item};
-use super::{dynamo_error, item_error, Table};
-use crate::auth::{KeyHash, NewApiKey};
-use crate::error::ApiError;
-use crate::model::{OrgId, Timestamp};
+use super::schema::attr;
+use super::{StoreError, Table};
+use crate::domain::api_key::{KeyHash, NewApiKey};
+use crate::domain::model::{OrgId, Timestamp};
 
 const LOOKUP_PK_PREFIX: &str = "APIKEY#";
 const LOOKUP_SK: &str = "APIKEY";
@@ -26,9 +26,13 @@ const LISTING_SK_PREFIX: &str = "KEY#";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyInfo {
+    /// The key's id (not the key).
     pub key_id: String,
+    /// What the key is for, as given when it was made.
     pub label: String,
+    /// When it was made (RFC 3339).
     pub created_at: String,
+    /// When it was revoked, if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<String>,
 }
@@ -53,40 +57,66 @@ struct ListingItem {
     info: KeyInfo,
 }
 
+/// Why a key could not be made, listed or revoked.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// The organization has no key with this id.
     #[error("no key {0} in this organization")]
     NoSuchKey(String),
+    /// DynamoDB failed.
     #[error(transparent)]
-    Store(#[from] ApiError),
+    Store(#[from] StoreError),
+    /// The operating system gave no random bytes.
     #[error("could not generate a random key: {0}")]
     Random(getrandom::Error),
 }
 
+/// The API keys of every organization, in the clients' table.
 #[derive(Clone, Debug)]
 pub struct KeyStore {
     table: Table,
 }
 
-fn lookup_pk(hash: &KeyHash) -> String {
-    format!("{LOOKUP_PK_PREFIX}{}", hash.as_str())
+/// The look-up item's partition key of a key hash (or of any text, for
+/// [`KeyStore::warm_up`]).
+fn lookup_pk(hash: &str) -> String {
+    format!("{LOOKUP_PK_PREFIX}{hash}")
 }
 
 impl KeyStore {
+    /// The keys stored in `table`.
     pub fn new(table: Table) -> Self {
         Self { table }
     }
 
+    /// Opens the DynamoDB connection (credentials, endpoint, DNS, TCP, TLS)
+    /// with one `GetItem` of a look-up item no key can have (its hash is not
+    /// hex), reading nothing. Every function may `GetItem` look-up items (each
+    /// authenticates), so this needs no extra permission.
+    pub async fn warm_up(&self) -> Result<(), StoreError> {
+        self.table
+            .client
+            .get_item()
+            .table_name(&self.table.name)
+            .key(attr::PK, AttributeValue::S(lookup_pk("warm-up")))
+            .key(attr::SK, AttributeValue::S(LOOKUP_SK.into()))
+            .projection_expression("#pk")
+            .expression_attribute_names("#pk", attr::PK)
+            .send()
+            .await?;
+        Ok(())
+    }
+
     /// The organization of an active key; `None` for an unknown or revoked one.
-    pub async fn active_key_org(&self, hash: &KeyHash) -> Result<Option<OrgId>, ApiError> {
+    pub async fn active_key_org(&self, hash: &KeyHash) -> Result<Option<OrgId>, StoreError> {
         let Some(item) = self
             .table
-            .get_item(lookup_pk(hash), LOOKUP_SK.into())
+            .get_item(lookup_pk(hash.as_str()), LOOKUP_SK.into())
             .await?
         else {
             return Ok(None);
         };
-        let lookup: LookupItem = serde_dynamo::from_item(item).map_err(item_error)?;
+        let lookup: LookupItem = serde_dynamo::from_item(item).map_err(StoreError::corrupt)?;
         Ok((!lookup.revoked).then_some(lookup.org_id))
     }
 
@@ -105,7 +135,7 @@ impl KeyStore {
             revoked_at: None,
         };
         let lookup = LookupItem {
-            pk: lookup_pk(&key.hash),
+            pk: lookup_pk(key.hash.as_str()),
             sk: LOOKUP_SK.into(),
             org_id: org.clone(),
             key_id: key_id.clone(),
@@ -117,7 +147,7 @@ impl KeyStore {
             key_hash: key.hash.as_str().to_owned(),
             info: info.clone(),
         };
-        let put = |item: Item| -> Result<TransactWriteItem, ApiError> {
+        let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
             Ok(TransactWriteItem::builder()
                 .put(
                     Put::builder()
@@ -125,47 +155,39 @@ impl KeyStore {
                         .set_item(Some(item))
                         .condition_expression("attribute_not_exists(pk)")
                         .build()
-                        .map_err(ApiError::internal)?,
+                        .map_err(StoreError::failed)?,
                 )
                 .build())
         };
         self.table
             .client
             .transact_write_items()
-            .transact_items(put(serde_dynamo::to_item(lookup).map_err(item_error)?)?)
-            .transact_items(put(serde_dynamo::to_item(listing).map_err(item_error)?)?)
+            .transact_items(put(
+                serde_dynamo::to_item(lookup).map_err(StoreError::corrupt)?
+            )?)
+            .transact_items(put(
+                serde_dynamo::to_item(listing).map_err(StoreError::corrupt)?
+            )?)
             .send()
             .await
-            .map_err(dynamo_error)?;
+            .map_err(StoreError::from)?;
         Ok((key, info))
     }
 
     /// The organization's keys, oldest first.
-    pub async fn list_keys(&self, org: &OrgId) -> Result<Vec<KeyInfo>, ApiError> {
-        let mut keys = Vec::new();
-        let mut start_key = None;
-        loop {
-            let output = self
-                .table
-                .client
-                .query()
-                .table_name(&self.table.name)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", AttributeValue::S(org_pk(org)))
-                .expression_attribute_values(":prefix", AttributeValue::S(LISTING_SK_PREFIX.into()))
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(dynamo_error)?;
-            for item in output.items.unwrap_or_default() {
-                let listing: ListingItem = serde_dynamo::from_item(item).map_err(item_error)?;
-                keys.push(listing.info);
-            }
-            start_key = output.last_evaluated_key;
-            if start_key.is_none() {
-                return Ok(keys);
-            }
-        }
+    pub async fn list_keys(&self, org: &OrgId) -> Result<Vec<KeyInfo>, StoreError> {
+        let items = self
+            .table
+            .query_prefix(org_pk(org), LISTING_SK_PREFIX)
+            .await?;
+        items
+            .into_iter()
+            .map(|item| {
+                serde_dynamo::from_item::<_, ListingItem>(item)
+                    .map(|listing| listing.info)
+                    .map_err(StoreError::corrupt)
+            })
+            .collect()
     }
 
     /// Revokes a key of the organization. Revoking twice keeps the first time.
@@ -175,7 +197,8 @@ impl KeyStore {
             .get_item(org_pk(org), format!("{LISTING_SK_PREFIX}{key_id}"))
             .await?
             .ok_or_else(|| KeyError::NoSuchKey(key_id.to_owned()))?;
-        let mut listing: ListingItem = serde_dynamo::from_item(item).map_err(item_error)?;
+        let mut listing: ListingItem =
+            serde_dynamo::from_item(item).map_err(StoreError::corrupt)?;
         if listing.info.revoked_at.is_some() {
             return Ok(listing.info);
         }
@@ -184,18 +207,18 @@ impl KeyStore {
                       sk: String,
                       expression: &str,
                       value: AttributeValue|
-         -> Result<TransactWriteItem, ApiError> {
+         -> Result<TransactWriteItem, StoreError> {
             Ok(TransactWriteItem::builder()
                 .update(
                     Update::builder()
                         .table_name(&self.table.name)
-                        .key("pk", AttributeValue::S(pk))
-                        .key("sk", AttributeValue::S(sk))
+                        .key(attr::PK, AttributeValue::S(pk))
+                        .key(attr::SK, AttributeValue::S(sk))
                         .update_expression(expression)
                         .condition_expression("attribute_exists(pk)")
                         .expression_attribute_values(":v", value)
                         .build()
-                        .map_err(ApiError::internal)?,
+                        .map_err(StoreError::failed)?,
                 )
                 .build())
         };
@@ -203,7 +226,7 @@ impl KeyStore {
             .client
             .transact_write_items()
             .transact_items(update(
-                format!("{LOOKUP_PK_PREFIX}{}", listing.key_hash),
+                lookup_pk(&listing.key_hash),
                 LOOKUP_SK.into(),
                 "SET revoked = :v",
                 AttributeValue::Bool(true),
@@ -216,7 +239,7 @@ impl KeyStore {
             )?)
             .send()
             .await
-            .map_err(dynamo_error)?;
+            .map_err(StoreError::from)?;
         listing.info.revoked_at = Some(revoked_at);
         Ok(listing.info)
     }

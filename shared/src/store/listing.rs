@@ -17,12 +17,11 @@ use super::schema::{
     attr, IndexDefinition, BY_CREATED, BY_NAME, BY_PHONE, BY_STATUS_CREATED, BY_STATUS_NAME,
     BY_STATUS_PHONE,
 };
-use super::{dynamo_error, RETRY_AFTER};
-use crate::cursor::Position;
-use crate::error::ApiError;
-use crate::list_query::{ListQuery, SortField, SortOrder};
-use crate::model::{Client, ClientId, OrgId, Status};
-use crate::search::SearchTerm;
+use super::StoreError;
+use crate::domain::list_query::{ListQuery, SortField, SortOrder};
+use crate::domain::model::{Client, ClientId, OrgId, Status};
+use crate::domain::position::Position;
+use crate::domain::search::SearchTerm;
 
 /// How many times unprocessed keys of a `BatchGetItem` are asked for again.
 const MAX_BATCH_GET_ROUNDS: u32 = 5;
@@ -30,10 +29,13 @@ const MAX_BATCH_GET_ROUNDS: u32 = 5;
 /// One page of a list, with what it cost.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListPage {
+    /// The page's clients, in order.
     pub clients: Vec<Client>,
+    /// How many clients the list has in all (matches, for a search).
     pub total: u64,
     /// Where the next page starts; `None` on the last page.
     pub next: Option<Position>,
+    /// What reading the page cost in DynamoDB.
     pub cost: ReadCost,
 }
 
@@ -83,7 +85,7 @@ impl ClientStore {
         org: &OrgId,
         query: &ListQuery,
         after: Option<&Position>,
-    ) -> Result<ListPage, ApiError> {
+    ) -> Result<ListPage, StoreError> {
         match &query.search {
             None => self.list_by_index(org, query, after).await,
             Some(term) => self.search(org, query, term, after).await,
@@ -95,7 +97,7 @@ impl ClientStore {
         org: &OrgId,
         query: &ListQuery,
         after: Option<&Position>,
-    ) -> Result<ListPage, ApiError> {
+    ) -> Result<ListPage, StoreError> {
         let mut cost = ReadCost::default();
         let counts = self.counts(org).await?;
         cost.calls += 1;
@@ -140,7 +142,7 @@ impl ClientStore {
         mut skip: u64,
         take: usize,
         cost: &mut ReadCost,
-    ) -> Result<(Vec<Position>, bool), ApiError> {
+    ) -> Result<(Vec<Position>, bool), StoreError> {
         let mut entries = Vec::with_capacity(take + 1);
         let first_run = after.map_or(0, |position| position.run);
         for (run_index, run) in runs.iter().enumerate().skip(first_run) {
@@ -165,8 +167,7 @@ impl ClientStore {
                     .limit(wanted.min(i32::MAX as u64) as i32)
                     .set_exclusive_start_key(start_key.take())
                     .send()
-                    .await
-                    .map_err(dynamo_error)?;
+                    .await?;
                 cost.calls += 1;
                 cost.items_read += output.scanned_count.max(0) as u64;
                 for entry in output.items.unwrap_or_default() {
@@ -177,7 +178,7 @@ impl ClientStore {
                     entries.push(Position {
                         run: run_index,
                         sort_key: text(&entry, run.index.sort_key).ok_or_else(|| {
-                            ApiError::internal("index entry without its sort key")
+                            StoreError::corrupt("index entry without its sort key")
                         })?,
                         id: sk_id(&entry)?,
                     });
@@ -201,7 +202,7 @@ impl ClientStore {
         query: &ListQuery,
         term: &SearchTerm,
         after: Option<&Position>,
-    ) -> Result<ListPage, ApiError> {
+    ) -> Result<ListPage, StoreError> {
         let mut cost = ReadCost::default();
         let mut hits = Vec::new();
         let mut start_key: Option<Item> = None;
@@ -241,7 +242,7 @@ impl ClientStore {
                     AttributeValue::S(status.as_str().into()),
                 );
             }
-            let output = request.send().await.map_err(dynamo_error)?;
+            let output = request.send().await?;
             cost.calls += 1;
             cost.items_read += output.scanned_count.max(0) as u64;
             for entry in output.items.unwrap_or_default() {
@@ -294,7 +295,7 @@ impl ClientStore {
         org: &OrgId,
         ids: &[ClientId],
         cost: &mut ReadCost,
-    ) -> Result<Vec<Client>, ApiError> {
+    ) -> Result<Vec<Client>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -304,17 +305,16 @@ impl ClientStore {
                 .set_keys(Some(keys))
                 .consistent_read(true)
                 .build()
-                .map_err(ApiError::internal)?,
+                .map_err(StoreError::failed)?,
         );
         let mut found: HashMap<ClientId, Client> = HashMap::with_capacity(ids.len());
         let mut rounds = 0;
         while let Some(request) = pending.take() {
             rounds += 1;
             if rounds > MAX_BATCH_GET_ROUNDS {
-                return Err(ApiError::Unavailable {
-                    retry_after: RETRY_AFTER,
-                    cause: "BatchGetItem left keys unprocessed after every retry".into(),
-                });
+                return Err(StoreError::Unavailable(
+                    "BatchGetItem left keys unprocessed after every retry".into(),
+                ));
             }
             if rounds > 1 {
                 tokio::time::sleep(std::time::Duration::from_millis(20 << rounds)).await;
@@ -325,8 +325,7 @@ impl ClientStore {
                 .batch_get_item()
                 .request_items(&self.table.name, request)
                 .send()
-                .await
-                .map_err(dynamo_error)?;
+                .await?;
             cost.calls += 1;
             for entry in output
                 .responses
@@ -378,12 +377,12 @@ fn index_runs(org: &OrgId, query: &ListQuery) -> Vec<IndexRun> {
     }
 }
 
-fn sk_id(entry: &Item) -> Result<ClientId, ApiError> {
+fn sk_id(entry: &Item) -> Result<ClientId, StoreError> {
     match entry.get(attr::SK) {
         Some(AttributeValue::S(sk)) => id_from_sk(sk),
         _ => None,
     }
-    .ok_or_else(|| ApiError::internal("index entry without a client sort key"))
+    .ok_or_else(|| StoreError::corrupt("index entry without a client sort key"))
 }
 
 /// What search reads of a client from the compact index: enough to sort.
@@ -396,8 +395,8 @@ struct SearchHit {
 }
 
 impl SearchHit {
-    fn from_entry(entry: &Item) -> Result<Self, ApiError> {
-        let broken = || ApiError::internal("search index entry is missing a projected attribute");
+    fn from_entry(entry: &Item) -> Result<Self, StoreError> {
+        let broken = || StoreError::corrupt("search index entry is missing a projected attribute");
         Ok(Self {
             id: sk_id(entry)?,
             name_fold: text(entry, attr::NAME_FOLD).ok_or_else(broken)?,
@@ -436,7 +435,7 @@ fn text(entry: &Item, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::list_query::StatusFilter;
+    use crate::domain::list_query::StatusFilter;
 
     fn hit(name: &str, phone: Option<&str>, status: Status) -> SearchHit {
         SearchHit {

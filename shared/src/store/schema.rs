@@ -8,20 +8,29 @@ use aws_sdk_dynamodb::types::{
 };
 use serde_json::{json, Value};
 
-use super::{dynamo_error, Table};
-use crate::error::ApiError;
+use super::{StoreError, Table};
 
 /// Attribute names of the table's keys and index keys.
 pub mod attr {
+    /// The table's partition key: `ORG#<org>` or `APIKEY#<hash>`.
     pub const PK: &str = "pk";
+    /// The table's sort key: `CLIENT#<id>`, `COUNTS`, `IDEM#<key>`, `KEY#<id>`, `APIKEY`.
     pub const SK: &str = "sk";
+    /// The `byStatus*` indexes' partition key.
     pub const STATUS_PK: &str = "statusPk";
+    /// Sort key by creation (the id).
     pub const CREATED_SK: &str = "createdSk";
+    /// Sort key by folded name, then id.
     pub const NAME_SK: &str = "nameSk";
+    /// Sort key by phone, then id.
     pub const PHONE_SK: &str = "phoneSk";
+    /// The case-folded name search matches.
     pub const NAME_FOLD: &str = "nameFold";
+    /// The phone's digits search matches.
     pub const PHONE_DIGITS: &str = "phoneDigits";
+    /// The phone as given.
     pub const PHONE: &str = "phone";
+    /// `active` or `inactive`.
     pub const STATUS: &str = "status";
     /// Epoch seconds after which DynamoDB's TTL may delete the item (idempotency records).
     pub const EXPIRES_AT: &str = "expiresAt";
@@ -33,15 +42,22 @@ pub const TTL_ATTRIBUTE: &str = attr::EXPIRES_AT;
 /// What an index carries besides its keys and the table's keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IndexProjection {
+    /// Only the keys.
     KeysOnly,
+    /// The keys and these attributes.
     Include(&'static [&'static str]),
 }
 
+/// A global secondary index of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexDefinition {
+    /// Its name.
     pub name: &'static str,
+    /// Its partition key attribute.
     pub partition_key: &'static str,
+    /// Its sort key attribute.
     pub sort_key: &'static str,
+    /// What else it carries.
     pub projection: IndexProjection,
 }
 
@@ -57,15 +73,21 @@ pub const BY_CREATED: IndexDefinition = IndexDefinition {
         attr::STATUS,
     ]),
 };
+/// Organization-wide, by folded name.
 pub const BY_NAME: IndexDefinition = keys_only("byName", attr::PK, attr::NAME_SK);
+/// Organization-wide, by phone.
 pub const BY_PHONE: IndexDefinition = keys_only("byPhone", attr::PK, attr::PHONE_SK);
+/// One status of an organization, by creation.
 pub const BY_STATUS_CREATED: IndexDefinition =
     keys_only("byStatusCreated", attr::STATUS_PK, attr::CREATED_SK);
+/// One status of an organization, by folded name.
 pub const BY_STATUS_NAME: IndexDefinition =
     keys_only("byStatusName", attr::STATUS_PK, attr::NAME_SK);
+/// One status of an organization, by phone.
 pub const BY_STATUS_PHONE: IndexDefinition =
     keys_only("byStatusPhone", attr::STATUS_PK, attr::PHONE_SK);
 
+/// Every index of the table.
 pub const INDEXES: [IndexDefinition; 6] = [
     BY_CREATED,
     BY_NAME,
@@ -138,7 +160,7 @@ pub fn cloudformation_properties() -> Value {
 }
 
 /// Creates the table (on-demand capacity) unless it exists. Returns whether it was created.
-pub async fn create_table(table: &Table) -> Result<bool, ApiError> {
+pub async fn create_table(table: &Table) -> Result<bool, StoreError> {
     let key = |name: &str, key_type: KeyType| {
         KeySchemaElement::builder()
             .attribute_name(name)
@@ -195,8 +217,7 @@ pub async fn create_table(table: &Table) -> Result<bool, ApiError> {
                 .table_name(&table.name)
                 .time_to_live_specification(ttl)
                 .send()
-                .await
-                .map_err(dynamo_error)?;
+                .await?;
             Ok(true)
         }
         Err(error)
@@ -206,7 +227,7 @@ pub async fn create_table(table: &Table) -> Result<bool, ApiError> {
         {
             Ok(false)
         }
-        Err(error) => Err(dynamo_error(error)),
+        Err(error) => Err(error.into()),
     }
 }
 

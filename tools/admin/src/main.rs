@@ -16,7 +16,7 @@
 
 use std::process::ExitCode;
 
-use shared::model::OrgId;
+use shared::domain::model::OrgId;
 use shared::store::import::{import_clients, sample_clients};
 use shared::store::keys::KeyStore;
 use shared::store::{schema, Table};
@@ -135,7 +135,8 @@ async fn run(invocation: Invocation) -> Result<(), String> {
         .or_else(|| std::env::var("TABLE_NAME").ok())
         .ok_or("no table: pass --table NAME or set TABLE_NAME")?;
     let table = Table::new(shared::store::connect().await, &table_name);
-    let failed = |error: &(dyn std::error::Error + 'static)| shared::error::cause_chain(error);
+    let failed =
+        |error: &(dyn std::error::Error + 'static)| shared::http::error::cause_chain(error);
     match invocation.command {
         Command::CreateTable => {
             let created = schema::create_table(&table).await.map_err(|e| failed(&e))?;

@@ -35,9 +35,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWr
 use lambda_http::http::{Method, Request as HttpRequest};
 use local_api::Function;
 use serde_json::{json, Value};
-use shared::config::Config;
-use shared::model::{Client, ClientId, OrgId, Status};
-use shared::store::clients::COUNTS_SK;
+use shared::domain::model::{Client, ClientId, OrgId, Status};
+use shared::function::Config;
+use shared::store::counts::COUNTS_SK;
 use shared::store::import::{import_clients, sample_clients};
 use shared::store::item::{client_key, org_pk, to_item};
 use shared::store::keys::KeyStore;

@@ -1,65 +1,21 @@
-//! API keys: the `Authorization` header, key generation and hashing, and the
-//! per-container cache of key look-ups.
+//! Authentication at the edge: the `Authorization: Bearer <key>` header,
+//! and the per-container cache of key look-ups in front of the store.
 //!
-//! A key is `ba_` followed by 64 hex digits (256 random bits). Only its
-//! SHA-256 is stored; the key itself is shown once, when it is created, and
-//! never logged. A look-up's answer (the key's organization, or "no such
-//! key") is cached for at most [`crate::config::Config::key_cache_ttl`], so a
-//! revoked key is refused within that time.
+//! A look-up's answer (the key's organization, or "no such key") is cached
+//! for at most [`crate::function::Config::key_cache_ttl`], so a revoked key
+//! is refused within that time.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
-use crate::error::ApiError;
-use crate::model::OrgId;
+use super::error::ApiError;
+use crate::domain::api_key::{self, KeyHash};
+use crate::domain::model::OrgId;
 use crate::store::keys::KeyStore;
 
-pub const KEY_PREFIX: &str = "ba_";
-const SECRET_BYTES: usize = 32;
-/// Longer headers are refused before hashing: no real key is that long.
-const MAX_KEY_LEN: usize = 256;
 /// The cache never holds more entries than this; when full it is cleared.
 const CACHE_CAPACITY: usize = 10_000;
-
-/// The SHA-256 of a whole key, hex-encoded: what the store keeps.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct KeyHash(String);
-
-impl KeyHash {
-    pub fn of(key: &str) -> Self {
-        Self(sha256_hex(key.as_bytes()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for KeyHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KeyHash({}…)", &self.0[..8])
-    }
-}
-
-/// A freshly generated key; its text is shown once and then dropped.
-pub struct NewApiKey {
-    pub key: String,
-    pub hash: KeyHash,
-}
-
-impl NewApiKey {
-    pub fn generate() -> Result<Self, getrandom::Error> {
-        let mut secret = [0u8; SECRET_BYTES];
-        getrandom::fill(&mut secret)?;
-        let key = format!("{KEY_PREFIX}{}", hex(&secret));
-        let hash = KeyHash::of(&key);
-        Ok(Self { key, hash })
-    }
-}
 
 /// Extracts the key from an `Authorization` header value: `Bearer <key>`,
 /// the scheme case-insensitive, surrounding spaces ignored.
@@ -69,12 +25,7 @@ pub fn bearer_key(header: Option<&str>) -> Result<&str, ApiError> {
         .split_once(|c: char| c == ' ' || c == '\t')
         .ok_or(ApiError::Unauthorized)?;
     let key = key.trim();
-    let well_formed = scheme.eq_ignore_ascii_case("bearer")
-        && key.starts_with(KEY_PREFIX)
-        && key.len() > KEY_PREFIX.len()
-        && key.len() <= MAX_KEY_LEN
-        && key.bytes().all(|b| b.is_ascii_graphic());
-    if well_formed {
+    if scheme.eq_ignore_ascii_case("bearer") && api_key::is_well_formed(key) {
         Ok(key)
     } else {
         Err(ApiError::Unauthorized)
@@ -88,6 +39,7 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
+    /// Look-ups go to `keys`; answers are cached for `ttl`.
     pub fn new(keys: KeyStore, ttl: Duration) -> Self {
         Self {
             keys,
@@ -108,6 +60,11 @@ impl Authenticator {
         };
         org.ok_or(ApiError::Unauthorized)
     }
+
+    /// The key store behind the cache.
+    pub fn keys(&self) -> &KeyStore {
+        &self.keys
+    }
 }
 
 /// Look-up answers by key hash, each kept for at most `ttl`.
@@ -117,6 +74,7 @@ pub struct KeyCache {
 }
 
 impl KeyCache {
+    /// An empty cache whose answers live for `ttl` (zero: nothing is cached).
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
@@ -133,6 +91,7 @@ impl KeyCache {
             .map(|(_, org)| org.clone())
     }
 
+    /// Caches a look-up's answer, now.
     pub fn put(&self, hash: KeyHash, org: Option<OrgId>) {
         if self.ttl.is_zero() {
             return;
@@ -147,21 +106,6 @@ impl KeyCache {
         }
         entries.insert(hash, (Instant::now(), org));
     }
-}
-
-/// The SHA-256 of `bytes`, as 64 lowercase hex digits.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-            let _ = write!(out, "{b:02x}");
-            out
-        })
 }
 
 #[cfg(test)]
@@ -200,28 +144,6 @@ mod tests {
         }
         let long = format!("Bearer ba_{}", "a".repeat(300));
         assert!(bearer_key(Some(&long)).is_err());
-    }
-
-    #[test]
-    fn generated_keys_are_prefixed_random_and_hashed_with_sha256() {
-        let first = NewApiKey::generate().unwrap();
-        let second = NewApiKey::generate().unwrap();
-
-        assert!(first.key.starts_with("ba_"));
-        assert_eq!(first.key.len(), 3 + 64);
-        assert_ne!(first.key, second.key);
-        assert_eq!(first.hash, KeyHash::of(&first.key));
-        assert_eq!(
-            KeyHash::of("abc").as_str(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
-
-    #[test]
-    fn key_hash_debug_output_does_not_show_the_whole_hash() {
-        let hash = KeyHash::of("ba_secret");
-
-        assert!(!format!("{hash:?}").contains(hash.as_str()));
     }
 
     #[test]

@@ -10,23 +10,31 @@
 
 use std::time::Duration;
 
+/// The longest (and default) key look-up cache lifetime.
 pub const MAX_KEY_CACHE_TTL: Duration = Duration::from_secs(60);
 
+/// A function's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// `TABLE_NAME`.
     pub table_name: String,
+    /// `KEY_CACHE_TTL_SECONDS`.
     pub key_cache_ttl: Duration,
 }
 
+/// A setting that is missing or out of its range.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
+    /// `TABLE_NAME` is missing or blank.
     #[error("TABLE_NAME is not set: name the DynamoDB table of the clients")]
     MissingTableName,
+    /// `KEY_CACHE_TTL_SECONDS` is not 0–60.
     #[error("KEY_CACHE_TTL_SECONDS must be a whole number of seconds from 0 to 60, got {0:?}")]
     InvalidKeyCacheTtl(String),
 }
 
 impl Config {
+    /// Reads the settings from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }

@@ -6,12 +6,17 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::{ApiError, FieldError};
-use crate::model::Status;
+use super::digest::sha256_hex;
+use super::model::Status;
+use super::validation::{FieldError, FieldErrors};
 
+/// The longest name, in characters.
 pub const NAME_MAX_CHARS: usize = 200;
+/// The longest phone number, in characters.
 pub const PHONE_MAX_CHARS: usize = 32;
+/// The fewest digits a phone number may have.
 pub const PHONE_MIN_DIGITS: usize = 3;
+/// The longest notes, in characters.
 pub const NOTES_MAX_CHARS: usize = 10_000;
 
 const FIELDS: [&str; 4] = ["name", "phone", "status", "notes"];
@@ -21,6 +26,7 @@ const FIELDS: [&str; 4] = ["name", "phone", "status", "notes"];
 pub struct ClientName(String);
 
 impl ClientName {
+    /// Trims `raw` and checks it; the error says what is wrong.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let trimmed = raw.trim();
         let chars = trimmed.chars().count();
@@ -36,10 +42,12 @@ impl ClientName {
         Ok(Self(trimmed.to_owned()))
     }
 
+    /// The name.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// The name, owned.
     pub fn into_inner(self) -> String {
         self.0
     }
@@ -69,10 +77,12 @@ impl Phone {
         Ok(Some(Self(trimmed.to_owned())))
     }
 
+    /// The phone number as given, trimmed.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// The phone number, owned.
     pub fn into_inner(self) -> String {
         self.0
     }
@@ -88,6 +98,7 @@ pub fn is_phone_char(c: char) -> bool {
 pub struct Notes(String);
 
 impl Notes {
+    /// Checks the length of `raw` (kept untrimmed).
     pub fn parse(raw: &str) -> Result<Self, String> {
         if raw.chars().count() > NOTES_MAX_CHARS {
             return Err(format!("must be at most {NOTES_MAX_CHARS} characters"));
@@ -95,6 +106,12 @@ impl Notes {
         Ok(Self(raw.to_owned()))
     }
 
+    /// The notes.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The notes, owned.
     pub fn into_inner(self) -> String {
         self.0
     }
@@ -105,8 +122,10 @@ impl Notes {
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
+    /// The longest key, in bytes.
     pub const MAX_LEN: usize = 255;
 
+    /// Checks a header value's bytes.
     pub fn parse(raw: &[u8]) -> Result<Self, String> {
         let printable = raw.iter().all(|b| (0x20..=0x7e).contains(b));
         if raw.is_empty() || raw.len() > Self::MAX_LEN || !printable {
@@ -120,6 +139,7 @@ impl IdempotencyKey {
         ))
     }
 
+    /// The key.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -128,9 +148,13 @@ impl IdempotencyKey {
 /// The body of `POST /clients`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewClient {
+    /// The name.
     pub name: ClientName,
+    /// The phone number, if one was given.
     pub phone: Option<Phone>,
+    /// The status (`active` unless given).
     pub status: Status,
+    /// The notes, if given (`null` is none).
     pub notes: Option<Notes>,
 }
 
@@ -138,16 +162,14 @@ pub struct NewClient {
 /// `Some(None)` clears a nullable field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientPatch {
+    /// A new name.
     pub name: Option<ClientName>,
+    /// A new phone; `Some(None)` clears it.
     pub phone: Option<Option<Phone>>,
+    /// A new status.
     pub status: Option<Status>,
+    /// New notes; `Some(None)` clears them.
     pub notes: Option<Option<Notes>>,
-}
-
-impl ClientPatch {
-    pub fn is_empty(&self) -> bool {
-        self == &Self::default()
-    }
 }
 
 impl NewClient {
@@ -158,12 +180,13 @@ impl NewClient {
             self.name.as_str(),
             self.phone.as_ref().map(Phone::as_str),
             self.status.as_str(),
-            self.notes.as_ref().map(|n| n.0.as_str()),
+            self.notes.as_ref().map(Notes::as_str),
         ]);
-        crate::auth::sha256_hex(canonical.to_string().as_bytes())
+        sha256_hex(canonical.to_string().as_bytes())
     }
 
-    pub fn from_json(object: &Map<String, Value>) -> Result<Self, ApiError> {
+    /// Validates a `POST` body, reporting every field error at once.
+    pub fn from_json(object: &Map<String, Value>) -> Result<Self, FieldErrors> {
         let mut fields = FieldReader::new(object);
         let name = match object.get("name") {
             None => {
@@ -186,7 +209,8 @@ impl NewClient {
 }
 
 impl ClientPatch {
-    pub fn from_json(object: &Map<String, Value>) -> Result<Self, ApiError> {
+    /// Validates a `PATCH` body, reporting every field error at once.
+    pub fn from_json(object: &Map<String, Value>) -> Result<Self, FieldErrors> {
         let mut fields = FieldReader::new(object);
         let patch = Self {
             name: fields.name(),
@@ -219,11 +243,11 @@ impl<'a> FieldReader<'a> {
         self.errors.push(FieldError::new(field, message));
     }
 
-    fn finish(self) -> Result<(), ApiError> {
+    fn finish(self) -> Result<(), FieldErrors> {
         if self.errors.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::Validation(self.errors))
+            Err(FieldErrors(self.errors))
         }
     }
 
@@ -288,11 +312,8 @@ mod tests {
         value.as_object().expect("test bodies are objects").clone()
     }
 
-    fn fields_at_fault(error: ApiError) -> Vec<String> {
-        match error {
-            ApiError::Validation(details) => details.into_iter().map(|d| d.field).collect(),
-            other => panic!("expected a validation error, got {other:?}"),
-        }
+    fn fields_at_fault(error: FieldErrors) -> Vec<String> {
+        error.0.into_iter().map(|d| d.field).collect()
     }
 
     #[test]
@@ -385,7 +406,7 @@ mod tests {
     fn empty_patch_changes_nothing() {
         let patch = ClientPatch::from_json(&Map::new()).unwrap();
 
-        assert!(patch.is_empty());
+        assert_eq!(patch, ClientPatch::default());
     }
 
     #[test]

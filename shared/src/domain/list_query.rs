@@ -3,13 +3,18 @@
 //! Every parameter of the contract is parsed once here; an unknown parameter,
 //! a repeated one, or a value outside its rule is a `validation_error` naming it.
 
-use crate::error::{ApiError, FieldError};
-use crate::model::Status;
-use crate::search::SearchTerm;
+use super::model::Status;
+use super::search::SearchTerm;
+use super::validation::{FieldError, FieldErrors};
 
+/// Clients per page when `limit` is not given.
 pub const DEFAULT_LIMIT: u32 = 50;
+/// The largest `limit`.
 pub const MAX_LIMIT: u32 = 100;
+/// The longest search `query`, in characters (after trimming).
 pub const MAX_QUERY_CHARS: usize = 100;
+/// The longest `cursor` accepted.
+pub const MAX_CURSOR_LEN: usize = 4096;
 /// Offsets beyond this are refused: no organization is that large, and it
 /// keeps a single request's work bounded.
 pub const MAX_OFFSET: u64 = 1_000_000_000;
@@ -24,11 +29,16 @@ const PARAMETERS: [&str; 7] = [
     "cursor",
 ];
 
+/// What a list is sorted by (`sortBy`); ties are always broken by id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortField {
+    /// `name`: by the case-folded name.
     Name,
+    /// `phone`: by the phone as given; clients without one come last ascending.
     Phone,
+    /// `status`: active before inactive ascending.
     Status,
+    /// `createdAt`, the default.
     CreatedAt,
 }
 
@@ -44,16 +54,13 @@ impl SortField {
     }
 }
 
+/// `sortOrder`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortOrder {
+    /// `asc`, the default.
     Asc,
+    /// `desc`.
     Desc,
-}
-
-impl SortOrder {
-    pub fn is_ascending(self) -> bool {
-        self == Self::Asc
-    }
 }
 
 /// Which statuses a list includes: `None` means every status.
@@ -61,8 +68,10 @@ impl SortOrder {
 pub struct StatusFilter(Option<Status>);
 
 impl StatusFilter {
+    /// Every status.
     pub const ALL: Self = Self(None);
 
+    /// One status only.
     pub fn only(status: Status) -> Self {
         Self(Some(status))
     }
@@ -70,10 +79,6 @@ impl StatusFilter {
     /// The single status kept, or `None` when every status is kept.
     pub fn single(self) -> Option<Status> {
         self.0
-    }
-
-    pub fn includes(self, status: Status) -> bool {
-        self.0.is_none_or(|only| only == status)
     }
 
     /// `active,inactive` style; empty items are ignored; both or none mean all.
@@ -97,15 +102,23 @@ impl StatusFilter {
     }
 }
 
+/// The parameters of `GET /clients`, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
+    /// Clients per page, 1–100.
     pub limit: u32,
+    /// Matching clients to skip before the page.
     pub offset: u64,
+    /// The search, if `query` was given and not blank.
     pub search: Option<SearchTerm>,
+    /// The sort field.
     pub sort_by: SortField,
+    /// The sort direction.
     pub sort_order: SortOrder,
+    /// Which statuses are listed.
     pub status: StatusFilter,
-    /// Where to resume: a `nextCursor` of an earlier page (checked by [`crate::cursor`]).
+    /// Where to resume: a `nextCursor` of an earlier page, as sent (the HTTP
+    /// edge checks and decodes it, see `http::cursor`).
     pub cursor: Option<String>,
 }
 
@@ -127,7 +140,7 @@ impl ListQuery {
     /// Parses `(name, value)` pairs of a query string (already percent-decoded).
     pub fn parse<'a>(
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, FieldErrors> {
         let mut query = Self::default();
         let mut errors: Vec<FieldError> = Vec::new();
         let mut seen: Vec<&str> = Vec::new();
@@ -158,7 +171,7 @@ impl ListQuery {
         if errors.is_empty() {
             Ok(query)
         } else {
-            Err(ApiError::Validation(errors))
+            Err(FieldErrors(errors))
         }
     }
 
@@ -195,7 +208,7 @@ impl ListQuery {
             }
             "status" => self.status = StatusFilter::parse(value)?,
             "cursor" => {
-                if value.is_empty() || value.len() > crate::cursor::MAX_CURSOR_LEN {
+                if value.is_empty() || value.len() > MAX_CURSOR_LEN {
                     return Err("is not a cursor of this API".into());
                 }
                 self.cursor = Some(value.to_owned());
@@ -218,13 +231,13 @@ fn parse_integer(text: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
-    fn parse(query: &[(&str, &str)]) -> Result<ListQuery, ApiError> {
+    fn parse(query: &[(&str, &str)]) -> Result<ListQuery, FieldErrors> {
         ListQuery::parse(query.iter().copied())
     }
 
     fn fields_at_fault(query: &[(&str, &str)]) -> Vec<String> {
         match parse(query) {
-            Err(ApiError::Validation(details)) => details.into_iter().map(|d| d.field).collect(),
+            Err(errors) => errors.0.into_iter().map(|d| d.field).collect(),
             other => panic!("expected a validation error, got {other:?}"),
         }
     }

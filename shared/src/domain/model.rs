@@ -16,6 +16,7 @@ use uuid::Uuid;
 pub struct OrgId(String);
 
 impl OrgId {
+    /// The id.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -106,13 +107,17 @@ impl fmt::Display for ClientId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// `active`, the default.
     Active,
+    /// `inactive`.
     Inactive,
 }
 
 impl Status {
+    /// Every status, in sort order.
     pub const ALL: [Status; 2] = [Status::Active, Status::Inactive];
 
+    /// `active` or `inactive`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
@@ -120,6 +125,7 @@ impl Status {
         }
     }
 
+    /// The status named exactly `text`.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "active" => Some(Self::Active),
@@ -140,10 +146,12 @@ impl fmt::Display for Status {
 pub struct Timestamp(DateTime<Utc>);
 
 impl Timestamp {
+    /// The current instant, to the millisecond.
     pub fn now() -> Self {
         Self::from_millis(Utc::now().timestamp_millis())
     }
 
+    /// Milliseconds since the Unix epoch.
     pub fn from_millis(millis: i64) -> Self {
         Self(
             Utc.timestamp_millis_opt(millis)
@@ -152,12 +160,14 @@ impl Timestamp {
         )
     }
 
+    /// An RFC 3339 instant, truncated to the millisecond.
     pub fn parse(text: &str) -> Option<Self> {
         DateTime::parse_from_rfc3339(text)
             .ok()
             .map(|t| Self::from_millis(t.timestamp_millis()))
     }
 
+    /// `2026-11-27T10:00:00.000Z`.
     pub fn to_rfc3339(self) -> String {
         self.0.to_rfc3339_opts(SecondsFormat::Millis, true)
     }
@@ -166,15 +176,43 @@ impl Timestamp {
 /// A client as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
+    /// The id, chosen by the server.
     pub id: ClientId,
+    /// The name (valid by the rules of [`super::input::ClientName`]).
     pub name: String,
+    /// The phone number, if any.
     pub phone: Option<String>,
+    /// The status.
     pub status: Status,
+    /// The notes, if any.
     pub notes: Option<String>,
+    /// When it was created (the id's instant).
     pub created_at: Timestamp,
+    /// When it last really changed.
     pub updated_at: Timestamp,
     /// Incremented on every real change; the basis of optimistic concurrency.
     pub version: u64,
+}
+
+/// Which current versions of a client a conditional write accepts (the
+/// HTTP edge reads it from `If-Match`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ExpectedVersion {
+    /// Any version: the write is unconditional.
+    #[default]
+    Any,
+    /// Only one of these versions (none matches an empty list).
+    OneOf(Vec<u64>),
+}
+
+impl ExpectedVersion {
+    /// Whether a client at `version` may be written.
+    pub fn accepts(&self, version: u64) -> bool {
+        match self {
+            Self::Any => true,
+            Self::OneOf(versions) => versions.contains(&version),
+        }
+    }
 }
 
 impl Client {

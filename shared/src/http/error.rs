@@ -1,62 +1,100 @@
-//! The one error type of the API.
+//! The one error type of the API, and the one place errors of the lower
+//! layers become answers.
 //!
 //! Every failure a handler can meet is an [`ApiError`]. Each variant knows its
 //! HTTP status, its stable snake_case `code` and the sentence shown to the
-//! caller. 5xx variants carry their cause for the log only: the message a
-//! caller sees never includes it.
+//! caller. Validation errors of the domain ([`FieldErrors`]) and store errors
+//! ([`StoreError`]) convert into it here, and only here. 5xx variants carry
+//! their cause for the log only: the message a caller sees never includes it.
 
 use std::error::Error as StdError;
 use std::time::Duration;
 
-use serde::Serialize;
+pub use crate::domain::validation::FieldError;
+use crate::domain::validation::FieldErrors;
+use crate::store::error::{StoreError, WriteKind};
 
 /// A cause kept for the log, never shown to the caller.
 pub type Cause = Box<dyn StdError + Send + Sync + 'static>;
 
-/// One field or parameter at fault, reported in `error.details`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
+/// What `Retry-After` tells a caller when DynamoDB is throttling or unreachable.
+pub const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
+/// Every way a request can fail, as the caller sees it.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// 400 `invalid_json`: the body is not one JSON object (the sentence says how).
     #[error("{0}")]
     InvalidJson(&'static str),
+    /// 400 `validation_error`, with every field at fault.
     #[error("The request has invalid fields or parameters.")]
     Validation(Vec<FieldError>),
+    /// 401 `unauthorized`: no key, a malformed one, or an unknown or revoked one.
     #[error("A valid API key is required: send `Authorization: Bearer <key>`.")]
     Unauthorized,
+    /// 404 `not_found`: no such client in the caller's organization.
     #[error("No such client.")]
     NotFound,
+    /// 404 `not_found`: no such route.
     #[error("No such route: see the API's documentation for its endpoints.")]
     NoRoute,
+    /// 409 `conflict` (the sentence says which).
     #[error("{0}")]
     Conflict(&'static str),
+    /// 412 `precondition_failed`: `If-Match` names another version.
     #[error("The client has changed since the given ETag; fetch it again.")]
     PreconditionFailed,
+    /// 413 `payload_too_large`.
     #[error("The request body is larger than 64 KiB.")]
     PayloadTooLarge,
+    /// 415 `unsupported_media_type`.
     #[error("The request body must be sent as `Content-Type: application/json`.")]
     UnsupportedMediaType,
+    /// 503 `unavailable`, with `Retry-After`.
     #[error("The service is temporarily unavailable; retry after a moment.")]
     Unavailable {
+        /// What `Retry-After` says.
         retry_after: Duration,
+        /// Why, for the log.
         #[source]
         cause: Cause,
     },
+    /// 500 `internal`: a bug; the cause goes to the log.
     #[error("Internal error.")]
     Internal(#[source] Cause),
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(errors: FieldErrors) -> Self {
+        Self::Validation(errors.0)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    /// How each store outcome is answered.
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => Self::NotFound,
+            StoreError::VersionMismatch => Self::PreconditionFailed,
+            StoreError::Contended {
+                kind: WriteKind::Create,
+                ..
+            } => Self::Conflict(
+                "The client could not be created because of concurrent writes; retry.",
+            ),
+            StoreError::Contended { .. } => {
+                Self::Conflict("The client is being changed by other requests; retry.")
+            }
+            StoreError::IdempotencyKeyReused => Self::Conflict(
+                "This Idempotency-Key was already used with a different request body.",
+            ),
+            StoreError::Unavailable(_) => Self::Unavailable {
+                retry_after: RETRY_AFTER,
+                cause: Box::new(error),
+            },
+            StoreError::CorruptItem(_) | StoreError::Failed(_) => Self::Internal(Box::new(error)),
+        }
+    }
 }
 
 impl ApiError {
@@ -65,10 +103,12 @@ impl ApiError {
         Self::Validation(vec![FieldError::new(field, message)])
     }
 
+    /// A 500 whose cause goes to the log.
     pub fn internal(cause: impl Into<Cause>) -> Self {
         Self::Internal(cause.into())
     }
 
+    /// The HTTP status.
     pub fn status(&self) -> u16 {
         match self {
             Self::InvalidJson(_) | Self::Validation(_) => 400,
@@ -83,6 +123,7 @@ impl ApiError {
         }
     }
 
+    /// The stable `error.code`.
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidJson(_) => "invalid_json",
@@ -98,6 +139,7 @@ impl ApiError {
         }
     }
 
+    /// The fields at fault, for a validation error.
     pub fn details(&self) -> Option<&[FieldError]> {
         match self {
             Self::Validation(details) => Some(details),
@@ -162,6 +204,31 @@ mod tests {
         assert_eq!(error.status(), 500);
         assert!(!body.contains("clients-prod"), "{body}");
         assert!(cause_chain(&error).contains("clients-prod"));
+    }
+
+    #[test]
+    fn store_errors_are_answered_by_the_contract() {
+        let unavailable = ApiError::from(StoreError::Unavailable("throttled".into()));
+        let corrupt = ApiError::from(StoreError::corrupt("counts item: active is not a number"));
+        let contended = ApiError::from(StoreError::Contended {
+            kind: WriteKind::Update,
+            attempts: 8,
+        });
+
+        assert_eq!(ApiError::from(StoreError::NotFound).status(), 404);
+        assert_eq!(ApiError::from(StoreError::VersionMismatch).status(), 412);
+        assert_eq!(
+            ApiError::from(StoreError::IdempotencyKeyReused).status(),
+            409
+        );
+        assert_eq!(contended.status(), 409);
+        assert!(
+            matches!(unavailable, ApiError::Unavailable { retry_after, .. } if retry_after == RETRY_AFTER)
+        );
+        assert!(cause_chain(&unavailable).contains("throttled"));
+        assert_eq!(corrupt.status(), 500);
+        assert!(!corrupt.body().to_string().contains("counts item"));
+        assert!(cause_chain(&corrupt).contains("counts item"));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Opaque list cursors: where the next page of a list starts.
+//! Opaque list cursors: a page's end [`Position`] as the text of `nextCursor`
+//! and `cursor`.
 //!
 //! A cursor is `base64url(JSON position) "." checksum`, the checksum being the
 //! first 128 bits of SHA-256 over the organization and the position. It is
@@ -13,22 +14,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::sha256_hex;
-use crate::error::ApiError;
-use crate::list_query::ListQuery;
-use crate::model::{ClientId, OrgId};
-
-/// The longest cursor accepted.
-pub const MAX_CURSOR_LEN: usize = 4096;
-
-/// Where a page ended: the last entry's run (which status partition, for
-/// `sortBy=status`), its sort key and its id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Position {
-    pub run: usize,
-    pub sort_key: String,
-    pub id: ClientId,
-}
+use super::error::ApiError;
+use crate::domain::digest::sha256_hex;
+use crate::domain::list_query::ListQuery;
+use crate::domain::model::{ClientId, OrgId};
+use crate::domain::position::Position;
 
 #[derive(Serialize, Deserialize)]
 struct Payload {
@@ -59,6 +49,7 @@ fn checksum(org: &OrgId, payload: &str) -> String {
     sha256_hex(format!("{org}\n{payload}").as_bytes())[..32].to_owned()
 }
 
+/// The cursor that resumes `query` of `org` after `position`.
 pub fn encode(org: &OrgId, query: &ListQuery, position: &Position) -> String {
     let payload = serde_json::to_string(&Payload {
         v: 1,
@@ -72,6 +63,8 @@ pub fn encode(org: &OrgId, query: &ListQuery, position: &Position) -> String {
     format!("{encoded}.{}", checksum(org, &encoded))
 }
 
+/// The position a cursor resumes after; 400 naming `cursor` if it is not
+/// a cursor of this organization's `query`.
 pub fn decode(org: &OrgId, query: &ListQuery, cursor: &str) -> Result<Position, ApiError> {
     let invalid = |message: &str| ApiError::field("cursor", message);
     let (encoded, sum) = cursor
@@ -102,7 +95,7 @@ pub fn decode(org: &OrgId, query: &ListQuery, cursor: &str) -> Result<Position, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::list_query::SortField;
+    use crate::domain::list_query::SortField;
 
     fn org(name: &str) -> OrgId {
         name.parse().unwrap()

@@ -6,7 +6,7 @@
 //!   on the digits of the phone ([`phone_digits`]): `5551234`, `555-1234` and
 //!   `(555) 1234` all find `+1 555-1234`.
 
-use crate::input::is_phone_char;
+use super::input::is_phone_char;
 
 /// The case-folded form of a name, stored as `nameFold` and used to sort by name.
 pub fn fold_name(name: &str) -> String {

@@ -1,0 +1,21 @@
+//! The domain: clients, organizations, and what a request may ask of them.
+//!
+//! - [`model`]: the types the rest of the code trusts (ids, status, the client).
+//! - [`input`]: request bodies validated into [`input::NewClient`] and [`input::ClientPatch`].
+//! - [`list_query`]: the validated parameters of a list request.
+//! - [`position`]: where a page of a list ends (what a cursor carries).
+//! - [`search`]: how names and phones are normalized and matched.
+//! - [`api_key`]: the API key format, generation and hashing.
+//! - [`validation`]: the field errors every validation reports.
+//! - [`digest`]: SHA-256 hex digests (key hashes, fingerprints, cursor checksums).
+//!
+//! Nothing here knows about DynamoDB or HTTP.
+
+pub mod api_key;
+pub mod digest;
+pub mod input;
+pub mod list_query;
+pub mod model;
+pub mod position;
+pub mod search;
+pub mod validation;

@@ -1,0 +1,136 @@
+//! What a Lambda function builds once per container, and the one `main`
+//! every function runs: [`run`] (for the client routes, with the table) and
+//! [`run_without_table`] (for `get-openapi`).
+//!
+//! A function's `main.rs` is one call naming its handler:
+//!
+//! ```no_run
+//! # async fn handle(_: &shared::App, _: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> { unimplemented!() }
+//! fn main() -> Result<(), lambda_http::Error> {
+//!     shared::function::run(handle)
+//! }
+//! ```
+
+pub mod config;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use lambda_http::{service_fn, Body, Error, Request, Response};
+
+pub use config::{Config, ConfigError};
+
+use crate::domain::model::OrgId;
+use crate::http::auth::Authenticator;
+use crate::http::ApiError;
+use crate::store::clients::ClientStore;
+use crate::store::keys::KeyStore;
+use crate::store::Table;
+
+/// The longest [`App::warm_up`] may add to a function's init.
+pub const WARM_UP_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What every handler borrows: the client store and the authenticator, over
+/// one DynamoDB client.
+pub struct App {
+    /// The organizations' clients.
+    pub clients: ClientStore,
+    /// API key look-ups, cached.
+    pub auth: Authenticator,
+}
+
+impl App {
+    /// Reads the configuration and builds the DynamoDB client: call once, in `main`.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let dynamodb = crate::store::connect().await;
+        Ok(Self::new(dynamodb, &config))
+    }
+
+    /// The stores over `dynamodb` and the configured table.
+    pub fn new(dynamodb: aws_sdk_dynamodb::Client, config: &Config) -> Self {
+        let table = Table::new(dynamodb, &config.table_name);
+        Self {
+            clients: ClientStore::new(table.clone()),
+            auth: Authenticator::new(KeyStore::new(table), config.key_cache_ttl),
+        }
+    }
+
+    /// Opens the DynamoDB connection during init, so that the first request
+    /// does not pay for it ([`KeyStore::warm_up`]). It never fails init: an
+    /// error or a timeout ([`WARM_UP_TIMEOUT`]) is logged at debug and the
+    /// first request connects instead.
+    pub async fn warm_up(&self) {
+        let started = Instant::now();
+        match tokio::time::timeout(WARM_UP_TIMEOUT, self.auth.keys().warm_up()).await {
+            Ok(Ok(())) => tracing::debug!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "DynamoDB connection warmed up"
+            ),
+            Ok(Err(error)) => tracing::debug!(
+                error = %crate::http::error::cause_chain(&error),
+                "DynamoDB warm-up failed; ignored"
+            ),
+            Err(_) => tracing::debug!(
+                timeout_ms = WARM_UP_TIMEOUT.as_millis() as u64,
+                "DynamoDB warm-up timed out; ignored"
+            ),
+        }
+    }
+
+    /// The organization of the request's API key, or 401.
+    pub async fn authenticate(&self, request: &Request) -> Result<OrgId, ApiError> {
+        self.auth
+            .organization(crate::http::authorization(request))
+            .await
+    }
+}
+
+/// The `main` of a function of the client routes: tracing, configuration
+/// from the environment, the DynamoDB client and its warm-up, once; then
+/// Lambda's runtime loop, calling `handler` for each event. The [`App`]
+/// lives as long as the process (the container), so it is leaked once to
+/// lend it to every invocation.
+pub fn run<F, Fut>(handler: F) -> Result<(), Error>
+where
+    F: Fn(&'static App, Request) -> Fut,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    tokio_runtime()?.block_on(async {
+        lambda_http::tracing::init_default_subscriber();
+        let app = App::from_env()
+            .await
+            .map_err(|error| format!("configuration: {error}"))?;
+        app.warm_up().await;
+        let app: &'static App = Box::leak(Box::new(app));
+        lambda_http::run(service_fn(|request| {
+            let response = handler(app, request);
+            async move { Ok::<_, Infallible>(response.await) }
+        }))
+        .await
+    })
+}
+
+/// The `main` of a function that needs no configuration and no table:
+/// tracing, then Lambda's runtime loop calling `handler` for each event.
+pub fn run_without_table<F>(handler: F) -> Result<(), Error>
+where
+    F: Fn(Request) -> Response<Body>,
+{
+    tokio_runtime()?.block_on(async {
+        lambda_http::tracing::init_default_subscriber();
+        lambda_http::run(service_fn(|request| {
+            let response = handler(request);
+            async move { Ok::<_, Infallible>(response) }
+        }))
+        .await
+    })
+}
+
+/// The runtime `#[tokio::main]` would build: multi-threaded, I/O and timers on.
+fn tokio_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}

@@ -1,0 +1,154 @@
+//! The DynamoDB client every function builds once, and the [`Table`] the
+//! stores work on: TLS trusting Amazon's roots only, bounded timeouts and
+//! bounded retries.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+
+use super::error::StoreError;
+use super::item::Item;
+use super::schema::attr;
+
+/// Attempts per DynamoDB call, the first included (the SDK's standard retry mode).
+pub const SDK_MAX_ATTEMPTS: u32 = 3;
+/// The longest any one DynamoDB call may take, retries included; keeps a
+/// request well inside the function's timeout when DynamoDB is unreachable.
+pub const SDK_OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The roots of Amazon Trust Services (Amazon Root CA 1–4 and the Starfield
+/// Services G2 root that cross-signs them), which issue the certificates of
+/// every AWS endpoint, DynamoDB's included. Trusting only these instead of
+/// the system's ~145 roots saves ~3 ms of every cold start (reading and
+/// parsing the system bundle; see docs/performance.md) and narrows whom the
+/// functions trust. Taken from Debian's ca-certificates.
+const AMAZON_TRUST_SERVICES_ROOTS: &str = include_str!("amazon-trust-services-roots.pem");
+
+/// Builds the DynamoDB client from the environment, with one rustls + ring
+/// HTTPS stack trusting Amazon's roots, bounded timeouts and bounded retries.
+pub async fn connect() -> aws_sdk_dynamodb::Client {
+    let trust_store = tls::TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS);
+    let tls_context = tls::TlsContext::builder()
+        .with_trust_store(trust_store)
+        .build()
+        .expect("a trust store of valid certificates");
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .tls_context(tls_context)
+        .build_https();
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(SDK_MAX_ATTEMPTS)
+                .with_initial_backoff(Duration::from_millis(50))
+                .with_max_backoff(Duration::from_secs(1)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(1))
+                .operation_attempt_timeout(Duration::from_secs(2))
+                .operation_timeout(SDK_OPERATION_TIMEOUT)
+                .build(),
+        )
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
+/// A DynamoDB client and the name of the table it works on.
+#[derive(Clone, Debug)]
+pub struct Table {
+    /// The DynamoDB client, built once per process.
+    pub client: aws_sdk_dynamodb::Client,
+    /// The table's name.
+    pub name: String,
+}
+
+impl Table {
+    /// The table `name`, reached through `client`.
+    pub fn new(client: aws_sdk_dynamodb::Client, name: &str) -> Self {
+        Self {
+            client,
+            name: name.to_owned(),
+        }
+    }
+
+    /// The item with this key, read strongly consistent (one `GetItem`).
+    pub async fn get_item(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .key(attr::PK, AttributeValue::S(pk))
+            .key(attr::SK, AttributeValue::S(sk))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(output.item)
+    }
+
+    /// Every item of partition `pk` whose `sk` begins with `sk_prefix`, read
+    /// strongly consistent, page after page: O(matching items), so only for
+    /// bounded sets (an organization's API keys) and off-request checks.
+    pub async fn query_prefix(&self, pk: String, sk_prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start_key = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.name)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", attr::PK)
+                .expression_attribute_names("#sk", attr::SK)
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .expression_attribute_values(":prefix", AttributeValue::S(sk_prefix.into()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await?;
+            items.extend(output.items.unwrap_or_default());
+            start_key = output.last_evaluated_key;
+            if start_key.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+
+    #[test]
+    fn the_trust_store_holds_five_roots_that_rustls_accepts() {
+        let roots: Vec<CertificateDer> =
+            CertificateDer::pem_slice_iter(AMAZON_TRUST_SERVICES_ROOTS.as_bytes())
+                .collect::<Result<_, _>>()
+                .expect("valid PEM");
+        let mut store = rustls::RootCertStore::empty();
+        for root in roots.clone() {
+            store.add(root).expect("a parsable root certificate");
+        }
+
+        assert_eq!(roots.len(), 5);
+        assert_eq!(store.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn the_client_builds_with_those_roots() {
+        // Building the HTTPS connector parses every root (and panics on a bad one).
+        let client = connect().await;
+
+        assert!(client.config().http_client().is_some());
+    }
+}
