@@ -89,6 +89,7 @@ impl TestApi {
         let config = Config {
             table_name: TEST_TABLE.into(),
             key_cache_ttl: ttl,
+            metrics_namespace: None,
         };
         Self {
             app: Arc::new(App::new(client, &config)),

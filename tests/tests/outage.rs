@@ -134,6 +134,7 @@ async fn an_outage_in_the_middle_of_writes_loses_nothing_that_was_acknowledged()
     let config = Config {
         table_name: table.name.clone(),
         key_cache_ttl: Duration::from_secs(60),
+        metrics_namespace: None,
     };
     let api = TestApi {
         app: std::sync::Arc::new(App::new(client, &config)),

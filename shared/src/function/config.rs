@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `TABLE_NAME` | the DynamoDB table | required |
 //! | `KEY_CACHE_TTL_SECONDS` | how long a key look-up is cached, 0–60 | 60 |
+//! | `METRICS_NAMESPACE` | CloudWatch namespace of the EMF metrics | none: no metrics |
 //!
 //! The AWS SDK reads its own variables (`AWS_REGION`, credentials, and
 //! `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local).
@@ -20,6 +21,9 @@ pub struct Config {
     pub table_name: String,
     /// `KEY_CACHE_TTL_SECONDS`.
     pub key_cache_ttl: Duration,
+    /// `METRICS_NAMESPACE`: where the per-request EMF metrics go; unset or
+    /// blank, no metrics are written (local runs).
+    pub metrics_namespace: Option<String>,
 }
 
 /// A setting that is missing or out of its range.
@@ -57,8 +61,16 @@ impl Config {
         Ok(Self {
             table_name,
             key_cache_ttl,
+            metrics_namespace: metrics_namespace(&lookup),
         })
     }
+}
+
+/// `METRICS_NAMESPACE`, unless unset or blank.
+pub fn metrics_namespace(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+    lookup("METRICS_NAMESPACE")
+        .map(|namespace| namespace.trim().to_owned())
+        .filter(|namespace| !namespace.is_empty())
 }
 
 #[cfg(test)]
@@ -92,5 +104,24 @@ mod tests {
         );
         assert!(config(&[("TABLE_NAME", "t"), ("KEY_CACHE_TTL_SECONDS", "61")]).is_err());
         assert!(config(&[("TABLE_NAME", "t"), ("KEY_CACHE_TTL_SECONDS", "x")]).is_err());
+    }
+
+    #[test]
+    fn metrics_are_written_only_with_a_namespace() {
+        let with = config(&[
+            ("TABLE_NAME", "t"),
+            ("METRICS_NAMESPACE", " ClientsApi/dev "),
+        ]);
+        let blank = config(&[("TABLE_NAME", "t"), ("METRICS_NAMESPACE", " ")]);
+
+        assert_eq!(
+            with.unwrap().metrics_namespace.as_deref(),
+            Some("ClientsApi/dev")
+        );
+        assert_eq!(blank.unwrap().metrics_namespace, None);
+        assert_eq!(
+            config(&[("TABLE_NAME", "t")]).unwrap().metrics_namespace,
+            None
+        );
     }
 }

@@ -23,6 +23,7 @@ pub use config::{Config, ConfigError};
 
 use crate::domain::model::OrgId;
 use crate::http::auth::Authenticator;
+use crate::http::observe::Observer;
 use crate::http::ApiError;
 use crate::store::clients::ClientStore;
 use crate::store::keys::KeyStore;
@@ -32,12 +33,14 @@ use crate::store::Table;
 pub const WARM_UP_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What every handler borrows: the client store and the authenticator, over
-/// one DynamoDB client.
+/// one DynamoDB client, and the observer of each request.
 pub struct App {
     /// The organizations' clients.
     pub clients: ClientStore,
     /// API key look-ups, cached.
     pub auth: Authenticator,
+    /// Each request's log span, closing line and metrics.
+    pub observer: Observer,
 }
 
 impl App {
@@ -54,6 +57,7 @@ impl App {
         Self {
             clients: ClientStore::new(table.clone()),
             auth: Authenticator::new(KeyStore::new(table), config.key_cache_ttl),
+            observer: Observer::new(config.metrics_namespace.clone()),
         }
     }
 
@@ -89,12 +93,13 @@ impl App {
 
 /// The `main` of a function of the client routes: tracing, configuration
 /// from the environment, the DynamoDB client and its warm-up, once; then
-/// Lambda's runtime loop, calling `handler` for each event. The [`App`]
+/// Lambda's runtime loop, calling `handler` for each event, observed (its
+/// log span, closing line and metrics: [`Observer::serve`]). The [`App`]
 /// lives as long as the process (the container), so it is leaked once to
 /// lend it to every invocation.
 pub fn run<F, Fut>(handler: F) -> Result<(), Error>
 where
-    F: Fn(&'static App, Request) -> Fut,
+    F: Fn(&'static App, Request) -> Fut + Sync,
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
     tokio_runtime()?.block_on(async {
@@ -105,24 +110,27 @@ where
         app.warm_up().await;
         let app: &'static App = Box::leak(Box::new(app));
         lambda_http::run(service_fn(|request| {
-            let response = handler(app, request);
+            let response = app.observer.serve(request, |request| handler(app, request));
             async move { Ok::<_, Infallible>(response.await) }
         }))
         .await
     })
 }
 
-/// The `main` of a function that needs no configuration and no table:
-/// tracing, then Lambda's runtime loop calling `handler` for each event.
+/// The `main` of a function that needs no table: tracing, then Lambda's
+/// runtime loop calling `handler` for each event, observed (metrics when
+/// `METRICS_NAMESPACE` is set).
 pub fn run_without_table<F>(handler: F) -> Result<(), Error>
 where
-    F: Fn(Request) -> Response<Body>,
+    F: Fn(Request) -> Response<Body> + Sync,
 {
     tokio_runtime()?.block_on(async {
         lambda_http::tracing::init_default_subscriber();
+        let namespace = config::metrics_namespace(|name| std::env::var(name).ok());
+        let observer: &'static Observer = Box::leak(Box::new(Observer::new(namespace)));
         lambda_http::run(service_fn(|request| {
-            let response = handler(request);
-            async move { Ok::<_, Infallible>(response) }
+            let response = observer.serve(request, |request| std::future::ready(handler(request)));
+            async move { Ok::<_, Infallible>(response.await) }
         }))
         .await
     })

@@ -22,7 +22,7 @@ const CACHE_CAPACITY: usize = 10_000;
 pub fn bearer_key(header: Option<&str>) -> Result<&str, ApiError> {
     let value = header.ok_or(ApiError::Unauthorized)?.trim();
     let (scheme, key) = value
-        .split_once(|c: char| c == ' ' || c == '\t')
+        .split_once([' ', '\t'])
         .ok_or(ApiError::Unauthorized)?;
     let key = key.trim();
     if scheme.eq_ignore_ascii_case("bearer") && api_key::is_well_formed(key) {
@@ -58,7 +58,9 @@ impl Authenticator {
                 found
             }
         };
-        org.ok_or(ApiError::Unauthorized)
+        let org = org.ok_or(ApiError::Unauthorized)?;
+        super::observe::organization_known(&org);
+        Ok(org)
     }
 
     /// The key store behind the cache.

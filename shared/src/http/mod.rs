@@ -6,6 +6,8 @@
 //! - [`cursor`]: list positions as opaque, checksummed `cursor` text.
 //! - [`error`]: [`ApiError`], the one error type, and how domain and store
 //!   errors become a status, a code, a message and headers.
+//! - [`observe`] and [`metrics`]: each request's log span and closing line,
+//!   and its CloudWatch EMF metrics.
 //! - [`response`]: handlers return `Result<Reply, ApiError>`; [`respond`]
 //!   turns either side into the contract's JSON envelope with
 //!   `Content-Type: application/json` and `X-Request-Id`, and logs failures
@@ -14,6 +16,8 @@
 pub mod auth;
 pub mod cursor;
 pub mod error;
+pub mod metrics;
+pub mod observe;
 pub mod request;
 pub mod response;
 

@@ -246,7 +246,7 @@ impl ClientStore {
                         .collect();
                     if codes.contains(&"ConditionalCheckFailed") {
                         Err(WriteFailure::ConditionFailed)
-                    } else if codes.iter().any(|c| *c == "TransactionConflict") {
+                    } else if codes.contains(&"TransactionConflict") {
                         Err(WriteFailure::Conflict)
                     } else {
                         Err(WriteFailure::Other(SdkError::ServiceError(service).into()))

@@ -11,6 +11,7 @@
 //! - [`keys`]: API key records.
 //! - [`import`]: bulk import of sample or existing clients (demo data, tests, benchmark).
 //! - [`table`]: the DynamoDB client (TLS, timeouts, retries) and the [`Table`] it works on.
+//! - [`usage`]: the DynamoDB calls and items read of the request being served.
 //! - [`error`]: [`StoreError`], and how a failed DynamoDB call is classified.
 //!
 //! The data model and the cost of every request are written down in
@@ -26,6 +27,7 @@ pub mod keys;
 pub mod listing;
 pub mod schema;
 pub mod table;
+pub mod usage;
 
 pub use error::StoreError;
 pub use table::{connect, Table};

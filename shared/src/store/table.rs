@@ -13,6 +13,7 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use super::error::StoreError;
 use super::item::Item;
 use super::schema::attr;
+use super::usage::UsageInterceptor;
 
 /// Attempts per DynamoDB call, the first included (the SDK's standard retry mode).
 pub const SDK_MAX_ATTEMPTS: u32 = 3;
@@ -29,7 +30,8 @@ pub const SDK_OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 const AMAZON_TRUST_SERVICES_ROOTS: &str = include_str!("amazon-trust-services-roots.pem");
 
 /// Builds the DynamoDB client from the environment, with one rustls + ring
-/// HTTPS stack trusting Amazon's roots, bounded timeouts and bounded retries.
+/// HTTPS stack trusting Amazon's roots, bounded timeouts and bounded
+/// retries, and the interceptor that counts each request's DynamoDB usage.
 pub async fn connect() -> aws_sdk_dynamodb::Client {
     let trust_store = tls::TrustStore::empty()
         .with_native_roots(false)
@@ -59,7 +61,10 @@ pub async fn connect() -> aws_sdk_dynamodb::Client {
         )
         .load()
         .await;
-    aws_sdk_dynamodb::Client::new(&config)
+    let dynamodb = aws_sdk_dynamodb::config::Builder::from(&config)
+        .interceptor(UsageInterceptor)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(dynamodb)
 }
 
 /// A DynamoDB client and the name of the table it works on.

@@ -222,6 +222,7 @@ async fn cost_section(
     let config = Config {
         table_name: settings.table.clone(),
         key_cache_ttl: Duration::from_secs(60),
+        metrics_namespace: None,
     };
     let metered = meter.wrap(base);
     let app = App::new(metered.clone(), &config);
@@ -448,6 +449,7 @@ async fn auth_only(
     let config = Config {
         table_name: table.to_owned(),
         key_cache_ttl: Duration::from_secs(60),
+        metrics_namespace: None,
     };
     let fresh = App::new(metered.clone(), &config);
     let request = prepare(
@@ -653,6 +655,7 @@ async fn overhead_section(
     let config = Config {
         table_name: settings.table.clone(),
         key_cache_ttl: Duration::from_secs(60),
+        metrics_namespace: None,
     };
     let app = Arc::new(App::new(base.clone(), &config));
     let table = Table::new(base.clone(), &settings.table);
@@ -915,6 +918,7 @@ async fn warmup_section(settings: &Settings, org: &Org) -> String {
     let config = Config {
         table_name: settings.table.clone(),
         key_cache_ttl: Duration::from_secs(60),
+        metrics_namespace: None,
     };
     let request = prepare(
         Method::GET,
@@ -1074,6 +1078,7 @@ async fn cold_section(
     let config = Config {
         table_name: settings.table.clone(),
         key_cache_ttl: Duration::from_secs(60),
+        metrics_namespace: None,
     };
     let app = App::new(base.clone(), &config);
     let mut victims = Vec::new();

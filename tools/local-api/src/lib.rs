@@ -203,7 +203,10 @@ pub async fn serve_request(app: &App, request: Request<Incoming>) -> Response<Fu
             return error_response(&ApiError::internal(error), &request_id);
         }
     };
-    let response = invoke(app, route.function, request).await;
+    let response = app
+        .observer
+        .serve(request, |request| invoke(app, route.function, request))
+        .await;
     let (parts, body) = response.into_parts();
     Response::from_parts(parts, Full::new(Bytes::copy_from_slice(body.as_ref())))
 }

@@ -1,0 +1,155 @@
+//! The per-request metrics, as one CloudWatch Embedded Metric Format (EMF)
+//! log line: CloudWatch Logs turns it into metrics, with no API call on the
+//! request's path and no extra permission.
+//!
+//! Specification: <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>.
+//! One JSON object per line: `_aws.Timestamp` (epoch milliseconds) and
+//! `_aws.CloudWatchMetrics`, a list of directives (namespace, dimension
+//! sets, metric names and units) whose dimension and metric values are
+//! members of the root object.
+//!
+//! Two directives, so that cardinality stays bounded by design:
+//! - `Requests`, `Latency`, `ClientErrors`, `ServerErrors`, `DynamoDbCalls`
+//!   and `ItemsRead` by `Route` (six routes, fixed by the code) and with no
+//!   dimension (the service-wide figure the alarms watch);
+//! - `OrganizationRequests` by `Organization` only: one metric per tenant,
+//!   and organizations are created only by operators (`clients-admin
+//!   create-key`), never by callers. It is left out when the request has no
+//!   organization (no or a bad key, the public routes).
+//!
+//! The organization is also a plain member of every record, searchable
+//! with CloudWatch Logs Insights at no metric cost.
+
+use std::io::Write;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::domain::model::OrgId;
+use crate::store::usage::Usage;
+
+/// What one request did, as the metrics report it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestMetrics {
+    /// The route, e.g. `GET /clients/{id}`.
+    pub route: String,
+    /// The caller's organization, once its key was accepted.
+    pub organization: Option<OrgId>,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// From the event's arrival to the response.
+    pub latency: Duration,
+    /// What DynamoDB did for it.
+    pub usage: Usage,
+    /// The API Gateway request id.
+    pub request_id: String,
+}
+
+/// The dimension sets of the per-route metrics: by route, and service-wide.
+const ROUTE_DIMENSIONS: [&[&str]; 2] = [&["Route"], &[]];
+
+impl RequestMetrics {
+    /// The EMF record, in `namespace`, stamped `timestamp_ms`.
+    pub fn to_emf(&self, namespace: &str, timestamp_ms: i64) -> Value {
+        let metric = |name: &str, unit: &str| json!({"Name": name, "Unit": unit});
+        let mut directives = vec![json!({
+            "Namespace": namespace,
+            "Dimensions": ROUTE_DIMENSIONS,
+            "Metrics": [
+                metric("Requests", "Count"),
+                metric("Latency", "Milliseconds"),
+                metric("ClientErrors", "Count"),
+                metric("ServerErrors", "Count"),
+                metric("DynamoDbCalls", "Count"),
+                metric("ItemsRead", "Count"),
+            ],
+        })];
+        let mut record = json!({
+            "Route": self.route,
+            "Requests": 1,
+            "Latency": (self.latency.as_secs_f64() * 1e3 * 1e3).round() / 1e3,
+            "ClientErrors": u8::from((400..500).contains(&self.status)),
+            "ServerErrors": u8::from(self.status >= 500),
+            "DynamoDbCalls": self.usage.calls,
+            "ItemsRead": self.usage.items_read,
+            "status": self.status,
+            "requestId": self.request_id,
+        });
+        if let Some(org) = &self.organization {
+            directives.push(json!({
+                "Namespace": namespace,
+                "Dimensions": [["Organization"]],
+                "Metrics": [metric("OrganizationRequests", "Count")],
+            }));
+            record["Organization"] = json!(org.as_str());
+            record["OrganizationRequests"] = json!(1);
+        }
+        record["_aws"] = json!({"Timestamp": timestamp_ms, "CloudWatchMetrics": directives});
+        record
+    }
+
+    /// Writes the record to standard output as one line, where Lambda sends
+    /// it to the function's log group.
+    pub fn emit(&self, namespace: &str) {
+        let line = self
+            .to_emf(namespace, chrono::Utc::now().timestamp_millis())
+            .to_string();
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{line}");
+        let _ = stdout.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metrics(status: u16, organization: Option<&str>) -> RequestMetrics {
+        RequestMetrics {
+            route: "GET /clients".into(),
+            organization: organization.map(|o| o.parse().unwrap()),
+            status,
+            latency: Duration::from_micros(12_345),
+            usage: Usage {
+                calls: 3,
+                items_read: 52,
+            },
+            request_id: "req-1".into(),
+        }
+    }
+
+    #[test]
+    fn a_served_request_counts_once_by_route_and_service_wide() {
+        let record = metrics(200, Some("acme")).to_emf("ClientsApi/test", 1_700_000_000_000);
+
+        let directives = record["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+        assert_eq!(directives[0]["Dimensions"], json!([["Route"], []]));
+        assert_eq!(directives[1]["Dimensions"], json!([["Organization"]]));
+        assert_eq!(record["Route"], "GET /clients");
+        assert_eq!(record["Organization"], "acme");
+        assert_eq!(record["Requests"], 1);
+        assert_eq!(record["Latency"], 12.345);
+        assert_eq!(record["DynamoDbCalls"], 3);
+        assert_eq!(record["ItemsRead"], 52);
+        assert_eq!(record["ClientErrors"], 0);
+        assert_eq!(record["ServerErrors"], 0);
+    }
+
+    #[test]
+    fn errors_are_counted_by_class_and_anonymous_requests_have_no_organization_metric() {
+        let refused = metrics(401, None).to_emf("ns", 0);
+        let failed = metrics(503, Some("acme")).to_emf("ns", 0);
+
+        assert_eq!(refused["ClientErrors"], 1);
+        assert_eq!(
+            refused["_aws"]["CloudWatchMetrics"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(refused.get("Organization").is_none());
+        assert_eq!(failed["ServerErrors"], 1);
+        assert_eq!(failed["ClientErrors"], 0);
+    }
+}
