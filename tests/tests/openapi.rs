@@ -16,9 +16,8 @@
 //! - every example in the description is valid against its schema.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
-use integration_tests::{TestApi, TestRequest, TestResponse};
+use integration_tests::{repo_root, TestApi, TestRequest, TestResponse};
 use lambda_http::http::Method;
 use serde_json::{json, Map, Value};
 use shared::domain::input::{ClientPatch, IdempotencyKey, NewClient};
@@ -30,7 +29,7 @@ use shared::ApiError;
 
 /// `openapi.yaml` as JSON.
 fn description() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.yaml");
+    let path = repo_root().join("openapi.yaml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_yaml::from_str(&text).expect("openapi.yaml is YAML")
 }
