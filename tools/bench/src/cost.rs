@@ -263,7 +263,7 @@ pub fn cost_table(sizes: &[usize], rows: &[CostRow]) -> (String, Vec<String>) {
             format!("n = {}", thousands(*size as u64))
         );
     }
-    let _ = writeln!(out, "{header}  {}", "flat?");
+    let _ = writeln!(out, "{header}  flat?");
     for row in rows {
         let mut line = format!("{:<42}", row.label);
         for cell in &row.cells {
