@@ -9,6 +9,10 @@
 //! [`TestApi`] sends requests the way API Gateway would: it builds the real
 //! HTTP API (payload 2.0) event for a request with the local server's code,
 //! parses it with `lambda_http`, and calls the route's function handler.
+//!
+//! Also here, for every test file: [`repo_root`] ([`paths`]), the event
+//! fixtures' placeholders ([`fixtures`]), [`client_uri`], [`ids`] and
+//! [`join_all`]. [`runtime_emulator`] runs the release function binaries.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,7 +28,12 @@ use shared::store::keys::KeyStore;
 use shared::store::{counts, schema, Table};
 use shared::App;
 
+pub mod fixtures;
+pub mod paths;
 pub mod runtime_emulator;
+
+pub use fixtures::{PLACEHOLDER_ID, PLACEHOLDER_KEY};
+pub use paths::repo_root;
 
 /// The table every test shares (each test in its own organization).
 pub const TEST_TABLE: &str = "clients-test";
@@ -299,6 +308,11 @@ pub fn ids(list: &Value) -> Vec<String> {
         .iter()
         .map(|client| client["id"].as_str().expect("id").to_owned())
         .collect()
+}
+
+/// The URI of a client, from its JSON (a create's `data`).
+pub fn client_uri(client: &Value) -> String {
+    format!("/api/v1/clients/{}", client["id"].as_str().expect("an id"))
 }
 
 /// Runs futures concurrently on this task (no extra crate needed).

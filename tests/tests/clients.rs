@@ -1,15 +1,11 @@
 //! Create, get, update and delete through the handlers, against DynamoDB Local:
 //! the contract's status codes, bodies, headers, validation and tenancy.
 
-use integration_tests::{TestApi, TestRequest};
+use integration_tests::{client_uri, TestApi, TestRequest};
 use lambda_http::http::Method;
 use serde_json::{json, Value};
 
 const CLIENTS: &str = "/api/v1/clients";
-
-fn client_uri(client: &Value) -> String {
-    format!("{CLIENTS}/{}", client["id"].as_str().expect("an id"))
-}
 
 #[tokio::test]
 async fn create_answers_201_with_the_client_location_and_etag() {

@@ -1,7 +1,7 @@
 //! Writes that race: `If-Match` preconditions, many writers holding the same
 //! `ETag`, and per-organization counts under concurrent mixed writes.
 
-use integration_tests::{join_all, Tenant, TestApi, TestRequest};
+use integration_tests::{client_uri, join_all, Tenant, TestApi, TestRequest};
 use lambda_http::http::Method;
 use serde_json::{json, Value};
 
@@ -13,10 +13,6 @@ async fn create_ann(api: &TestApi, tenant: &Tenant) -> (String, String) {
     assert_eq!(created.status, 201);
     let etag = created.header("etag").expect("an ETag").to_owned();
     (client_uri(&created.body["data"]), etag)
-}
-
-fn client_uri(client: &Value) -> String {
-    format!("/api/v1/clients/{}", client["id"].as_str().expect("an id"))
 }
 
 #[tokio::test]

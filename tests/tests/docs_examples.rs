@@ -3,17 +3,16 @@
 //! the local server (`local-api`) over real HTTP. Only the base URL, the
 //! placeholder key and `UUID_HERE` are substituted.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use integration_tests::{LocalServer, Tenant, TestApi};
+use integration_tests::{repo_root, LocalServer, Tenant, TestApi};
 use serde_json::{json, Value};
 
 const DOCS_BASE_URL: &str = "https://your-app.com/api/v1";
 const DOCS_KEY: &str = "ba_a1b2c3d4e5f6...";
 
 fn docs_page() -> String {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/reference/clients-api-docs-page.txt");
+    let path = repo_root().join("docs/reference/clients-api-docs-page.txt");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 

@@ -16,9 +16,8 @@
 //! - every example in the description is valid against its schema.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
-use integration_tests::{TestApi, TestRequest, TestResponse};
+use integration_tests::{repo_root, Tenant, TestApi, TestRequest, TestResponse};
 use lambda_http::http::Method;
 use serde_json::{json, Map, Value};
 use shared::domain::input::{ClientPatch, IdempotencyKey, NewClient};
@@ -30,7 +29,7 @@ use shared::ApiError;
 
 /// `openapi.yaml` as JSON.
 fn description() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.yaml");
+    let path = repo_root().join("openapi.yaml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_yaml::from_str(&text).expect("openapi.yaml is YAML")
 }
@@ -344,91 +343,139 @@ async fn the_served_description_is_openapi_yaml_and_needs_no_key() {
 
 // ------------------------------------------------------- real responses
 
-#[tokio::test]
-async fn real_answers_of_every_operation_conform_to_the_description() {
-    let doc = description();
-    let api = TestApi::start().await;
-    let tenant = api.tenant().await;
-    let check = |method: &str, route: &str, answer: &TestResponse| {
-        assert_conforms(&doc, method, route, answer)
-    };
-    let collection = "/api/v1/clients";
-    let item = "/api/v1/clients/{id}";
+const COLLECTION: &str = "/api/v1/clients";
+const ITEM: &str = "/api/v1/clients/{id}";
 
-    // Creates: the docs page's body, a keyed create and its replay.
-    let created = api
-        .post(
-            &tenant,
-            collection,
-            &json!({"name": "John Doe", "phone": "+1 555-1234"}),
-        )
-        .await;
-    assert_eq!(created.status, 201);
-    check("POST", collection, &created);
-    let keyed = TestRequest::new(Method::POST, collection)
-        .key(&tenant.key)
-        .header("idempotency-key", "order-42");
-    let first = api
-        .send(
-            keyed
-                .clone()
-                .json(&json!({"name": "Ann", "notes": "x", "status": "inactive"})),
-        )
-        .await;
-    let replayed = api
-        .send(
-            keyed
-                .clone()
-                .json(&json!({"name": "Ann", "notes": "x", "status": "inactive"})),
-        )
-        .await;
+/// The description and the API with a tenant of its own: the arrange step
+/// of the tests of real answers.
+struct Live {
+    doc: Value,
+    api: TestApi,
+    tenant: Tenant,
+}
+
+impl Live {
+    async fn start() -> Self {
+        let doc = description();
+        let api = TestApi::start().await;
+        let tenant = api.tenant().await;
+        Self { doc, api, tenant }
+    }
+
+    /// The answer conforms to the description of `method` `route`.
+    fn check(&self, method: &str, route: &str, answer: &TestResponse) {
+        assert_conforms(&self.doc, method, route, answer)
+    }
+
+    /// A `POST /clients` with the tenant's key and `Idempotency-Key: order-42`.
+    fn keyed(&self) -> TestRequest {
+        TestRequest::new(Method::POST, COLLECTION)
+            .key(&self.tenant.key)
+            .header("idempotency-key", "order-42")
+    }
+
+    /// The creates: the docs page's body, a keyed create and its replay, and
+    /// one more client (three clients in all).
+    async fn creates(&self) -> Creates {
+        let created = self
+            .api
+            .post(
+                &self.tenant,
+                COLLECTION,
+                &json!({"name": "John Doe", "phone": "+1 555-1234"}),
+            )
+            .await;
+        let ann = json!({"name": "Ann", "notes": "x", "status": "inactive"});
+        let first = self.api.send(self.keyed().json(&ann)).await;
+        let replayed = self.api.send(self.keyed().json(&ann)).await;
+        self.api.create(&self.tenant, json!({"name": "Bob"})).await;
+        let id = created.body["data"]["id"].as_str().unwrap().to_owned();
+        let path = format!("{COLLECTION}/{id}");
+        Creates {
+            created,
+            first,
+            replayed,
+            path,
+        }
+    }
+}
+
+/// The answers of [`Live::creates`], and the path of the docs page's client.
+struct Creates {
+    created: TestResponse,
+    first: TestResponse,
+    replayed: TestResponse,
+    path: String,
+}
+
+#[tokio::test]
+async fn creates_and_a_replayed_create_conform_to_the_description() {
+    let live = Live::start().await;
+
+    let creates = live.creates().await;
+
+    assert_eq!(creates.created.status, 201);
+    live.check("POST", COLLECTION, &creates.created);
     assert_eq!(
-        (first.status, replayed.header("idempotent-replayed")),
+        (
+            creates.first.status,
+            creates.replayed.header("idempotent-replayed")
+        ),
         (201, Some("true"))
     );
-    check("POST", collection, &first);
-    check("POST", collection, &replayed);
-    api.create(&tenant, json!({"name": "Bob"})).await;
-    let id = created.body["data"]["id"].as_str().unwrap().to_owned();
-    let path = format!("{collection}/{id}");
+    live.check("POST", COLLECTION, &creates.first);
+    live.check("POST", COLLECTION, &creates.replayed);
+}
 
-    // Reads: one client, a first page with a cursor, the last page with null.
-    check("GET", item, &api.get(&tenant, &path).await);
+#[tokio::test]
+async fn a_client_and_pages_with_and_without_next_cursor_conform_to_the_description() {
+    let live = Live::start().await;
+    let (api, tenant) = (&live.api, &live.tenant);
+    let path = live.creates().await.path;
+
+    live.check("GET", ITEM, &api.get(tenant, &path).await);
     let page = api
-        .get(&tenant, &format!("{collection}?limit=2&sortBy=name"))
+        .get(tenant, &format!("{COLLECTION}?limit=2&sortBy=name"))
         .await;
     assert!(page.body["nextCursor"].is_string(), "{}", page.body);
-    check("GET", collection, &page);
+    live.check("GET", COLLECTION, &page);
     let cursor = page.body["nextCursor"].as_str().unwrap();
     let last = api
         .get(
-            &tenant,
-            &format!("{collection}?limit=2&sortBy=name&cursor={cursor}"),
+            tenant,
+            &format!("{COLLECTION}?limit=2&sortBy=name&cursor={cursor}"),
         )
         .await;
     assert_eq!(last.body["nextCursor"], Value::Null, "{}", last.body);
-    check("GET", collection, &last);
-    check(
+    live.check("GET", COLLECTION, &last);
+    live.check(
         "GET",
-        collection,
+        COLLECTION,
         &api.get(
-            &tenant,
-            &format!("{collection}?status=active,inactive&query=555&sortOrder=desc"),
+            tenant,
+            &format!("{COLLECTION}?status=active,inactive&query=555&sortOrder=desc"),
         )
         .await,
     );
+}
 
-    // Writes: the docs page's patch, a no-op patch, a conditional delete.
+#[tokio::test]
+async fn patches_and_a_conditional_delete_conform_to_the_description() {
+    let live = Live::start().await;
+    let (api, tenant) = (&live.api, &live.tenant);
+    let path = live.creates().await.path;
+
+    // The docs page's patch, a no-op patch, a conditional delete.
     let patched = api
         .patch(
-            &tenant,
+            tenant,
             &path,
             &json!({"status": "inactive", "notes": "No longer active"}),
         )
         .await;
     assert_eq!(patched.status, 200);
-    check("PATCH", item, &patched);
-    check("PATCH", item, &api.patch(&tenant, &path, &json!({})).await);
+    live.check("PATCH", ITEM, &patched);
+    live.check("PATCH", ITEM, &api.patch(tenant, &path, &json!({})).await);
     let etag = patched.header("etag").unwrap().to_owned();
     let deleted = api
         .send(
@@ -438,192 +485,36 @@ async fn real_answers_of_every_operation_conform_to_the_description() {
         )
         .await;
     assert_eq!(deleted.status, 200);
-    check("DELETE", item, &deleted);
+    live.check("DELETE", ITEM, &deleted);
+}
 
-    // Every error code the handlers answer with.
-    let other = api.create(&tenant, json!({"name": "Cy"})).await;
-    let other_path = format!("{collection}/{}", other["id"].as_str().unwrap());
-    let errors: Vec<(&str, &str, TestRequest, u16)> = vec![
-        (
-            "POST",
-            collection,
-            TestRequest::new(Method::POST, collection)
-                .key(&tenant.key)
-                .raw_body(b"[1]".to_vec()),
-            400,
-        ),
-        (
-            "POST",
-            collection,
-            TestRequest::new(Method::POST, collection)
-                .key(&tenant.key)
-                .json(&json!({"id": "x", "phone": 5})),
-            400,
-        ),
-        (
-            "POST",
-            collection,
-            keyed.clone().json(&json!({"name": "Someone else"})),
-            409,
-        ),
-        (
-            "POST",
-            collection,
-            TestRequest::new(Method::POST, collection)
-                .key(&tenant.key)
-                .header("idempotency-key", "é"),
-            400,
-        ),
-        (
-            "POST",
-            collection,
-            TestRequest::new(Method::POST, collection)
-                .key(&tenant.key)
-                .header("content-type", "text/plain")
-                .raw_body(b"x".to_vec()),
-            415,
-        ),
-        (
-            "POST",
-            collection,
-            TestRequest::new(Method::POST, collection)
-                .key(&tenant.key)
-                .raw_body(vec![b' '; 64 * 1024 + 1]),
-            413,
-        ),
-        (
-            "POST",
-            collection,
-            TestRequest::new(Method::POST, collection).json(&json!({"name": "A"})),
-            401,
-        ),
-        (
-            "GET",
-            collection,
-            TestRequest::new(Method::GET, &format!("{collection}?limit=0&page=2")).key(&tenant.key),
-            400,
-        ),
-        // A parameter with an empty name is named as sent: `"field": ""` (found by schemathesis).
-        (
-            "GET",
-            collection,
-            TestRequest::new(Method::GET, &format!("{collection}?cursor=0&=null")).key(&tenant.key),
-            400,
-        ),
-        (
-            "GET",
-            collection,
-            TestRequest::new(Method::GET, &format!("{collection}?cursor=forged.0"))
-                .key(&tenant.key),
-            400,
-        ),
-        (
-            "GET",
-            collection,
-            TestRequest::new(Method::GET, collection).key("ba_unknown"),
-            401,
-        ),
-        (
-            "GET",
-            item,
-            TestRequest::new(Method::GET, &path).key(&tenant.key),
-            404,
-        ),
-        (
-            "GET",
-            item,
-            TestRequest::new(Method::GET, &format!("{collection}/not-an-id")).key(&tenant.key),
-            404,
-        ),
-        (
-            "GET",
-            item,
-            TestRequest::new(Method::GET, &path).header("authorization", "Basic eDp5"),
-            401,
-        ),
-        (
-            "PATCH",
-            item,
-            TestRequest::new(Method::PATCH, &other_path)
-                .key(&tenant.key)
-                .header("if-match", "\"999\"")
-                .json(&json!({"name": "B"})),
-            412,
-        ),
-        (
-            "PATCH",
-            item,
-            TestRequest::new(Method::PATCH, &other_path)
-                .key(&tenant.key)
-                .json(&json!({"name": null})),
-            400,
-        ),
-        (
-            "PATCH",
-            item,
-            TestRequest::new(Method::PATCH, &other_path)
-                .key(&tenant.key)
-                .raw_body(b"{".to_vec()),
-            400,
-        ),
-        (
-            "PATCH",
-            item,
-            TestRequest::new(Method::PATCH, &path)
-                .key(&tenant.key)
-                .json(&json!({})),
-            404,
-        ),
-        (
-            "PATCH",
-            item,
-            TestRequest::new(Method::PATCH, &other_path)
-                .key(&tenant.key)
-                .header("content-type", "application/xml")
-                .raw_body(b"<a/>".to_vec()),
-            415,
-        ),
-        (
-            "PATCH",
-            item,
-            TestRequest::new(Method::PATCH, &other_path)
-                .key(&tenant.key)
-                .raw_body(vec![b' '; 64 * 1024 + 1]),
-            413,
-        ),
-        (
-            "PATCH",
-            item,
-            TestRequest::new(Method::PATCH, &other_path).json(&json!({})),
-            401,
-        ),
-        (
-            "DELETE",
-            item,
-            TestRequest::new(Method::DELETE, &other_path)
-                .key(&tenant.key)
-                .header("if-match", "W/\"1\""),
-            412,
-        ),
-        (
-            "DELETE",
-            item,
-            TestRequest::new(Method::DELETE, &path).key(&tenant.key),
-            404,
-        ),
-        (
-            "DELETE",
-            item,
-            TestRequest::new(Method::DELETE, &other_path),
-            401,
-        ),
+#[tokio::test]
+async fn every_error_code_the_handlers_answer_with_conforms_to_the_description() {
+    let live = Live::start().await;
+    let (api, tenant) = (&live.api, &live.tenant);
+    let path = live.creates().await.path;
+    let deleted = api.delete(tenant, &path).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    let other = api.create(tenant, json!({"name": "Cy"})).await;
+    let other_path = format!("{COLLECTION}/{}", other["id"].as_str().unwrap());
+    let targets = ErrorTargets {
+        key: &tenant.key,
+        deleted: &path,
+        existing: &other_path,
+    };
+    let errors = [
+        post_errors(&targets, live.keyed()),
+        get_errors(&targets),
+        patch_errors(&targets),
+        delete_errors(&targets),
     ];
+
     let mut codes = BTreeSet::new();
-    for (method, route, request, status) in errors {
+    for (method, route, request, status) in errors.into_iter().flatten() {
         let what = format!("{method} {} {:?}", request.uri, request.headers);
         let answer = api.send(request).await;
         assert_eq!(answer.status, status, "{what}: {}", answer.body);
-        check(method, route, &answer);
+        live.check(method, route, &answer);
         codes.insert(answer.error_code().to_owned());
     }
     let expected = [
@@ -641,6 +532,160 @@ async fn real_answers_of_every_operation_conform_to_the_description() {
         expected.iter().map(|c| c.to_string()).collect(),
         "every error code a handler answers with was seen"
     );
+}
+
+/// An erroneous request: the operation's method and route, the request,
+/// and the status it must be answered with.
+type ErrorCase = (&'static str, &'static str, TestRequest, u16);
+
+/// What the error requests address: the tenant's key, a deleted client's
+/// path and an existing client's path.
+struct ErrorTargets<'a> {
+    key: &'a str,
+    deleted: &'a str,
+    existing: &'a str,
+}
+
+/// Erroneous creates; `keyed` is the keyed create's request, already used
+/// with another body.
+fn post_errors(t: &ErrorTargets, keyed: TestRequest) -> Vec<ErrorCase> {
+    let post = || TestRequest::new(Method::POST, COLLECTION);
+    vec![
+        (
+            "POST",
+            COLLECTION,
+            post().key(t.key).raw_body(b"[1]".to_vec()),
+            400,
+        ),
+        (
+            "POST",
+            COLLECTION,
+            post().key(t.key).json(&json!({"id": "x", "phone": 5})),
+            400,
+        ),
+        (
+            "POST",
+            COLLECTION,
+            keyed.json(&json!({"name": "Someone else"})),
+            409,
+        ),
+        (
+            "POST",
+            COLLECTION,
+            post().key(t.key).header("idempotency-key", "é"),
+            400,
+        ),
+        (
+            "POST",
+            COLLECTION,
+            post()
+                .key(t.key)
+                .header("content-type", "text/plain")
+                .raw_body(b"x".to_vec()),
+            415,
+        ),
+        (
+            "POST",
+            COLLECTION,
+            post().key(t.key).raw_body(vec![b' '; 64 * 1024 + 1]),
+            413,
+        ),
+        ("POST", COLLECTION, post().json(&json!({"name": "A"})), 401),
+    ]
+}
+
+/// Erroneous lists and gets.
+fn get_errors(t: &ErrorTargets) -> Vec<ErrorCase> {
+    let get = |uri: &str| TestRequest::new(Method::GET, uri);
+    vec![
+        (
+            "GET",
+            COLLECTION,
+            get(&format!("{COLLECTION}?limit=0&page=2")).key(t.key),
+            400,
+        ),
+        // A parameter with an empty name is named as sent: `"field": ""` (found by schemathesis).
+        (
+            "GET",
+            COLLECTION,
+            get(&format!("{COLLECTION}?cursor=0&=null")).key(t.key),
+            400,
+        ),
+        (
+            "GET",
+            COLLECTION,
+            get(&format!("{COLLECTION}?cursor=forged.0")).key(t.key),
+            400,
+        ),
+        ("GET", COLLECTION, get(COLLECTION).key("ba_unknown"), 401),
+        ("GET", ITEM, get(t.deleted).key(t.key), 404),
+        (
+            "GET",
+            ITEM,
+            get(&format!("{COLLECTION}/not-an-id")).key(t.key),
+            404,
+        ),
+        (
+            "GET",
+            ITEM,
+            get(t.deleted).header("authorization", "Basic eDp5"),
+            401,
+        ),
+    ]
+}
+
+/// Erroneous updates.
+fn patch_errors(t: &ErrorTargets) -> Vec<ErrorCase> {
+    let patch = |uri: &str| TestRequest::new(Method::PATCH, uri);
+    let existing = || patch(t.existing).key(t.key);
+    vec![
+        (
+            "PATCH",
+            ITEM,
+            existing()
+                .header("if-match", "\"999\"")
+                .json(&json!({"name": "B"})),
+            412,
+        ),
+        ("PATCH", ITEM, existing().json(&json!({"name": null})), 400),
+        ("PATCH", ITEM, existing().raw_body(b"{".to_vec()), 400),
+        (
+            "PATCH",
+            ITEM,
+            patch(t.deleted).key(t.key).json(&json!({})),
+            404,
+        ),
+        (
+            "PATCH",
+            ITEM,
+            existing()
+                .header("content-type", "application/xml")
+                .raw_body(b"<a/>".to_vec()),
+            415,
+        ),
+        (
+            "PATCH",
+            ITEM,
+            existing().raw_body(vec![b' '; 64 * 1024 + 1]),
+            413,
+        ),
+        ("PATCH", ITEM, patch(t.existing).json(&json!({})), 401),
+    ]
+}
+
+/// Erroneous deletes.
+fn delete_errors(t: &ErrorTargets) -> Vec<ErrorCase> {
+    let delete = |uri: &str| TestRequest::new(Method::DELETE, uri);
+    vec![
+        (
+            "DELETE",
+            ITEM,
+            delete(t.existing).key(t.key).header("if-match", "W/\"1\""),
+            412,
+        ),
+        ("DELETE", ITEM, delete(t.deleted).key(t.key), 404),
+        ("DELETE", ITEM, delete(t.existing), 401),
+    ]
 }
 
 #[test]
@@ -824,11 +869,10 @@ fn phones_the_description_accepts_are_exactly_the_phones_the_code_accepts() {
 }
 
 #[test]
-fn list_parameters_the_description_accepts_are_exactly_the_ones_the_code_accepts() {
+fn query_and_status_values_the_description_accepts_are_exactly_the_ones_the_code_accepts() {
     let doc = description();
     let query = validator(&doc, &parameter_schema(&doc, "query"));
     let status = validator(&doc, &parameter_schema(&doc, "status"));
-    let accepts = |name: &str, value: &str| ListQuery::parse([(name, value)]).is_ok();
     let mut rng = Rng(0x5eed_0003);
 
     let mut values: Vec<String> = (0..4000)
@@ -861,7 +905,16 @@ fn list_parameters_the_description_accepts_are_exactly_the_ones_the_code_accepts
         |v| accepts("status", v),
         |v| status.is_valid(&json!(v)),
     );
+}
 
+/// Whether the code accepts the list parameter `name=value`.
+fn accepts(name: &str, value: &str) -> bool {
+    ListQuery::parse([(name, value)]).is_ok()
+}
+
+#[test]
+fn sort_paging_and_cursor_values_the_description_accepts_are_exactly_the_ones_the_code_accepts() {
+    let doc = description();
     for (name, good, bad) in [
         (
             "sortBy",

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use integration_tests::{TestApi, TestRequest, TestResponse};
+use integration_tests::{repo_root, TestApi, TestRequest, TestResponse};
 use lambda_http::http::Method;
 use serde_json::json;
 use shared::function::Config;
@@ -25,10 +25,6 @@ struct DynamoDbLocal {
 }
 
 impl DynamoDbLocal {
-    fn repo() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-    }
-
     fn start(port: u16, data: PathBuf) -> Self {
         let mut local = Self {
             port,
@@ -48,7 +44,7 @@ impl DynamoDbLocal {
         let output = std::process::Command::new("bash")
             .arg("-c")
             .arg(script)
-            .current_dir(Self::repo())
+            .current_dir(repo_root())
             .output()
             .unwrap();
         assert!(

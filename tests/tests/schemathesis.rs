@@ -35,7 +35,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use integration_tests::{Tenant, TestApi};
+use integration_tests::{repo_root, Tenant, TestApi};
 use serde_json::{json, Value};
 
 /// Cases per operation (and phase) unless `SCHEMATHESIS_MAX_EXAMPLES` says otherwise.
@@ -44,13 +44,6 @@ const DEFAULT_MAX_EXAMPLES: u32 = 200;
 const MIN_CASES: u64 = 1_000;
 /// The API operations schemathesis tests from the served description (all but the description's own).
 const CLIENT_OPERATIONS: u64 = 5;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace root")
-        .to_path_buf()
-}
 
 fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| {

@@ -7,21 +7,15 @@
 //! Needs no DynamoDB Local and no AWS: `cargo test -p integration-tests --test template`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use integration_tests::{repo_root, PLACEHOLDER_ID, PLACEHOLDER_KEY};
 use lambda_http::http::Method;
 use lambda_http::{Body, RequestExt};
 use local_api::{Function, ROUTES};
 use serde_json::{json, Map, Value};
 
 // ---------------------------------------------------------------- helpers
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ lives in the workspace root")
-        .to_path_buf()
-}
 
 /// `template.yaml` as JSON, CloudFormation short tags written out in their
 /// long form: `!Ref X` → `{"Ref": "X"}`, `!GetAtt A.B` → `{"Fn::GetAtt": ["A", "B"]}`,
@@ -248,9 +242,6 @@ fn event_files() -> Vec<PathBuf> {
     assert!(!files.is_empty(), "events/ holds no event");
     files
 }
-
-/// The placeholder key of the event fixtures (later replaced by a real one).
-const PLACEHOLDER_KEY: &str = "ba_0000000000000000000000000000000000000000000000000000000000000000";
 
 // ------------------------------------------------------------------ table
 
@@ -849,7 +840,6 @@ fn the_example_events_carry_the_documented_placeholders_and_payloads() {
     let read = |file: &str| -> Value {
         serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap()
     };
-    let placeholder_id = "0192f1d4-6c1e-7c3a-9a4e-2b1f0d9c8e7a";
 
     assert_eq!(
         read("list-clients.json")["rawQueryString"],
@@ -860,11 +850,11 @@ fn the_example_events_carry_the_documented_placeholders_and_payloads() {
         "update-client.json",
         "delete-client.json",
     ] {
-        assert_eq!(read(file)["pathParameters"]["id"], placeholder_id, "{file}");
+        assert_eq!(read(file)["pathParameters"]["id"], PLACEHOLDER_ID, "{file}");
     }
     let not_found = read("not-found.json");
     assert_ne!(
-        not_found["pathParameters"]["id"], placeholder_id,
+        not_found["pathParameters"]["id"], PLACEHOLDER_ID,
         "not-found.json must name a client that does not exist"
     );
     let body = |file: &str| -> Value {
