@@ -96,9 +96,8 @@ impl TestApi {
             .await
             .expect("create the test table");
         let config = Config {
-            table_name: TEST_TABLE.into(),
             key_cache_ttl: ttl,
-            metrics_namespace: None,
+            ..Config::for_table(TEST_TABLE)
         };
         Self {
             app: Arc::new(App::new(client, &config)),

@@ -709,6 +709,10 @@ fn every_error_the_code_can_make_is_described() {
                 retry_after: std::time::Duration::from_secs(1),
                 cause: "throttled".into(),
             },
+            ApiError::UnavailableOutcomeUnknown {
+                retry_after: std::time::Duration::from_secs(1),
+                cause: "an attempt timed out".into(),
+            },
             ApiError::internal("a bug"),
         ]
     };

@@ -127,11 +127,7 @@ async fn an_outage_in_the_middle_of_writes_loses_nothing_that_was_acknowledged()
     );
     let table = Table::new(client.clone(), "clients-outage");
     schema::create_table(&table).await.unwrap();
-    let config = Config {
-        table_name: table.name.clone(),
-        key_cache_ttl: Duration::from_secs(60),
-        metrics_namespace: None,
-    };
+    let config = Config::for_table(&table.name);
     let api = TestApi {
         app: std::sync::Arc::new(App::new(client, &config)),
         table,

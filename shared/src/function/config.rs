@@ -5,11 +5,14 @@
 //! | `TABLE_NAME` | the DynamoDB table | required |
 //! | `KEY_CACHE_TTL_SECONDS` | how long a key look-up is cached, 0–60 | 60 |
 //! | `METRICS_NAMESPACE` | CloudWatch namespace of the EMF metrics | none: no metrics |
+//! | `COUNT_SHARDS` | counts shards each write spreads over, 1–1000 | 128 |
 //!
 //! The AWS SDK reads its own variables (`AWS_REGION`, credentials, and
 //! `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local).
 
 use std::time::Duration;
+
+use crate::store::counts::{DEFAULT_SHARDS, MAX_SHARDS};
 
 /// The longest (and default) key look-up cache lifetime.
 pub const MAX_KEY_CACHE_TTL: Duration = Duration::from_secs(60);
@@ -24,6 +27,8 @@ pub struct Config {
     /// `METRICS_NAMESPACE`: where the per-request EMF metrics go; unset or
     /// blank, no metrics are written (local runs).
     pub metrics_namespace: Option<String>,
+    /// `COUNT_SHARDS`: how many counts shards writes spread over.
+    pub count_shards: u16,
 }
 
 /// A setting that is missing or out of its range.
@@ -32,12 +37,25 @@ pub enum ConfigError {
     /// `TABLE_NAME` is missing or blank.
     #[error("TABLE_NAME is not set: name the DynamoDB table of the clients")]
     MissingTableName,
+    /// `COUNT_SHARDS` is not 1–1000.
+    #[error("COUNT_SHARDS must be a whole number from 1 to 1000, got {0:?}")]
+    InvalidCountShards(String),
     /// `KEY_CACHE_TTL_SECONDS` is not 0–60.
     #[error("KEY_CACHE_TTL_SECONDS must be a whole number of seconds from 0 to 60, got {0:?}")]
     InvalidKeyCacheTtl(String),
 }
 
 impl Config {
+    /// The defaults, for the table `name` (tests and tools).
+    pub fn for_table(name: &str) -> Self {
+        Self {
+            table_name: name.to_owned(),
+            key_cache_ttl: MAX_KEY_CACHE_TTL,
+            metrics_namespace: None,
+            count_shards: DEFAULT_SHARDS,
+        }
+    }
+
     /// Reads the settings from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -58,10 +76,20 @@ impl Config {
                 .filter(|ttl| *ttl <= MAX_KEY_CACHE_TTL)
                 .ok_or(ConfigError::InvalidKeyCacheTtl(text))?,
         };
+        let count_shards = match lookup("COUNT_SHARDS") {
+            None => DEFAULT_SHARDS,
+            Some(text) => text
+                .trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|shards| (1..=MAX_SHARDS).contains(shards))
+                .ok_or(ConfigError::InvalidCountShards(text))?,
+        };
         Ok(Self {
             table_name,
             key_cache_ttl,
             metrics_namespace: metrics_namespace(&lookup),
+            count_shards,
         })
     }
 }
@@ -104,6 +132,21 @@ mod tests {
         );
         assert!(config(&[("TABLE_NAME", "t"), ("KEY_CACHE_TTL_SECONDS", "61")]).is_err());
         assert!(config(&[("TABLE_NAME", "t"), ("KEY_CACHE_TTL_SECONDS", "x")]).is_err());
+    }
+
+    #[test]
+    fn count_shards_default_to_the_store_figure_and_are_bounded() {
+        let shards = |text: &str| config(&[("TABLE_NAME", "t"), ("COUNT_SHARDS", text)]);
+
+        assert_eq!(
+            config(&[("TABLE_NAME", "t")]).unwrap().count_shards,
+            DEFAULT_SHARDS
+        );
+        assert_eq!(shards("1").unwrap().count_shards, 1);
+        assert_eq!(shards("1000").unwrap().count_shards, 1000);
+        for bad in ["0", "1001", "-1", "x", ""] {
+            assert!(shards(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

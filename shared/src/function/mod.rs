@@ -55,7 +55,7 @@ impl App {
     pub fn new(dynamodb: aws_sdk_dynamodb::Client, config: &Config) -> Self {
         let table = Table::new(dynamodb, &config.table_name);
         Self {
-            clients: ClientStore::new(table.clone()),
+            clients: ClientStore::with_count_shards(table.clone(), config.count_shards),
             auth: Authenticator::new(KeyStore::new(table), config.key_cache_ttl),
             observer: Observer::new(config.metrics_namespace.clone()),
         }

@@ -50,9 +50,21 @@ pub enum ApiError {
     /// 415 `unsupported_media_type`.
     #[error("The request body must be sent as `Content-Type: application/json`.")]
     UnsupportedMediaType,
-    /// 503 `unavailable`, with `Retry-After`.
-    #[error("The service is temporarily unavailable; retry after a moment.")]
+    /// 503 `unavailable`, with `Retry-After`; nothing was changed.
+    #[error(
+        "The service is temporarily unavailable and nothing was changed; retry after a moment."
+    )]
     Unavailable {
+        /// What `Retry-After` says.
+        retry_after: Duration,
+        /// Why, for the log.
+        #[source]
+        cause: Cause,
+    },
+    /// 503 `unavailable`, with `Retry-After`, after a write that may or may
+    /// not have been applied.
+    #[error("The service is temporarily unavailable, and this change may or may not have been applied: repeat it with the same Idempotency-Key (for a create), or read the client first, after a moment.")]
+    UnavailableOutcomeUnknown {
         /// What `Retry-After` says.
         retry_after: Duration,
         /// Why, for the log.
@@ -92,6 +104,10 @@ impl From<StoreError> for ApiError {
                 retry_after: RETRY_AFTER,
                 cause: Box::new(error),
             },
+            StoreError::WriteOutcomeUnknown(_) => Self::UnavailableOutcomeUnknown {
+                retry_after: RETRY_AFTER,
+                cause: Box::new(error),
+            },
             StoreError::CorruptItem(_) | StoreError::Failed(_) => Self::Internal(Box::new(error)),
         }
     }
@@ -119,7 +135,7 @@ impl ApiError {
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::Internal(_) => 500,
-            Self::Unavailable { .. } => 503,
+            Self::Unavailable { .. } | Self::UnavailableOutcomeUnknown { .. } => 503,
         }
     }
 
@@ -134,7 +150,7 @@ impl ApiError {
             Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::Unavailable { .. } => "unavailable",
+            Self::Unavailable { .. } | Self::UnavailableOutcomeUnknown { .. } => "unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -157,6 +173,15 @@ impl ApiError {
             error["details"] = serde_json::json!(details);
         }
         serde_json::json!({ "error": error })
+    }
+
+    /// How long the caller should wait before retrying, for a 503.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Unavailable { retry_after, .. }
+            | Self::UnavailableOutcomeUnknown { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
     }
 
     /// Whether this is the server's fault (logged as an error with its cause chain).

@@ -59,12 +59,11 @@ pub fn respond(request: &Request, outcome: Result<Reply, ApiError>) -> Response<
         Err(error) => {
             log_error(request, &request_id, &error);
             let mut headers = Vec::new();
-            match &error {
-                ApiError::Unauthorized => headers.push(("www-authenticate", "Bearer".to_owned())),
-                ApiError::Unavailable { retry_after, .. } => {
-                    headers.push(("retry-after", retry_after.as_secs().max(1).to_string()))
-                }
-                _ => {}
+            if matches!(error, ApiError::Unauthorized) {
+                headers.push(("www-authenticate", "Bearer".to_owned()));
+            }
+            if let Some(retry_after) = error.retry_after() {
+                headers.push(("retry-after", retry_after.as_secs().max(1).to_string()));
             }
             (error.status(), error.body(), headers)
         }

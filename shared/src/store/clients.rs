@@ -1,11 +1,12 @@
 //! Reading and writing clients.
 //!
 //! Every write that changes how many clients an organization has per status
-//! (create, delete, a status change) commits the client and the counts item
-//! (see [`super::counts`]) in one `TransactWriteItems`. Updates and deletes
-//! are optimistic: they are conditioned on the version they read, and
-//! re-read and retry (bounded, with jittered backoff) when another writer got
-//! there first.
+//! (create, delete, a status change) commits the client and one shard of
+//! the counts (see [`super::counts`]) in one `TransactWriteItems`. Updates
+//! and deletes are optimistic: they are conditioned on the version they
+//! read, and re-read and retry (bounded, with jittered backoff) when another
+//! writer got there first; a write that lost a transaction conflict retries
+//! at once on another counts shard.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -16,9 +17,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
 use super::error::WriteKind;
 use super::item::{self, client_key, client_sk, org_pk};
-use super::{counts, idempotency, StoreError, Table};
+use super::{counts, idempotency, usage, StoreError, Table};
 use crate::domain::input::{ClientPatch, IdempotencyKey, NewClient};
-use crate::domain::model::{Client, ClientId, ExpectedVersion, OrgId, Timestamp};
+use crate::domain::model::{Client, ClientId, ExpectedVersion, OrgId, Status, Timestamp};
 
 /// How many times a write is attempted when it keeps losing races.
 pub const MAX_WRITE_ATTEMPTS: u32 = 8;
@@ -37,12 +38,33 @@ pub struct Created {
 #[derive(Clone, Debug)]
 pub struct ClientStore {
     pub(crate) table: Table,
+    count_shards: u16,
 }
 
 impl ClientStore {
-    /// The clients stored in `table`.
+    /// The clients stored in `table`, writing counts over
+    /// [`counts::DEFAULT_SHARDS`] shards.
     pub fn new(table: Table) -> Self {
-        Self { table }
+        Self::with_count_shards(table, counts::DEFAULT_SHARDS)
+    }
+
+    /// The clients stored in `table`, writing counts over `count_shards`
+    /// shards (1 is the unsharded design: every write on one counts item).
+    pub fn with_count_shards(table: Table, count_shards: u16) -> Self {
+        Self {
+            table,
+            count_shards: count_shards.clamp(1, counts::MAX_SHARDS),
+        }
+    }
+
+    /// One shard's change of the organization's counts, on a shard picked now.
+    fn count_change(
+        &self,
+        org: &OrgId,
+        changes: &[(Status, i64)],
+    ) -> Result<TransactWriteItem, StoreError> {
+        let shard = counts::pick_shard(self.count_shards);
+        counts::change(&self.table, org, shard, changes)
     }
 
     /// The client with this id in this organization (strongly consistent).
@@ -62,7 +84,20 @@ impl ClientStore {
     /// same transaction; a repeat with the same body (same fingerprint)
     /// replays it and creates nothing; a different body is
     /// [`StoreError::IdempotencyKeyReused`].
+    ///
+    /// Fails with [`StoreError::WriteOutcomeUnknown`] when DynamoDB became
+    /// unavailable after an attempt may have been applied (as do
+    /// [`Self::update`] and [`Self::delete`]).
     pub async fn create(
+        &self,
+        org: &OrgId,
+        new: NewClient,
+        idempotency_key: Option<&IdempotencyKey>,
+    ) -> Result<Created, StoreError> {
+        outcome_watched(self.try_create(org, new, idempotency_key)).await
+    }
+
+    async fn try_create(
         &self,
         org: &OrgId,
         new: NewClient,
@@ -86,15 +121,12 @@ impl ClientStore {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(StoreError::failed)?;
-        let mut items = vec![
-            TransactWriteItem::builder().put(put).build(),
-            counts::change(&self.table, org, &[(client.status, 1)])?,
-        ];
+        let mut written = vec![TransactWriteItem::builder().put(put).build()];
         if let Some(key) = idempotency_key {
             if let Some(replay) = self.replay(org, key, &fingerprint).await? {
                 return Ok(replay);
             }
-            items.push(idempotency::record_first_use(
+            written.push(idempotency::record_first_use(
                 &self.table,
                 org,
                 key,
@@ -102,24 +134,31 @@ impl ClientStore {
                 &client,
             )?);
         }
+        let created = Created {
+            client,
+            replayed: false,
+        };
         for attempt in 1..=MAX_WRITE_ATTEMPTS {
-            match self.transact(items.clone()).await {
-                Ok(()) => {
-                    return Ok(Created {
-                        client,
-                        replayed: false,
-                    })
+            let mut items = written.clone();
+            items.push(self.count_change(org, &[(created.client.status, 1)])?);
+            match self.transact(items).await {
+                Ok(()) => return Ok(created),
+                Err(WriteFailure::Conflict) => conflict_pause(attempt).await,
+                // Either an earlier attempt of this very create committed
+                // (its answer was lost: the client, with its fresh id, is
+                // there), or the idempotency record's condition failed: a
+                // request with the same key committed first.
+                Err(WriteFailure::ConditionFailed) => {
+                    if self.get(org, id).await?.as_ref() == Some(&created.client) {
+                        return Ok(created);
+                    }
+                    if let Some(key) = idempotency_key {
+                        if let Some(replay) = self.replay(org, key, &fingerprint).await? {
+                            return Ok(replay);
+                        }
+                    }
+                    backoff(attempt).await
                 }
-                Err(WriteFailure::Conflict) => backoff(attempt).await,
-                // The only condition that can fail is the idempotency record's:
-                // a request with the same key committed first.
-                Err(WriteFailure::ConditionFailed) => match idempotency_key {
-                    Some(key) => match self.replay(org, key, &fingerprint).await? {
-                        Some(replay) => return Ok(replay),
-                        None => backoff(attempt).await,
-                    },
-                    None => backoff(attempt).await,
-                },
                 Err(WriteFailure::Other(error)) => return Err(error),
             }
         }
@@ -158,6 +197,16 @@ impl ClientStore {
         patch: &ClientPatch,
         expected: &ExpectedVersion,
     ) -> Result<Client, StoreError> {
+        outcome_watched(self.try_update(org, id, patch, expected)).await
+    }
+
+    async fn try_update(
+        &self,
+        org: &OrgId,
+        id: ClientId,
+        patch: &ClientPatch,
+        expected: &ExpectedVersion,
+    ) -> Result<Client, StoreError> {
         for attempt in 1..=MAX_WRITE_ATTEMPTS {
             let current = self.get(org, id).await?.ok_or(StoreError::NotFound)?;
             check_expected(expected, &current)?;
@@ -174,14 +223,12 @@ impl ClientStore {
                 .map_err(StoreError::failed)?;
             let mut items = vec![TransactWriteItem::builder().put(put).build()];
             if next.status != current.status {
-                let moved = [(current.status, -1), (next.status, 1)];
-                items.push(counts::change(&self.table, org, &moved)?);
+                items.push(self.count_change(org, &[(current.status, -1), (next.status, 1)])?);
             }
             match self.transact(items).await {
                 Ok(()) => return Ok(next),
-                Err(WriteFailure::Conflict | WriteFailure::ConditionFailed) => {
-                    backoff(attempt).await
-                }
+                Err(WriteFailure::Conflict) => conflict_pause(attempt).await,
+                Err(WriteFailure::ConditionFailed) => backoff(attempt).await,
                 Err(WriteFailure::Other(error)) => return Err(error),
             }
         }
@@ -199,6 +246,15 @@ impl ClientStore {
         id: ClientId,
         expected: &ExpectedVersion,
     ) -> Result<(), StoreError> {
+        outcome_watched(self.try_delete(org, id, expected)).await
+    }
+
+    async fn try_delete(
+        &self,
+        org: &OrgId,
+        id: ClientId,
+        expected: &ExpectedVersion,
+    ) -> Result<(), StoreError> {
         for attempt in 1..=MAX_WRITE_ATTEMPTS {
             let current = self.get(org, id).await?.ok_or(StoreError::NotFound)?;
             check_expected(expected, &current)?;
@@ -211,13 +267,12 @@ impl ClientStore {
                 .map_err(StoreError::failed)?;
             let items = vec![
                 TransactWriteItem::builder().delete(delete).build(),
-                counts::change(&self.table, org, &[(current.status, -1)])?,
+                self.count_change(org, &[(current.status, -1)])?,
             ];
             match self.transact(items).await {
                 Ok(()) => return Ok(()),
-                Err(WriteFailure::Conflict | WriteFailure::ConditionFailed) => {
-                    backoff(attempt).await
-                }
+                Err(WriteFailure::Conflict) => conflict_pause(attempt).await,
+                Err(WriteFailure::ConditionFailed) => backoff(attempt).await,
                 Err(WriteFailure::Other(error)) => return Err(error),
             }
         }
@@ -272,6 +327,17 @@ enum WriteFailure {
     Other(StoreError),
 }
 
+/// Runs a write, turning "unavailable" into "outcome unknown" when one of
+/// its attempts was sent and left unanswered ([`usage::watch_writes`]).
+async fn outcome_watched<T>(
+    write: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match usage::watch_writes(write).await {
+        (Err(StoreError::Unavailable(cause)), true) => Err(StoreError::WriteOutcomeUnknown(cause)),
+        (result, _) => result,
+    }
+}
+
 /// [`StoreError::VersionMismatch`] when `expected` does not accept the
 /// client's current version. A write that then loses a race re-reads the
 /// client and so fails here.
@@ -318,15 +384,33 @@ pub fn retried_writes() -> u64 {
     RETRIED_WRITES.load(Ordering::Relaxed)
 }
 
-/// Sleeps before retry `attempt` (1-based): up to 20 ms after the first
-/// attempt, doubling up to 320 ms, with full jitter so racing writers spread out.
+/// Sleeps before retry `attempt` (1-based) after a changed version: up to
+/// 20 ms after the first attempt, doubling up to 320 ms, with full jitter so
+/// racing writers spread out.
 async fn backoff(attempt: u32) {
     RETRIED_WRITES.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(attempt, "write lost a race; retrying");
-    let cap_ms = 10u64 << attempt.min(5);
+    sleep_jittered(10u64 << attempt.min(5)).await;
+}
+
+/// Sleeps before retry `attempt` after a transaction conflict. The retry
+/// picks another counts shard, so it need not wait for the other
+/// transaction: a short pause (up to 2 ms, doubling to 16 ms if conflicts
+/// persist, jittered) only keeps retries from arriving in lockstep.
+async fn conflict_pause(attempt: u32) {
+    RETRIED_WRITES.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(
+        attempt,
+        "write lost a transaction conflict; retrying on another shard"
+    );
+    sleep_jittered(1u64 << attempt.min(4)).await;
+}
+
+/// Sleeps 1 ms plus a random part of `cap_ms`.
+async fn sleep_jittered(cap_ms: u64) {
     let mut random = [0u8; 2];
     let jitter = match getrandom::fill(&mut random) {
-        Ok(()) => u64::from(u16::from_le_bytes(random)) % cap_ms,
+        Ok(()) => u64::from(u16::from_le_bytes(random)) % cap_ms.max(1),
         Err(_) => cap_ms / 2,
     };
     tokio::time::sleep(Duration::from_millis(jitter + 1)).await;
@@ -336,7 +420,6 @@ async fn backoff(attempt: u32) {
 mod tests {
     use super::*;
     use crate::domain::input::{ClientName, Notes};
-    use crate::domain::model::Status;
 
     fn client() -> Client {
         let id = ClientId::new();

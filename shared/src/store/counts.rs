@@ -1,7 +1,18 @@
-//! The per-organization counts item, `pk = ORG#<org>`, `sk = COUNTS`: how
-//! many clients an organization has per status, so a list's `total` is one
-//! `GetItem`. Every write that changes a count adds its [`change`] to the
-//! same transaction as the client, so the counts are always exact.
+//! How many clients an organization has per status, kept exact in sharded
+//! counts items, so that a list's `total` costs one call however large the
+//! organization, and concurrent writers of one organization do not all
+//! contend on one item.
+//!
+//! The counts are spread over shard items in the organization's partition:
+//! `pk = ORG#<org>`, `sk = COUNTS` (shard 0, the one counts item of data
+//! written before sharding, read as it is) and `sk = COUNTS#<nnn>` (shards
+//! 1 and up), each with signed `active` and `inactive` numbers. Every write
+//! that changes a count adds its [`change`] of one shard, chosen at random
+//! per attempt ([`pick_shard`]), to the same transaction as the client, so
+//! the sum over the shards is always exact; a write that loses a race on its
+//! shard retries on another. [`read`] sums every shard with one strongly
+//! consistent `Query` (`begins_with(sk, "COUNTS")`), whatever the number of
+//! shards writers used: the shard count can change at any time.
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
@@ -10,8 +21,38 @@ use super::schema::attr;
 use super::{StoreError, Table};
 use crate::domain::model::{OrgId, Status};
 
-/// The sort key of an organization's counts item.
+/// The sort key of shard 0 (the counts item of unsharded data), and the
+/// prefix of every shard's sort key.
 pub const COUNTS_SK: &str = "COUNTS";
+
+/// Shards writers spread over unless configured (`COUNT_SHARDS`): enough
+/// that 64 concurrent writers into one organization rarely pick a shard
+/// another one holds, few enough that reading them all stays one `Query`
+/// of a few KB (each shard item is under 100 bytes). See
+/// `docs/data-model.md` for the measurements behind the figure.
+pub const DEFAULT_SHARDS: u16 = 128;
+
+/// The most shards a writer may use: a read of them all stays well under
+/// one 1 MB page.
+pub const MAX_SHARDS: u16 = 1000;
+
+/// The sort key of a shard.
+pub fn shard_sk(shard: u16) -> String {
+    if shard == 0 {
+        COUNTS_SK.to_owned()
+    } else {
+        format!("{COUNTS_SK}#{shard:03}")
+    }
+}
+
+/// A shard chosen uniformly at random among `shards` (at least one).
+pub fn pick_shard(shards: u16) -> u16 {
+    let mut random = [0u8; 2];
+    match getrandom::fill(&mut random) {
+        Ok(()) => u16::from_le_bytes(random) % shards.max(1),
+        Err(_) => 0,
+    }
+}
 
 /// How many clients an organization has, per status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -37,25 +78,35 @@ impl Counts {
     }
 }
 
-/// The organization's counts (one strongly consistent `GetItem`).
+/// The organization's counts: every shard summed, from one strongly
+/// consistent `Query` of its counts items (more only past 1 MB, which
+/// [`MAX_SHARDS`] rules out).
 pub async fn read(table: &Table, org: &OrgId) -> Result<Counts, StoreError> {
-    let item = table.get_item(org_pk(org), COUNTS_SK.into()).await?;
-    let count = |name: &str| -> Result<u64, StoreError> {
-        match item.as_ref().and_then(|item| item.get(name)) {
-            None => Ok(0),
-            Some(AttributeValue::N(n)) => n
-                .parse::<i64>()
-                .map(|n| n.max(0) as u64)
-                .map_err(|_| StoreError::corrupt(format!("counts item: {name} is not a number"))),
-            Some(_) => Err(StoreError::corrupt(format!(
-                "counts item: {name} is not a number"
-            ))),
-        }
-    };
+    let shards = table.query_prefix(org_pk(org), COUNTS_SK).await?;
+    let (mut active, mut inactive) = (0i64, 0i64);
+    for shard in &shards {
+        active += signed_count(shard, Status::Active)?;
+        inactive += signed_count(shard, Status::Inactive)?;
+    }
     Ok(Counts {
-        active: count(Status::Active.as_str())?,
-        inactive: count(Status::Inactive.as_str())?,
+        active: active.max(0) as u64,
+        inactive: inactive.max(0) as u64,
     })
+}
+
+/// One shard's count of a status: signed, since a client counted in one
+/// shard may be uncounted in another.
+fn signed_count(shard: &super::item::Item, status: Status) -> Result<i64, StoreError> {
+    let name = status.as_str();
+    match shard.get(name) {
+        None => Ok(0),
+        Some(AttributeValue::N(n)) => n
+            .parse::<i64>()
+            .map_err(|_| StoreError::corrupt(format!("counts item: {name} is not a number"))),
+        Some(_) => Err(StoreError::corrupt(format!(
+            "counts item: {name} is not a number"
+        ))),
+    }
 }
 
 /// Counts the organization's client items themselves, per status (strongly
@@ -77,12 +128,18 @@ pub async fn recount(table: &Table, org: &OrgId) -> Result<Counts, StoreError> {
     Ok(counts)
 }
 
-/// The `ADD` to the organization's counts, one term per status and delta.
-fn update(table: &Table, org: &OrgId, changes: &[(Status, i64)]) -> Result<Update, StoreError> {
+/// The `ADD` to one shard of the organization's counts, one term per
+/// status and delta.
+fn update(
+    table: &Table,
+    org: &OrgId,
+    shard: u16,
+    changes: &[(Status, i64)],
+) -> Result<Update, StoreError> {
     let mut update = Update::builder()
         .table_name(&table.name)
         .key(attr::PK, AttributeValue::S(org_pk(org)))
-        .key(attr::SK, AttributeValue::S(COUNTS_SK.into()));
+        .key(attr::SK, AttributeValue::S(shard_sk(shard)));
     let mut terms = Vec::new();
     for (i, (status, delta)) in changes.iter().enumerate() {
         terms.push(format!("#s{i} :d{i}"));
@@ -96,21 +153,23 @@ fn update(table: &Table, org: &OrgId, changes: &[(Status, i64)]) -> Result<Updat
         .map_err(StoreError::failed)
 }
 
-/// The transaction item that applies `changes` to the organization's counts.
+/// The transaction item that applies `changes` to one shard of the
+/// organization's counts.
 pub fn change(
     table: &Table,
     org: &OrgId,
+    shard: u16,
     changes: &[(Status, i64)],
 ) -> Result<TransactWriteItem, StoreError> {
     Ok(TransactWriteItem::builder()
-        .update(update(table, org, changes)?)
+        .update(update(table, org, shard, changes)?)
         .build())
 }
 
-/// Applies `changes` on its own (one `UpdateItem`), for bulk imports that
-/// write clients outside transactions.
+/// Applies `changes` to shard 0 on its own (one `UpdateItem`), for bulk
+/// imports that write clients outside transactions.
 pub async fn add(table: &Table, org: &OrgId, changes: &[(Status, i64)]) -> Result<(), StoreError> {
-    let update = update(table, org, changes)?;
+    let update = update(table, org, 0, changes)?;
     table
         .client
         .update_item()
@@ -122,4 +181,27 @@ pub async fn add(table: &Table, org: &OrgId, changes: &[(Status, i64)]) -> Resul
         .send()
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_zero_is_the_unsharded_counts_item_and_every_shard_shares_its_prefix() {
+        assert_eq!(shard_sk(0), "COUNTS");
+        assert_eq!(shard_sk(7), "COUNTS#007");
+        assert_eq!(shard_sk(999), "COUNTS#999");
+        assert!((0..MAX_SHARDS).all(|shard| shard_sk(shard).starts_with(COUNTS_SK)));
+    }
+
+    #[test]
+    fn picked_shards_stay_in_range_and_spread() {
+        let picks: std::collections::BTreeSet<u16> = (0..2_000).map(|_| pick_shard(16)).collect();
+
+        assert!(picks.iter().all(|shard| *shard < 16));
+        assert_eq!(picks.len(), 16, "2,000 picks cover every one of 16 shards");
+        assert_eq!(pick_shard(1), 0);
+        assert_eq!(pick_shard(0), 0);
+    }
 }

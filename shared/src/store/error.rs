@@ -40,9 +40,15 @@ pub enum StoreError {
     /// An idempotency key was first used with a request of another fingerprint.
     #[error("the idempotency key was first used with another request")]
     IdempotencyKeyReused,
-    /// DynamoDB is throttling, failing or unreachable, after the SDK's retries.
+    /// DynamoDB is throttling, failing or unreachable, after the SDK's
+    /// retries, and nothing was changed: every attempt was refused or never
+    /// reached it.
     #[error("DynamoDB is unavailable")]
     Unavailable(#[source] BoxError),
+    /// DynamoDB is unavailable after a write attempt was sent and got no
+    /// answer: the write may or may not have been applied.
+    #[error("DynamoDB is unavailable; a write may have been applied")]
+    WriteOutcomeUnknown(#[source] BoxError),
     /// An item read back does not have the shape this code writes.
     #[error("an item does not have the expected shape")]
     CorruptItem(#[source] BoxError),

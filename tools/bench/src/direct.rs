@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 use shared::domain::model::{Client, ClientId, OrgId, Status};
-use shared::store::counts::COUNTS_SK;
+use shared::store::counts;
 use shared::store::item::{client_key, org_pk, to_item};
 use shared::store::schema::{attr, BY_CREATED};
 use shared::store::Table;
@@ -33,27 +33,22 @@ pub fn get_op(table: &Table, org: &Arc<OrgId>, ids: Arc<Vec<ClientId>>) -> Op {
     })
 }
 
-/// The create's `TransactWriteItems`: the client's item and its status count.
+/// The create's `TransactWriteItems`: the client's item and its status
+/// count, on a random shard.
 pub fn create_op(table: &Table, org: &Arc<OrgId>) -> Op {
     let (table, org) = (table.clone(), org.clone());
     Arc::new(move |_| {
         let (table, org) = (table.clone(), org.clone());
         Box::pin(async move {
             let put = new_client_put(&table, &org);
-            let counts = Update::builder()
-                .table_name(&table.name)
-                .key("pk", AttributeValue::S(org_pk(&org)))
-                .key("sk", AttributeValue::S(COUNTS_SK.into()))
-                .update_expression("ADD #s0 :d0")
-                .expression_attribute_names("#s0", "active")
-                .expression_attribute_values(":d0", AttributeValue::N("1".into()))
-                .build()
-                .expect("an update");
+            let shard = counts::pick_shard(counts::DEFAULT_SHARDS);
+            let count = counts::change(&table, &org, shard, &[(Status::Active, 1)])
+                .expect("a counts update");
             table
                 .client
                 .transact_write_items()
                 .transact_items(TransactWriteItem::builder().put(put).build())
-                .transact_items(TransactWriteItem::builder().update(counts).build())
+                .transact_items(count)
                 .send()
                 .await
                 .is_ok()
@@ -94,17 +89,7 @@ pub fn list_op(table: &Table, org: &Arc<OrgId>) -> Op {
 /// The DynamoDB calls of a first list page, made directly: the counts, 51
 /// entries of the keys-only walk, and the 50 items.
 async fn list_page(table: &Table, org: &OrgId) -> Option<usize> {
-    let counts = table
-        .client
-        .get_item()
-        .table_name(&table.name)
-        .key("pk", AttributeValue::S(org_pk(org)))
-        .key("sk", AttributeValue::S(COUNTS_SK.into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .ok()?;
-    counts.item?;
+    counts::read(table, org).await.ok()?;
     let keys = first_page_keys(table, org).await?;
     let output = table
         .client

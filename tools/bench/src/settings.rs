@@ -2,7 +2,6 @@
 //! progress line it prints to stderr.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use shared::function::Config;
 
@@ -62,11 +61,7 @@ impl Settings {
     /// The functions' configuration for the bench table: keys cached a minute,
     /// as in a warm container.
     pub fn config(&self) -> Config {
-        Config {
-            table_name: self.table.clone(),
-            key_cache_ttl: Duration::from_secs(60),
-            metrics_namespace: None,
-        }
+        Config::for_table(&self.table)
     }
 }
 
