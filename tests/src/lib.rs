@@ -30,7 +30,6 @@ use shared::App;
 
 pub mod fixtures;
 pub mod paths;
-pub mod runtime_emulator;
 
 pub use fixtures::{PLACEHOLDER_ID, PLACEHOLDER_KEY};
 pub use paths::repo_root;
