@@ -5,7 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use std::process::Stdio;
+
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
 
 /// The variables of the calling process handed on to the function: DynamoDB
 /// Local's endpoint and the credentials and region to sign with (set by
@@ -78,6 +81,32 @@ pub(crate) fn function_env(
     }
     env.retain(|(key, _)| !removed.contains(&key.as_str()));
     env
+}
+
+/// Spawns `command` with exactly `env` (see [`function_env`]), no stdin and
+/// its output collected; the process is killed when the [`Child`] is dropped.
+pub(crate) fn spawn(mut command: Command, env: Vec<(String, String)>) -> (Child, Output) {
+    let mut child = command
+        .env_clear()
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|error| {
+            let program = command
+                .as_std()
+                .get_program()
+                .to_string_lossy()
+                .into_owned();
+            panic!("start {program}: {error}")
+        });
+    let output = Output::collect(
+        child.stdout.take().expect("piped stdout"),
+        child.stderr.take().expect("piped stderr"),
+    );
+    (child, output)
 }
 
 /// A process's stdout and stderr, collected line by line as it writes them.

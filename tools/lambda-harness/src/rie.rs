@@ -18,7 +18,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
@@ -29,7 +28,7 @@ use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
-use crate::process::{function_env, function_name, Output};
+use crate::process::{function_env, function_name, spawn, Output};
 
 /// The variable that holds the RIE binary's path (set by `scripts/test`).
 pub const RIE_VARIABLE: &str = "AWS_LAMBDA_RIE";
@@ -96,24 +95,14 @@ impl RieFunction {
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
             ("AWS_LAMBDA_FUNCTION_TIMEOUT", "10"),
         ];
-        let mut child = Command::new(rie_binary())
+        let mut command = Command::new(rie_binary());
+        command
             .arg("--runtime-interface-emulator-address")
             .arg(address.to_string())
             .arg("--runtime-api-address")
             .arg(&runtime_api)
-            .arg(binary)
-            .env_clear()
-            .envs(function_env(&lambda, env, removed))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|error| panic!("start the RIE for {}: {error}", binary.display()));
-        let output = Output::collect(
-            child.stdout.take().expect("piped stdout"),
-            child.stderr.take().expect("piped stderr"),
-        );
+            .arg(binary);
+        let (child, output) = spawn(command, function_env(&lambda, env, removed));
         let mut function = Self {
             name,
             child,

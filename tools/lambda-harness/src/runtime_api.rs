@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
 use std::path::Path;
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -41,7 +41,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::process::{function_env, function_name, Output};
+use crate::process::{function_env, function_name, spawn, Output};
 
 /// How long an invocation (or start-up) may take before it counts as hung.
 pub const INVOKE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -294,19 +294,7 @@ impl FunctionProcess {
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
         ];
         let spawned_at = Instant::now();
-        let mut child = Command::new(binary)
-            .env_clear()
-            .envs(function_env(&lambda, env, &[]))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|error| panic!("start {}: {error}", binary.display()));
-        let output = Output::collect(
-            child.stdout.take().expect("piped stdout"),
-            child.stderr.take().expect("piped stderr"),
-        );
+        let (child, output) = spawn(Command::new(binary), function_env(&lambda, env, &[]));
 
         Self {
             name,
