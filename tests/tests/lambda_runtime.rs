@@ -13,17 +13,13 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 
-use integration_tests::{Tenant, TestApi, TEST_TABLE};
+use integration_tests::{repo_root, Tenant, TestApi, PLACEHOLDER_ID, PLACEHOLDER_KEY, TEST_TABLE};
 use lambda_harness::rie::RieFunction;
 use lambda_harness::{binary_path, runtime_api, FUNCTIONS};
 use serde_json::{json, Value};
 
-/// The placeholders of the sample events.
-const PLACEHOLDER_KEY: &str = "ba_0000000000000000000000000000000000000000000000000000000000000000";
-const PLACEHOLDER_ID: &str = "0192f1d4-6c1e-7c3a-9a4e-2b1f0d9c8e7a";
-
 fn events_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+    repo_root().join("events")
 }
 
 /// `events/<file>` with the placeholders replaced by a real key and client id.
