@@ -12,7 +12,8 @@
 //!
 //! Also here, for every test file: [`repo_root`] ([`paths`]), the event
 //! fixtures' placeholders ([`fixtures`]), [`client_uri`], [`ids`] and
-//! [`join_all`]. [`runtime_emulator`] runs the release function binaries.
+//! [`join_all`]. The function binaries run through the `lambda-harness`
+//! crate (under AWS's Runtime Interface Emulator: `tests/tests/lambda_runtime.rs`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -13,7 +13,9 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 
-use integration_tests::{repo_root, Tenant, TestApi, PLACEHOLDER_ID, PLACEHOLDER_KEY, TEST_TABLE};
+use integration_tests::{
+    client_uri, repo_root, Tenant, TestApi, PLACEHOLDER_ID, PLACEHOLDER_KEY, TEST_TABLE,
+};
 use lambda_harness::rie::RieFunction;
 use lambda_harness::{binary_path, runtime_api, FUNCTIONS};
 use serde_json::{json, Value};
@@ -273,7 +275,7 @@ async fn create_client_answers_201_with_location_for_each_sample_event() {
             (Some("John Doe"), Some("+1 555-1234"))
         );
         assert_eq!(client["status"], "active");
-        let location = format!("/api/v1/clients/{}", client["id"].as_str().expect("an id"));
+        let location = client_uri(client);
         assert_eq!(answer.header("location"), Some(location.as_str()));
         assert_eq!(answer.header("etag"), Some("\"1\""));
     }
