@@ -12,7 +12,8 @@
 //!
 //! Also here, for every test file: [`repo_root`] ([`paths`]), the event
 //! fixtures' placeholders ([`fixtures`]), [`client_uri`], [`ids`] and
-//! [`join_all`]. [`runtime_emulator`] runs the release function binaries.
+//! [`join_all`]. The function binaries run through the `lambda-harness`
+//! crate (under AWS's Runtime Interface Emulator: `tests/tests/lambda_runtime.rs`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -30,7 +31,6 @@ use shared::App;
 
 pub mod fixtures;
 pub mod paths;
-pub mod runtime_emulator;
 
 pub use fixtures::{PLACEHOLDER_ID, PLACEHOLDER_KEY};
 pub use paths::repo_root;

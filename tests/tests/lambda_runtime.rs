@@ -1,37 +1,27 @@
-//! The six function binaries run as Lambda runs them: started as processes
-//! with Lambda's environment, pulling the sample API Gateway events of
-//! `events/` from an emulated Runtime API (`runtime_emulator`), against
-//! DynamoDB Local. One process per function serves several invocations, as a
-//! warm Lambda container does.
+//! The six function binaries run as Lambda runs them: each under AWS's own
+//! Lambda Runtime Interface Emulator (`aws-lambda-rie`, the emulator `sam
+//! local invoke` runs in its container; [`lambda_harness::rie`]), which is as
+//! close to `sam local invoke` as a machine without Docker gets. Each test
+//! posts the sample API Gateway events of `events/` to it, against DynamoDB
+//! Local; one RIE (one function process) serves several invocations, as a
+//! warm Lambda container does, and prints Lambda's `REPORT` line for each.
 //!
-//! The binaries must be built first (`cargo build --workspace --bins`, which
-//! `scripts/test` runs before `cargo test`).
+//! The binaries must be built first (`cargo build --workspace --bins`), and
+//! `AWS_LAMBDA_RIE` must name the RIE: `scripts/test` does both.
 
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 
-use integration_tests::runtime_emulator::{binary_path, FunctionProcess};
-use integration_tests::{Tenant, TestApi};
+use integration_tests::{
+    client_uri, repo_root, Tenant, TestApi, PLACEHOLDER_ID, PLACEHOLDER_KEY, TEST_TABLE,
+};
+use lambda_harness::rie::RieFunction;
+use lambda_harness::{binary_path, runtime_api, FUNCTIONS};
 use serde_json::{json, Value};
 
-/// The placeholders of the sample events.
-const PLACEHOLDER_KEY: &str = "ba_0000000000000000000000000000000000000000000000000000000000000000";
-const PLACEHOLDER_ID: &str = "0192f1d4-6c1e-7c3a-9a4e-2b1f0d9c8e7a";
-
-/// The functions of the client routes: each needs `TABLE_NAME`.
-const FUNCTIONS: [&str; 5] = [
-    "list-clients",
-    "get-client",
-    "create-client",
-    "update-client",
-    "delete-client",
-];
-/// The function of the public route: no configuration, no table.
-const OPENAPI_FUNCTION: &str = "get-openapi";
-
 fn events_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+    repo_root().join("events")
 }
 
 /// `events/<file>` with the placeholders replaced by a real key and client id.
@@ -47,21 +37,14 @@ fn sample_event(file: &str, key: &str, id: &str) -> Value {
     .unwrap_or_else(|e| panic!("{file} is not JSON: {e}"))
 }
 
-/// Starts a function binary and waits for it to ask for its first event,
-/// printing its init time (spawn → first `/next`).
-async fn start(function: &str) -> FunctionProcess {
-    let mut process = FunctionProcess::start(binary_path(function), &[]);
-    let init = process
-        .init_time()
-        .await
-        .unwrap_or_else(|failure| panic!("{function} did not start: {failure}"));
-    // Straight to stderr, past the test harness's capture, so the numbers show in every run.
-    let _ = writeln!(
-        std::io::stderr(),
-        "lambda_runtime: {function} init {:.1} ms (spawn to first /next)",
-        init.as_secs_f64() * 1e3
-    );
-    process
+/// Starts a function binary under the RIE with the tests' table.
+async fn start(function: &str) -> RieFunction {
+    RieFunction::start(binary_path(function), &[("TABLE_NAME", TEST_TABLE)], &[]).await
+}
+
+/// Starts a function binary under the RIE without `TABLE_NAME`.
+async fn start_without_table(function: &str) -> RieFunction {
+    RieFunction::start(binary_path(function), &[], &["TABLE_NAME"]).await
 }
 
 /// An API Gateway (payload 2.0) response payload, read.
@@ -78,17 +61,56 @@ impl GatewayAnswer {
     }
 }
 
-/// Invokes `event` and reads the function's API Gateway response, checking
-/// what every answer has: JSON, and the event's request id as `X-Request-Id`.
-async fn call(process: &mut FunctionProcess, event: &Value) -> GatewayAnswer {
-    let payload = match process.invoke(event).await {
-        Ok(payload) => payload,
-        Err(error) => panic!(
-            "{} answered with an invocation error: {error}\n{}",
-            process.name(),
-            process.output()
-        ),
-    };
+/// Invokes `event` through the RIE and reads the function's API Gateway
+/// response, checking what every invocation has: the RIE's 200, its
+/// `REPORT` line for this invocation, one init for all invocations so far
+/// (the warm process answered), JSON, and the event's request id as
+/// `X-Request-Id`.
+async fn call(function: &mut RieFunction, event: &Value) -> GatewayAnswer {
+    let reported = function.reports(0).await.len();
+
+    let answer = function.invoke(event).await;
+
+    assert_eq!(
+        answer.status,
+        200,
+        "{} failed the invocation: {answer:?}\n{}",
+        function.name(),
+        function.output()
+    );
+    let reports = function.reports(reported + 1).await;
+    assert_eq!(
+        reports.len(),
+        reported + 1,
+        "one REPORT line per invocation\n{}",
+        function.output()
+    );
+    let report = reports.last().expect("this invocation's REPORT");
+    assert!(
+        report.contains("\tDuration: ") && report.contains("\tBilled Duration: "),
+        "{report}"
+    );
+    assert_eq!(
+        function.inits(),
+        1,
+        "one process (one init) serves every invocation\n{}",
+        function.output()
+    );
+    if reported == 0 {
+        // Straight to stderr, past the test harness's capture, so the numbers show in every run.
+        let _ = writeln!(
+            std::io::stderr(),
+            "lambda_runtime: {} init {:.1} ms (the RIE's INIT REPORT)",
+            function.name(),
+            function.init_duration_ms().unwrap_or(f64::NAN)
+        );
+    }
+    gateway_answer(&answer.payload(), event)
+}
+
+/// Reads an API Gateway response payload, checking that it is JSON and
+/// carries the event's request id as `X-Request-Id`.
+fn gateway_answer(payload: &Value, event: &Value) -> GatewayAnswer {
     assert_eq!(payload["isBase64Encoded"], false, "{payload}");
     let status = payload["statusCode"]
         .as_u64()
@@ -142,8 +164,7 @@ fn every_sample_event_is_exercised_here() {
 
     let covered: BTreeSet<String> = FUNCTIONS
         .iter()
-        .chain([&OPENAPI_FUNCTION])
-        .map(|function| format!("{function}.json"))
+        .map(|function| format!("{}.json", function.binary))
         .chain(["unauthorized.json".to_owned(), "not-found.json".to_owned()])
         .collect();
 
@@ -254,7 +275,7 @@ async fn create_client_answers_201_with_location_for_each_sample_event() {
             (Some("John Doe"), Some("+1 555-1234"))
         );
         assert_eq!(client["status"], "active");
-        let location = format!("/api/v1/clients/{}", client["id"].as_str().expect("an id"));
+        let location = client_uri(client);
         assert_eq!(answer.header("location"), Some(location.as_str()));
         assert_eq!(answer.header("etag"), Some("\"1\""));
     }
@@ -321,24 +342,35 @@ async fn delete_client_answers_success_then_404_on_the_same_process() {
 
 #[tokio::test]
 async fn a_function_without_table_name_fails_at_init_instead_of_taking_events() {
-    for function in FUNCTIONS {
-        let mut process =
-            FunctionProcess::start_without(binary_path(function), &[], &["TABLE_NAME"]);
+    for function in FUNCTIONS.iter().filter(|function| function.needs_table) {
+        let event = sample_event(&format!("{}.json", function.binary), "", PLACEHOLDER_ID);
+        let mut process = start_without_table(function.binary).await;
 
-        let failure = process
-            .init_time()
-            .await
-            .expect_err("a function without TABLE_NAME must not get ready");
+        let answer = process.invoke(&event).await;
 
-        let reported = failure.init_error.is_some();
-        let exited_with_error = failure.exit_status.is_some_and(|status| !status.success());
-        assert!(reported || exited_with_error, "{function}: {failure}");
+        let output = process.output();
+        assert_eq!(
+            answer.status, 502,
+            "{}: {answer:?}\n{output}",
+            function.binary
+        );
+        assert!(
+            output.contains("INIT RTDONE(status: error)") && output.contains("Runtime.ExitError"),
+            "{}: the RIE reports a failed init\n{output}",
+            function.binary
+        );
+        assert!(
+            process.reports(0).await.is_empty(),
+            "{}: no invocation ran\n{output}",
+            function.binary
+        );
         // `main` returns the configuration error, which Rust prints with `Debug`:
-        // `Error: MissingTableName` (the `Display` text names TABLE_NAME).
-        let says_what = ["TABLE_NAME", "MissingTableName"]
-            .iter()
-            .any(|text| failure.output.contains(text));
-        assert!(says_what, "{function} says what is missing: {failure}");
+        // `Error: "configuration: TABLE_NAME is not set: ..."`.
+        assert!(
+            output.contains("TABLE_NAME"),
+            "{} says what is missing\n{output}",
+            function.binary
+        );
     }
 }
 
@@ -350,20 +382,10 @@ async fn get_openapi_answers_the_sample_event_with_the_description_and_needs_no_
         "the sample event carries no key"
     );
     // Without TABLE_NAME: the function has no configuration to miss.
-    let mut process =
-        FunctionProcess::start_without(binary_path(OPENAPI_FUNCTION), &[], &["TABLE_NAME"]);
-    let init = process
-        .init_time()
-        .await
-        .unwrap_or_else(|failure| panic!("{OPENAPI_FUNCTION} did not start: {failure}"));
-    let _ = writeln!(
-        std::io::stderr(),
-        "lambda_runtime: {OPENAPI_FUNCTION} init {:.1} ms (spawn to first /next)",
-        init.as_secs_f64() * 1e3
-    );
+    let mut function = start_without_table("get-openapi").await;
 
-    let first = call(&mut process, &event).await;
-    let again = call(&mut process, &event).await;
+    let first = call(&mut function, &event).await;
+    let again = call(&mut function, &event).await;
 
     assert_eq!(first.status, 200, "{:?}", first.body);
     assert_eq!(
@@ -375,5 +397,27 @@ async fn get_openapi_answers_the_sample_event_with_the_description_and_needs_no_
         (again.status, again.body.clone()),
         (200, first.body),
         "the warm process answers again"
+    );
+}
+
+/// The benchmark's own Runtime API emulator (what the RIE does not give:
+/// spawn → first `/next`, peak RSS), on the function that needs no table.
+#[tokio::test]
+async fn the_benchmarks_emulator_measures_init_first_answer_and_peak_rss() {
+    let event = sample_event("get-openapi.json", "", PLACEHOLDER_ID);
+
+    let cold = runtime_api::cold_start(&binary_path("get-openapi"), &[], &event.to_string())
+        .await
+        .unwrap_or_else(|failure| panic!("get-openapi did not start: {failure}"));
+
+    assert_eq!(cold.status, Some(200), "{cold:?}");
+    assert!(cold.ready > std::time::Duration::ZERO, "{cold:?}");
+    assert!(cold.answered > cold.ready, "{cold:?}");
+    assert!(cold.peak_rss_kib > 0, "{cold:?}");
+    let _ = writeln!(
+        std::io::stderr(),
+        "lambda_runtime: get-openapi init {:.1} ms (spawn to first /next), peak RSS {} KiB",
+        cold.ready.as_secs_f64() * 1e3,
+        cold.peak_rss_kib
     );
 }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use integration_tests::{repo_root, PLACEHOLDER_ID, PLACEHOLDER_KEY};
+use lambda_harness::FUNCTIONS;
 use lambda_http::http::Method;
 use lambda_http::{Body, RequestExt};
 use local_api::{Function, ROUTES};
@@ -112,29 +113,21 @@ fn merge(base: &mut Value, overlay: &Value) {
 
 /// The logical id of the function that serves a route, e.g. `ListClientsFunction`.
 fn logical_id(function: Function) -> &'static str {
-    match function {
-        Function::ListClients => "ListClientsFunction",
-        Function::GetClient => "GetClientFunction",
-        Function::CreateClient => "CreateClientFunction",
-        Function::UpdateClient => "UpdateClientFunction",
-        Function::DeleteClient => "DeleteClientFunction",
-        Function::GetOpenApi => "GetOpenApiFunction",
-    }
+    lambda_harness::function(function).logical_id
 }
 
 /// The package directory under `functions/` of a function's logical id.
 fn package_dir(logical_id: &str) -> &'static str {
-    match logical_id {
-        "ListClientsFunction" => "list-clients",
-        "GetClientFunction" => "get-client",
-        "CreateClientFunction" => "create-client",
-        "UpdateClientFunction" => "update-client",
-        "DeleteClientFunction" => "delete-client",
-        "GetOpenApiFunction" => "get-openapi",
-        other => panic!(
-            "{other}: a function the tests do not know; add it here and to local_api::ROUTES"
-        ),
-    }
+    FUNCTIONS
+        .iter()
+        .find(|function| function.logical_id == logical_id)
+        .map(|function| function.binary)
+        .unwrap_or_else(|| {
+            panic!(
+                "{logical_id}: a function the tests do not know; add it to lambda_harness::FUNCTIONS \
+                 and local_api::ROUTES"
+            )
+        })
 }
 
 /// The `name`s of the `[[bin]]` tables of a Cargo.toml (no TOML parser in
@@ -438,11 +431,21 @@ fn each_function_builds_a_binary_of_its_own_package_and_binaries_are_unique() {
             "{id}: {binary} is not a [[bin]] of {} ({bins:?})",
             manifest.display()
         );
+        assert_eq!(
+            binary,
+            package_dir(&id),
+            "{id}: SAM builds another binary than lambda_harness::FUNCTIONS runs"
+        );
         assert!(
             binaries.insert(binary.to_owned()),
             "{id}: binary {binary} is built for two functions"
         );
     }
+    let listed: BTreeSet<String> = FUNCTIONS.iter().map(|f| f.binary.to_owned()).collect();
+    assert_eq!(
+        binaries, listed,
+        "the template's functions are lambda_harness::FUNCTIONS"
+    );
     assert_eq!(
         binaries.len(),
         ROUTES.len(),
@@ -555,18 +558,18 @@ fn each_function_logs_to_its_own_log_group_with_retention() {
 /// client route looks up the API key (GetItem); writes go through
 /// TransactWriteItems, which IAM authorises per item action. `get-openapi`
 /// serves a description compiled into it and may call nothing.
-const EXPECTED_ACTIONS: [(&str, &[&str]); 6] = [
+const EXPECTED_ACTIONS: [(Function, &[&str]); 6] = [
     (
-        "ListClientsFunction",
+        Function::ListClients,
         &[
             "dynamodb:BatchGetItem",
             "dynamodb:GetItem",
             "dynamodb:Query",
         ],
     ),
-    ("GetClientFunction", &["dynamodb:GetItem"]),
+    (Function::GetClient, &["dynamodb:GetItem"]),
     (
-        "CreateClientFunction",
+        Function::CreateClient,
         &[
             "dynamodb:GetItem",
             "dynamodb:PutItem",
@@ -574,7 +577,7 @@ const EXPECTED_ACTIONS: [(&str, &[&str]); 6] = [
         ],
     ),
     (
-        "UpdateClientFunction",
+        Function::UpdateClient,
         &[
             "dynamodb:GetItem",
             "dynamodb:PutItem",
@@ -582,14 +585,14 @@ const EXPECTED_ACTIONS: [(&str, &[&str]); 6] = [
         ],
     ),
     (
-        "DeleteClientFunction",
+        Function::DeleteClient,
         &[
             "dynamodb:DeleteItem",
             "dynamodb:GetItem",
             "dynamodb:UpdateItem",
         ],
     ),
-    ("GetOpenApiFunction", &[]),
+    (Function::GetOpenApi, &[]),
 ];
 
 #[test]
@@ -597,15 +600,16 @@ fn each_function_is_granted_exactly_the_dynamodb_calls_its_code_makes() {
     let template = template();
     assert_eq!(functions(&template).len(), EXPECTED_ACTIONS.len());
     for (function, actions) in EXPECTED_ACTIONS {
+        let id = logical_id(function);
         let expected: BTreeSet<String> = actions.iter().map(|a| a.to_string()).collect();
-        assert_eq!(granted(&template, function), expected, "{function}");
+        assert_eq!(granted(&template, id), expected, "{id}");
     }
 }
 
 #[test]
 fn the_openapi_function_has_no_policy_at_all() {
     let template = template();
-    let function = &functions(&template)["GetOpenApiFunction"];
+    let function = &functions(&template)[logical_id(Function::GetOpenApi)];
     let properties = effective_properties(&template, function);
 
     // SAM then gives its role only AWSLambdaBasicExecutionRole (its logs).
@@ -636,10 +640,12 @@ fn read_functions_hold_no_write_action() {
         "ImportTable",
     ];
     for function in [
-        "ListClientsFunction",
-        "GetClientFunction",
-        "GetOpenApiFunction",
-    ] {
+        Function::ListClients,
+        Function::GetClient,
+        Function::GetOpenApi,
+    ]
+    .map(logical_id)
+    {
         for action in granted(&template, function) {
             let name = action.strip_prefix("dynamodb:").unwrap_or(&action);
             assert!(!writes.contains(&name), "{function} may {action}");
@@ -798,19 +804,17 @@ fn every_event_file_parses_with_lambda_http_and_matches_a_route() {
 
 #[test]
 fn there_is_an_event_file_for_every_function() {
-    let expected = [
-        ("list-clients.json", Function::ListClients),
-        ("get-client.json", Function::GetClient),
-        ("create-client.json", Function::CreateClient),
-        ("update-client.json", Function::UpdateClient),
-        ("delete-client.json", Function::DeleteClient),
-        ("unauthorized.json", Function::ListClients),
-        ("not-found.json", Function::GetClient),
-        ("get-openapi.json", Function::GetOpenApi),
-    ];
+    // `<binary>.json` for each function, and the two error cases.
+    let expected = FUNCTIONS
+        .iter()
+        .map(|function| (format!("{}.json", function.binary), function.route))
+        .chain([
+            ("unauthorized.json".to_owned(), Function::ListClients),
+            ("not-found.json".to_owned(), Function::GetClient),
+        ]);
     let dir = repo_root().join("events");
     for (file, function) in expected {
-        let text = std::fs::read_to_string(dir.join(file))
+        let text = std::fs::read_to_string(dir.join(&file))
             .unwrap_or_else(|e| panic!("events/{file}: {e}"));
         let request = lambda_http::request::from_str(&text).unwrap();
         let route = local_api::route(request.method(), request.uri().path()).unwrap();

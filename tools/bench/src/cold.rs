@@ -1,21 +1,20 @@
 //! Section 4, cold start: each release function binary and `hello-lambda`
-//! (the baseline) started through the Runtime API emulator ([`emulator`])
+//! (the baseline) started through the Runtime API emulator ([`lambda_harness::runtime_api`])
 //! with a real first request: init, first answer, binary size, peak RSS.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use lambda_harness::runtime_api as emulator;
 use lambda_http::http::Method;
 use serde_json::json;
 use shared::domain::model::ClientId;
 use shared::App;
 
-use crate::emulator;
 use crate::format::{median, ms};
 use crate::request::{get, prepare, send_ok};
 use crate::seed::Org;
 use crate::settings::{say, Settings};
-use crate::FUNCTIONS;
 
 pub struct ColdRow {
     name: String,
@@ -39,7 +38,9 @@ pub async fn cold_section(
         cold_runs: settings.cold_runs,
     };
     let mut rows = Vec::new();
-    let names: Vec<&str> = std::iter::once("hello-lambda").chain(FUNCTIONS).collect();
+    let names: Vec<&str> = std::iter::once("hello-lambda")
+        .chain(lambda_harness::functions::table_binaries())
+        .collect();
     for name in names {
         rows.push(cold_row(settings, name, &env, &events).await);
     }

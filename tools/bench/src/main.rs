@@ -14,7 +14,7 @@
 //! 3. Warm-up ([`warmup`]): first-request latency of a fresh `App` with and without
 //!    [`shared::App::warm_up`].
 //! 4. Cold start ([`cold`]): each release function binary and `hello-lambda` through a
-//!    Runtime API emulator ([`emulator`]): init, first answer, size, peak RSS.
+//!    Runtime API emulator ([`lambda_harness::runtime_api`]): init, first answer, size, peak RSS.
 //!
 //! Requests go through the handlers via [`request`]; [`format`] formats the
 //! tables. The report runs 2, 3, 4, then 1 (see [`sections`]).
@@ -29,7 +29,6 @@
 mod cold;
 mod cost;
 mod direct;
-mod emulator;
 mod format;
 mod load;
 mod meter;
@@ -45,15 +44,6 @@ use shared::store::schema;
 use shared::store::Table;
 
 use settings::Settings;
-
-/// The function binaries whose cold start is measured (beside `hello-lambda`).
-const FUNCTIONS: [&str; 5] = [
-    "list-clients",
-    "get-client",
-    "create-client",
-    "update-client",
-    "delete-client",
-];
 
 fn main() {
     if std::env::args().nth(1).as_deref() == Some("init-probe") {

@@ -1,11 +1,13 @@
-//! A small Lambda Runtime API emulator, to run the real function binaries the
-//! way Lambda runs them.
+//! A small Lambda Runtime API emulator of ours, for what AWS's RIE
+//! ([`rie`](crate::rie)) does not measure: the time from the spawn of a
+//! function binary to its first `GET /invocation/next` (its init), the time
+//! to its first answer, and its peak RSS. The benchmark's cold-start section
+//! uses it through [`cold_start`].
 //!
 //! [`FunctionProcess::start`] serves the Runtime API on a free 127.0.0.1 port
 //! (hyper 1) and spawns a binary with the environment Lambda gives a function
-//! (`AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME`, ...), the table name
-//! and the DynamoDB Local settings of the test process. [`FunctionProcess::invoke`]
-//! queues an event, which the function pulls with
+//! (`AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME`, ...).
+//! [`FunctionProcess::invoke`] queues an event, which the function pulls with
 //! `GET /2018-06-01/runtime/invocation/next`, and waits for what it posts back
 //! to `.../invocation/{id}/response` or `.../invocation/{id}/error`. The process
 //! is kept between invocations, as Lambda keeps a warm container.
@@ -22,8 +24,8 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
-use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
+use std::path::Path;
+use std::process::ExitStatus;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -34,47 +36,17 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-/// How long an invocation (or start-up) may take before the test fails.
+use crate::process::{function_env, function_name, spawn, Output};
+
+/// How long an invocation (or start-up) may take before it counts as hung.
 pub const INVOKE_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The variables of the test process handed on to the function: DynamoDB
-/// Local's endpoint and the credentials and region to sign with (set by
-/// `scripts/test`), and Rust's logging and backtrace switches.
-const PASSED_THROUGH: &[&str] = &[
-    "AWS_ENDPOINT_URL_DYNAMODB",
-    "AWS_REGION",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_EC2_METADATA_DISABLED",
-    "RUST_LOG",
-    "RUST_BACKTRACE",
-];
-
 const RUNTIME_PREFIX: &str = "/2018-06-01/runtime/";
-
-/// The path of a workspace binary built next to the running test executable
-/// (`target/<profile>/deps/<test>` → `target/<profile>/<name>`).
-pub fn binary_path(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test executable's path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test executable lives in target/<profile>/deps");
-    let path = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "the function binary {} does not exist: build the binaries first with \
-         `cargo build --workspace --bins` (scripts/test does this before `cargo test`)",
-        path.display()
-    );
-    path
-}
 
 /// One invocation handed to the function by `/next`.
 struct Invocation {
@@ -82,10 +54,11 @@ struct Invocation {
     event: Bytes,
 }
 
-/// What the function posted for an invocation.
-enum Outcome {
-    Response(Bytes),
-    Error(Bytes),
+/// What the function posted for an invocation, and when.
+struct Outcome {
+    at: Instant,
+    is_error: bool,
+    body: Bytes,
 }
 
 /// Where the function is in its start-up.
@@ -120,33 +93,13 @@ impl Runtime {
         let response = match (method, segments.as_slice()) {
             (Method::GET, ["invocation", "next"]) => self.next().await,
             (Method::POST, ["invocation", id, kind @ ("response" | "error")]) => {
-                let id = (*id).to_owned();
-                let is_error = *kind == "error";
-                match request.into_body().collect().await {
-                    Ok(body) => {
-                        let body = body.to_bytes();
-                        self.complete(
-                            &id,
-                            if is_error {
-                                Outcome::Error(body)
-                            } else {
-                                Outcome::Response(body)
-                            },
-                        )
-                    }
-                    Err(error) => json(
-                        StatusCode::BAD_REQUEST,
-                        &format!("unreadable body: {error}"),
-                    ),
-                }
+                let (id, is_error) = ((*id).to_owned(), *kind == "error");
+                let at = Instant::now();
+                let body = read_body(request).await;
+                self.complete(&id, Outcome { at, is_error, body })
             }
             (Method::POST, ["init", "error"]) => {
-                let body = request
-                    .into_body()
-                    .collect()
-                    .await
-                    .map(|b| b.to_bytes())
-                    .unwrap_or_default();
+                let body = read_body(request).await;
                 self.phase.send_replace(Phase::InitError(
                     String::from_utf8_lossy(&body).into_owned(),
                 ));
@@ -219,6 +172,15 @@ impl Runtime {
     }
 }
 
+async fn read_body(request: Request<Incoming>) -> Bytes {
+    request
+        .into_body()
+        .collect()
+        .await
+        .map(|body| body.to_bytes())
+        .unwrap_or_default()
+}
+
 fn json(status: StatusCode, message: &str) -> Response<ResponseBody> {
     let body = if status.is_success() {
         serde_json::json!({ "status": message })
@@ -272,6 +234,15 @@ impl fmt::Display for InitFailure {
     }
 }
 
+/// A function's answer to one invocation.
+#[derive(Debug)]
+pub struct Answer {
+    /// From the spawn of the process to the answer's arrival.
+    pub since_spawn: Duration,
+    /// The response payload, or the error payload posted to `/error`.
+    pub payload: Result<Value, String>,
+}
+
 /// A function binary running against the emulated Runtime API.
 ///
 /// Dropping it kills the process and stops the emulator.
@@ -283,8 +254,7 @@ pub struct FunctionProcess {
     events: mpsc::UnboundedSender<Invocation>,
     server: JoinHandle<()>,
     spawned_at: Instant,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
+    output: Output,
 }
 
 impl Drop for FunctionProcess {
@@ -294,25 +264,11 @@ impl Drop for FunctionProcess {
 }
 
 impl FunctionProcess {
-    /// Starts `binary` as Lambda would, with `TABLE_NAME` set to the tests'
-    /// table; `extra_env` adds or overrides variables. Call inside a Tokio runtime.
-    pub fn start(binary: impl AsRef<Path>, extra_env: &[(&str, &str)]) -> Self {
-        Self::start_without(binary, extra_env, &[])
-    }
-
-    /// Like [`start`](Self::start), but leaves out the variables named in `removed`
-    /// (e.g. `TABLE_NAME`, to see the function fail at start-up).
-    pub fn start_without(
-        binary: impl AsRef<Path>,
-        extra_env: &[(&str, &str)],
-        removed: &[&str],
-    ) -> Self {
+    /// Starts `binary` as Lambda would, with `env` added to Lambda's
+    /// environment (e.g. `TABLE_NAME`). Call inside a Tokio runtime.
+    pub fn start(binary: impl AsRef<Path>, env: &[(&str, &str)]) -> Self {
         let binary = binary.as_ref();
-        let name = binary
-            .file_stem()
-            .and_then(|stem| stem.to_str())
-            .expect("a binary name")
-            .to_owned();
+        let name = function_name(binary);
 
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the Runtime API");
         listener
@@ -330,44 +286,15 @@ impl FunctionProcess {
         });
         let server = tokio::spawn(accept_loop(listener, runtime.clone()));
 
-        let mut env: Vec<(String, String)> = PASSED_THROUGH
-            .iter()
-            .filter_map(|var| {
-                std::env::var(var)
-                    .ok()
-                    .map(|value| (var.to_string(), value))
-            })
-            .collect();
         let runtime_api = address.to_string();
-        let lambda_env = [
+        let lambda = [
             ("AWS_LAMBDA_RUNTIME_API", runtime_api.as_str()),
             ("AWS_LAMBDA_FUNCTION_NAME", name.as_str()),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-            ("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true"),
-            ("TABLE_NAME", crate::TEST_TABLE),
         ];
-        for (key, value) in lambda_env.iter().chain(extra_env) {
-            env.retain(|(existing, _)| existing != key);
-            env.push((key.to_string(), value.to_string()));
-        }
-        env.retain(|(key, _)| !removed.contains(&key.as_str()));
-
-        // A clean environment, as in Lambda: nothing of the developer's
-        // (~/.aws, AWS_PROFILE, ...) reaches the function unless listed above.
         let spawned_at = Instant::now();
-        let mut child = Command::new(binary)
-            .env_clear()
-            .envs(env)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|error| panic!("start {}: {error}", binary.display()));
-        let stdout = collect(child.stdout.take().expect("piped stdout"));
-        let stderr = collect(child.stderr.take().expect("piped stderr"));
+        let (child, output) = spawn(Command::new(binary), function_env(&lambda, env, &[]));
 
         Self {
             name,
@@ -377,8 +304,7 @@ impl FunctionProcess {
             events,
             server,
             spawned_at,
-            stdout,
-            stderr,
+            output,
         }
     }
 
@@ -389,12 +315,22 @@ impl FunctionProcess {
 
     /// The process's stderr and stdout so far.
     pub fn output(&self) -> String {
-        format!(
-            "--- stderr of {name}:\n{}--- stdout of {name}:\n{}",
-            self.stderr.lock().unwrap(),
-            self.stdout.lock().unwrap(),
-            name = self.name
-        )
+        self.output.report(&self.name)
+    }
+
+    /// The process's peak resident set size so far, in KiB (`VmHWM` of
+    /// `/proc/<pid>/status`; 0 where there is no such file).
+    pub fn peak_rss_kib(&self) -> u64 {
+        let Some(pid) = self.child.id() else { return 0 };
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find_map(|line| line.strip_prefix("VmHWM:"))
+                    .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+            .unwrap_or(0)
     }
 
     /// Waits until the function first asks for an event, and returns how long
@@ -458,11 +394,11 @@ impl FunctionProcess {
     }
 
     /// Sends one event to the function as Lambda would and returns its
-    /// response payload, or the error payload it posted to `/error`.
+    /// answer: the response payload, or the error payload it posted to `/error`.
     ///
     /// Panics, with the process's output, if the function does not answer
     /// within [`INVOKE_TIMEOUT`], exits, or answers something that is not JSON.
-    pub async fn invoke(&mut self, event: &Value) -> Result<Value, String> {
+    pub async fn invoke(&mut self, event: &Value) -> Answer {
         let request_id = uuid::Uuid::now_v7().to_string();
         let (answer, outcome) = oneshot::channel();
         self.runtime
@@ -484,7 +420,7 @@ impl FunctionProcess {
                 panic!("{} exited ({status}) during invocation {request_id}\n{}", self.name, self.output())
             }
             () = tokio::time::sleep(INVOKE_TIMEOUT) => {
-                self.runtime.pending.lock().unwrap().remove(&request_id);
+                self.runtime.pending.lock().expect("pending invocations").remove(&request_id);
                 panic!(
                     "{} did not answer invocation {request_id} within {INVOKE_TIMEOUT:?}\n{}",
                     self.name,
@@ -492,31 +428,64 @@ impl FunctionProcess {
                 )
             }
         };
-        match outcome {
-            Outcome::Response(body) => Ok(serde_json::from_slice(&body).unwrap_or_else(|error| {
-                panic!(
-                    "{} answered a payload that is not JSON ({error}): {}\n{}",
-                    self.name,
-                    String::from_utf8_lossy(&body),
-                    self.output()
-                )
-            })),
-            Outcome::Error(body) => Err(String::from_utf8_lossy(&body).into_owned()),
+        let payload = if outcome.is_error {
+            Err(String::from_utf8_lossy(&outcome.body).into_owned())
+        } else {
+            Ok(
+                serde_json::from_slice(&outcome.body).unwrap_or_else(|error| {
+                    panic!(
+                        "{} answered a payload that is not JSON ({error}): {}\n{}",
+                        self.name,
+                        String::from_utf8_lossy(&outcome.body),
+                        self.output()
+                    )
+                }),
+            )
+        };
+        Answer {
+            since_spawn: outcome.at - self.spawned_at,
+            payload,
         }
     }
 }
 
-/// Collects a pipe's lines into a shared string (and keeps the pipe drained).
-fn collect(pipe: impl AsyncRead + Unpin + Send + 'static) -> Arc<Mutex<String>> {
-    let text = Arc::new(Mutex::new(String::new()));
-    let sink = text.clone();
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(pipe).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let mut text = sink.lock().unwrap();
-            text.push_str(&line);
-            text.push('\n');
-        }
-    });
-    text
+/// One cold start, measured by [`cold_start`].
+#[derive(Debug, Clone)]
+pub struct ColdStart {
+    /// Spawn → first `/next` poll.
+    pub ready: Duration,
+    /// Spawn → the first event's answer posted.
+    pub answered: Duration,
+    /// Peak resident set size, KiB.
+    pub peak_rss_kib: u64,
+    /// The answer's `statusCode` (API Gateway response), if any.
+    pub status: Option<u64>,
+}
+
+/// Starts `binary` as Lambda would with `env` added, sends it `event` (JSON),
+/// measures init, first answer and peak RSS, and kills it.
+pub async fn cold_start(
+    binary: &Path,
+    env: &[(String, String)],
+    event: &str,
+) -> Result<ColdStart, String> {
+    let event: Value = serde_json::from_str(event).map_err(|e| format!("the event: {e}"))?;
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut process = FunctionProcess::start(binary, &env);
+    let ready = process.init_time().await.map_err(|f| f.to_string())?;
+    let answer = process.invoke(&event).await;
+    let status = answer
+        .payload
+        .as_ref()
+        .ok()
+        .and_then(|payload| payload.get("statusCode"))
+        .and_then(Value::as_u64);
+    // Let it reach its second poll (the state a warm container idles in).
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    Ok(ColdStart {
+        ready,
+        answered: answer.since_spawn,
+        peak_rss_kib: process.peak_rss_kib(),
+        status,
+    })
 }
