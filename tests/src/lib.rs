@@ -29,6 +29,7 @@ use shared::store::keys::KeyStore;
 use shared::store::{counts, schema, Table};
 use shared::App;
 
+pub mod emf;
 pub mod fixtures;
 pub mod paths;
 

@@ -111,7 +111,9 @@ where
         route = %route,
         organization = tracing::field::Empty,
     );
-    let work = usage::measure(handler(request).instrument(span.clone()));
+    // Boxed: a handler's future is large, and debug builds serve from
+    // small thread stacks (the tests' local server).
+    let work = usage::measure(Box::pin(handler(request).instrument(span.clone())));
     let ((response, usage), organization) = ORGANIZATION
         .scope(Mutex::new(None), async {
             let outcome = work.await;

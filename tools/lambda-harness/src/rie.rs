@@ -146,6 +146,12 @@ impl RieFunction {
             .report(&format!("the RIE running {}", self.name))
     }
 
+    /// What the function wrote to standard output so far (its log lines, as
+    /// Lambda sends them to CloudWatch Logs), the RIE's own lines among them.
+    pub fn stdout(&self) -> String {
+        self.output.stdout()
+    }
+
     /// Posts `event` to the RIE's invocations endpoint and returns its answer.
     /// Panics, with the output, if there is none within [`RIE_TIMEOUT`].
     pub async fn invoke(&mut self, event: &Value) -> RieAnswer {
