@@ -90,18 +90,24 @@ impl TestApi {
         Self::with_key_cache(Duration::ZERO).await
     }
 
+    /// The API with key look-ups cached for `ttl`.
     pub async fn with_key_cache(ttl: Duration) -> Self {
-        let client = dynamodb().await;
-        let table = Table::new(client.clone(), TEST_TABLE);
-        schema::create_table(&table)
-            .await
-            .expect("create the test table");
         let config = Config {
             key_cache_ttl: ttl,
             ..Config::for_table(TEST_TABLE)
         };
+        Self::with_dynamodb(dynamodb().await, &config).await
+    }
+
+    /// The API on `client` (e.g. one that goes through a proxy) with
+    /// `config`; creates the configured table if it is missing.
+    pub async fn with_dynamodb(client: aws_sdk_dynamodb::Client, config: &Config) -> Self {
+        let table = Table::new(client.clone(), &config.table_name);
+        schema::create_table(&table)
+            .await
+            .expect("create the test table");
         Self {
-            app: Arc::new(App::new(client, &config)),
+            app: Arc::new(App::new(client, config)),
             table,
         }
     }

@@ -30,4 +30,4 @@ pub mod table;
 pub mod usage;
 
 pub use error::StoreError;
-pub use table::{connect, Table};
+pub use table::{connect, connect_to, Table};

@@ -33,6 +33,12 @@ const AMAZON_TRUST_SERVICES_ROOTS: &str = include_str!("amazon-trust-services-ro
 /// HTTPS stack trusting Amazon's roots, bounded timeouts and bounded
 /// retries, and the interceptor that counts each request's DynamoDB usage.
 pub async fn connect() -> aws_sdk_dynamodb::Client {
+    connect_to(None).await
+}
+
+/// [`connect`], with the endpoint set to `endpoint` when given (tests and
+/// the benchmark, to go through a proxy), else taken from the environment.
+pub async fn connect_to(endpoint: Option<&str>) -> aws_sdk_dynamodb::Client {
     let trust_store = tls::TrustStore::empty()
         .with_native_roots(false)
         .with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS);
@@ -61,9 +67,12 @@ pub async fn connect() -> aws_sdk_dynamodb::Client {
         )
         .load()
         .await;
-    let dynamodb = aws_sdk_dynamodb::config::Builder::from(&config)
-        .interceptor(UsageInterceptor)
-        .build();
+    let mut dynamodb =
+        aws_sdk_dynamodb::config::Builder::from(&config).interceptor(UsageInterceptor);
+    if let Some(endpoint) = endpoint {
+        dynamodb = dynamodb.endpoint_url(endpoint);
+    }
+    let dynamodb = dynamodb.build();
     aws_sdk_dynamodb::Client::from_conf(dynamodb)
 }
 
