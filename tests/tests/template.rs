@@ -402,9 +402,7 @@ fn the_api_uses_the_default_stage_and_the_url_output_ends_with_the_base_path() {
     // With a custom domain (HasCustomDomain) ApiUrl is the domain's URL.
     let value = &template["Outputs"]["ApiUrl"]["Value"];
     let value = value.get("Fn::If").map_or(value, |branches| &branches[2]);
-    let url = value["Fn::Sub"]
-        .as_str()
-        .expect("ApiUrl is a !Sub string");
+    let url = value["Fn::Sub"].as_str().expect("ApiUrl is a !Sub string");
     assert!(url.contains("${HttpApi}"), "{url}");
     assert!(
         url.ends_with(local_api::BASE_PATH),
@@ -956,31 +954,65 @@ struct ExpectedAlarm {
 }
 
 fn expected_alarms(template: &Value) -> Vec<ExpectedAlarm> {
-    let alarm = |id: &str, metric, threshold, comparison, evaluation_periods, datapoints| {
-        ExpectedAlarm {
+    let alarm =
+        |id: &str, metric, threshold, comparison, evaluation_periods, datapoints| ExpectedAlarm {
             id: id.to_owned(),
             metric,
             threshold,
             comparison,
             evaluation_periods,
             datapoints,
-        }
-    };
+        };
     let ge = "GreaterThanOrEqualToThreshold";
     let gt = "GreaterThanThreshold";
     let mut alarms = vec![
         alarm("ApiServerErrorRateAlarm", "5xx", 1.0, gt, 3, 2),
         alarm("ApiLatencyP99Alarm", "Latency", 1000.0, gt, 5, 3),
         alarm("FunctionServerErrorsAlarm", "ServerErrors", 5.0, ge, 3, 2),
-        alarm("TableThrottledRequestsAlarm", "ThrottledRequests", 10.0, ge, 5, 3),
+        alarm(
+            "TableThrottledRequestsAlarm",
+            "ThrottledRequests",
+            10.0,
+            ge,
+            5,
+            3,
+        ),
         alarm("TableSystemErrorsAlarm", "SystemErrors", 1.0, ge, 5, 3),
-        alarm("TableTransactionConflictsAlarm", "TransactionConflict", 50.0, ge, 3, 2),
+        alarm(
+            "TableTransactionConflictsAlarm",
+            "TransactionConflict",
+            50.0,
+            ge,
+            3,
+            2,
+        ),
     ];
     for function in function_ids(template) {
         let stem = stem(&function);
-        alarms.push(alarm(&format!("{stem}ErrorsAlarm"), "Errors", 1.0, ge, 5, 2));
-        alarms.push(alarm(&format!("{stem}ThrottlesAlarm"), "Throttles", 1.0, ge, 5, 2));
-        alarms.push(alarm(&format!("{stem}DurationAlarm"), "Duration", 8000.0, gt, 5, 3));
+        alarms.push(alarm(
+            &format!("{stem}ErrorsAlarm"),
+            "Errors",
+            1.0,
+            ge,
+            5,
+            2,
+        ));
+        alarms.push(alarm(
+            &format!("{stem}ThrottlesAlarm"),
+            "Throttles",
+            1.0,
+            ge,
+            5,
+            2,
+        ));
+        alarms.push(alarm(
+            &format!("{stem}DurationAlarm"),
+            "Duration",
+            8000.0,
+            gt,
+            5,
+            3,
+        ));
     }
     alarms
 }
@@ -1025,19 +1057,31 @@ fn every_alarm_has_its_metric_threshold_missing_data_policy_and_notifies_the_top
             "{id} does not read {}",
             alarm.metric
         );
-        assert_eq!(properties["Threshold"].as_f64(), Some(alarm.threshold), "{id}");
+        assert_eq!(
+            properties["Threshold"].as_f64(),
+            Some(alarm.threshold),
+            "{id}"
+        );
         assert_eq!(properties["ComparisonOperator"], alarm.comparison, "{id}");
-        assert_eq!(properties["EvaluationPeriods"], alarm.evaluation_periods, "{id}");
+        assert_eq!(
+            properties["EvaluationPeriods"], alarm.evaluation_periods,
+            "{id}"
+        );
         assert_eq!(properties["DatapointsToAlarm"], alarm.datapoints, "{id}");
         // Chosen on purpose (docs/operations.md): no data is "nothing happened".
         assert_eq!(properties["TreatMissingData"], "notBreaching", "{id}");
         assert_eq!(properties["AlarmActions"], alarm_topic(), "{id}");
         assert_eq!(properties["OKActions"], alarm_topic(), "{id}");
         if properties.get("ExtendedStatistic").is_some() {
-            assert_eq!(properties["EvaluateLowSampleCountPercentile"], "ignore", "{id}");
+            assert_eq!(
+                properties["EvaluateLowSampleCountPercentile"], "ignore",
+                "{id}"
+            );
         }
         let runbook = std::fs::read_to_string(repo_root().join("docs/operations.md")).unwrap();
-        let name = properties["AlarmName"]["Fn::Sub"].as_str().unwrap_or_else(|| panic!("{id}: AlarmName"));
+        let name = properties["AlarmName"]["Fn::Sub"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id}: AlarmName"));
         let anchor = properties["AlarmDescription"]
             .as_str()
             .and_then(|d| d.split("docs/operations.md#").nth(1))
@@ -1060,7 +1104,10 @@ fn the_api_alarms_read_the_http_apis_metrics() {
     let rate = &resources["ApiServerErrorRateAlarm"]["Properties"];
     let metrics = rate["Metrics"].as_array().unwrap();
     let stat = |id: &str| -> &Value {
-        &metrics.iter().find(|m| m["Id"] == id).unwrap_or_else(|| panic!("no {id}"))["MetricStat"]
+        &metrics
+            .iter()
+            .find(|m| m["Id"] == id)
+            .unwrap_or_else(|| panic!("no {id}"))["MetricStat"]
     };
     for (id, name) in [("errors", "5xx"), ("requests", "Count")] {
         assert_eq!(stat(id)["Metric"]["Namespace"], "AWS/ApiGateway");
@@ -1104,7 +1151,11 @@ fn the_lambda_alarms_watch_their_own_function_and_duration_follows_the_timeout()
     for (id, function) in functions(&template) {
         let properties = effective_properties(&template, &function);
         let timeout_ms = properties["Timeout"].as_f64().unwrap_or(3.0) * 1000.0;
-        for (suffix, metric) in [("Errors", "Errors"), ("Throttles", "Throttles"), ("Duration", "Duration")] {
+        for (suffix, metric) in [
+            ("Errors", "Errors"),
+            ("Throttles", "Throttles"),
+            ("Duration", "Duration"),
+        ] {
             let alarm = &resources[&format!("{}{suffix}Alarm", stem(&id))]["Properties"];
             assert_eq!(alarm["Namespace"], "AWS/Lambda", "{id}");
             assert_eq!(alarm["MetricName"], metric, "{id}");
@@ -1128,7 +1179,8 @@ fn the_lambda_alarms_watch_their_own_function_and_duration_follows_the_timeout()
 fn the_dynamodb_alarms_watch_the_table_in_use_for_every_operation_the_code_makes() {
     let template = template();
     let resources = resources(&template);
-    let operations: BTreeSet<&str> = ["GetItem", "BatchGetItem", "Query", "TransactWriteItems"].into();
+    let operations: BTreeSet<&str> =
+        ["GetItem", "BatchGetItem", "Query", "TransactWriteItems"].into();
     for id in ["TableThrottledRequestsAlarm", "TableSystemErrorsAlarm"] {
         let metrics = resources[id]["Properties"]["Metrics"].as_array().unwrap();
         let mut covered = BTreeSet::new();
@@ -1136,7 +1188,11 @@ fn the_dynamodb_alarms_watch_the_table_in_use_for_every_operation_the_code_makes
             let metric = &query["MetricStat"]["Metric"];
             assert_eq!(metric["Namespace"], "AWS/DynamoDB", "{id}");
             let dimensions = metric["Dimensions"].as_array().unwrap();
-            assert_eq!(dimensions[0], json!({"Name": "TableName", "Value": table_name_in_use()}), "{id}");
+            assert_eq!(
+                dimensions[0],
+                json!({"Name": "TableName", "Value": table_name_in_use()}),
+                "{id}"
+            );
             assert_eq!(dimensions[1]["Name"], "Operation", "{id}");
             covered.insert(dimensions[1]["Value"].as_str().unwrap().to_owned());
             let query_id = query["Id"].as_str().unwrap();
@@ -1145,10 +1201,16 @@ fn the_dynamodb_alarms_watch_the_table_in_use_for_every_operation_the_code_makes
                 .find(|m| m["ReturnData"] == true)
                 .and_then(|m| m["Expression"].as_str())
                 .unwrap_or_else(|| panic!("{id}: no expression"));
-            assert!(expression.contains(&format!("FILL({query_id}, 0)")), "{id}: {query_id} not summed");
+            assert!(
+                expression.contains(&format!("FILL({query_id}, 0)")),
+                "{id}: {query_id} not summed"
+            );
         }
         for operation in &operations {
-            assert!(covered.contains(*operation), "{id}: {operation} not watched");
+            assert!(
+                covered.contains(*operation),
+                "{id}: {operation} not watched"
+            );
         }
     }
     let conflicts = &resources["TableTransactionConflictsAlarm"]["Properties"];
@@ -1168,12 +1230,18 @@ fn the_alarm_topic_has_an_optional_email_subscription() {
     assert_eq!(subscription["Type"], "AWS::SNS::Subscription");
     assert_eq!(subscription["Condition"], "HasAlarmEmail");
     assert_eq!(subscription["Properties"]["Protocol"], "email");
-    assert_eq!(subscription["Properties"]["Endpoint"], json!({"Ref": "AlarmEmail"}));
+    assert_eq!(
+        subscription["Properties"]["Endpoint"],
+        json!({"Ref": "AlarmEmail"})
+    );
     assert_eq!(
         template["Conditions"]["HasAlarmEmail"],
         json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]})
     );
-    assert_eq!(template["Outputs"]["AlarmTopicArn"]["Value"], json!({"Ref": "AlarmTopic"}));
+    assert_eq!(
+        template["Outputs"]["AlarmTopicArn"]["Value"],
+        json!({"Ref": "AlarmTopic"})
+    );
 }
 
 #[test]
@@ -1183,7 +1251,11 @@ fn every_function_publishes_a_live_alias_shifted_by_codedeploy_with_rollback_ala
     assert_eq!(globals["AutoPublishAlias"], "live");
     let preference = &globals["DeploymentPreference"];
     assert_eq!(preference["Type"], json!({"Ref": "DeploymentType"}));
-    let service_wide = ["ApiServerErrorRateAlarm", "ApiLatencyP99Alarm", "FunctionServerErrorsAlarm"];
+    let service_wide = [
+        "ApiServerErrorRateAlarm",
+        "ApiLatencyP99Alarm",
+        "FunctionServerErrorsAlarm",
+    ];
     let alarms_of = |value: &Value| -> Vec<String> {
         value["Alarms"]
             .as_array()
@@ -1196,7 +1268,10 @@ fn every_function_publishes_a_live_alias_shifted_by_codedeploy_with_rollback_ala
     for (id, function) in functions(&template) {
         let own = &function["Properties"];
         assert_eq!(own["AutoPublishAliasAllProperties"], true, "{id}");
-        assert!(own.get("AutoPublishAlias").is_none(), "{id}: the alias is Globals' `live`");
+        assert!(
+            own.get("AutoPublishAlias").is_none(),
+            "{id}: the alias is Globals' `live`"
+        );
         // SAM appends a function's list to Globals' list.
         let mut rollback = alarms_of(preference);
         rollback.extend(alarms_of(&own["DeploymentPreference"]));
@@ -1206,10 +1281,20 @@ fn every_function_publishes_a_live_alias_shifted_by_codedeploy_with_rollback_ala
             .map(|a| a.to_string())
             .chain(["Errors", "Throttles", "Duration"].map(|k| format!("{stem}{k}Alarm")))
         {
-            assert!(rollback.contains(&alarm), "{id}: {alarm} is not a rollback alarm");
-            assert_eq!(resources(&template)[&alarm]["Type"], "AWS::CloudWatch::Alarm", "{alarm}");
+            assert!(
+                rollback.contains(&alarm),
+                "{id}: {alarm} is not a rollback alarm"
+            );
+            assert_eq!(
+                resources(&template)[&alarm]["Type"],
+                "AWS::CloudWatch::Alarm",
+                "{alarm}"
+            );
         }
-        assert!(rollback.len() <= 10, "{id}: CodeDeploy takes at most 10 alarms");
+        assert!(
+            rollback.len() <= 10,
+            "{id}: CodeDeploy takes at most 10 alarms"
+        );
     }
 
     let parameter = &template["Parameters"]["DeploymentType"];
@@ -1219,7 +1304,9 @@ fn every_function_publishes_a_live_alias_shifted_by_codedeploy_with_rollback_ala
     }
     let samconfig = std::fs::read_to_string(repo_root().join("samconfig.toml")).unwrap();
     let section = |name: &str| -> String {
-        let start = samconfig.find(&format!("[{name}.deploy.parameters]")).unwrap();
+        let start = samconfig
+            .find(&format!("[{name}.deploy.parameters]"))
+            .unwrap();
         let rest = &samconfig[start..];
         rest[..rest.find("tags").unwrap()].to_owned()
     };
@@ -1234,7 +1321,10 @@ fn role_statements(template: &Value) -> Vec<(String, Value)> {
         let role = function["Properties"]["Role"]["Fn::GetAtt"][0]
             .as_str()
             .unwrap_or_else(|| panic!("{id}: Role is not a !GetAtt of a role in the template"));
-        for policy in resources(template)[role]["Properties"]["Policies"].as_array().unwrap() {
+        for policy in resources(template)[role]["Properties"]["Policies"]
+            .as_array()
+            .unwrap()
+        {
             for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
                 all.push((id.clone(), statement.clone()));
             }
@@ -1246,14 +1336,21 @@ fn role_statements(template: &Value) -> Vec<(String, Value)> {
 #[test]
 fn writes_are_limited_to_organization_items_and_api_key_items_are_only_read() {
     let template = template();
-    let writes = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"];
+    let writes = [
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
+    ];
     let mut conditioned = 0;
     for (id, statement) in role_statements(&template) {
         let actions: Vec<&str> = match &statement["Action"] {
             Value::Array(a) => a.iter().map(|a| a.as_str().unwrap()).collect(),
             single => vec![single.as_str().unwrap()],
         };
-        let writing = actions.iter().any(|a| writes.contains(a) || a.contains("Write"));
+        let writing = actions
+            .iter()
+            .any(|a| writes.contains(a) || a.contains("Write"));
         if writing {
             assert!(
                 actions.iter().all(|a| writes.contains(a)),
@@ -1274,7 +1371,13 @@ fn writes_are_limited_to_organization_items_and_api_key_items_are_only_read() {
     }
     assert_eq!(conditioned, 3, "create, update and delete-client write");
     // Key look-ups (APIKEY#<hash>) stay readable by every client function.
-    for function in ["ListClientsFunction", "GetClientFunction", "CreateClientFunction", "UpdateClientFunction", "DeleteClientFunction"] {
+    for function in [
+        "ListClientsFunction",
+        "GetClientFunction",
+        "CreateClientFunction",
+        "UpdateClientFunction",
+        "DeleteClientFunction",
+    ] {
         let reads_unconditioned = role_statements(&template).iter().any(|(id, s)| {
             id == function
                 && s["Action"].to_string().contains("dynamodb:GetItem")
@@ -1288,11 +1391,16 @@ fn writes_are_limited_to_organization_items_and_api_key_items_are_only_read() {
 fn each_role_writes_only_its_own_log_group_and_nothing_creates_log_groups() {
     let template = template();
     let text = template.to_string();
-    assert!(!text.contains("logs:CreateLogGroup"), "logs:CreateLogGroup is granted");
+    assert!(
+        !text.contains("logs:CreateLogGroup"),
+        "logs:CreateLogGroup is granted"
+    );
     assert!(!text.contains("AWSLambdaBasicExecutionRole"));
     for (id, function) in functions(&template) {
         let properties = effective_properties(&template, &function);
-        let group = properties["LoggingConfig"]["LogGroup"]["Ref"].as_str().unwrap();
+        let group = properties["LoggingConfig"]["LogGroup"]["Ref"]
+            .as_str()
+            .unwrap();
         let role = properties["Role"]["Fn::GetAtt"][0].as_str().unwrap();
         let role = &resources(&template)[role];
         assert_eq!(
@@ -1300,7 +1408,10 @@ fn each_role_writes_only_its_own_log_group_and_nothing_creates_log_groups() {
             json!({"Service": "lambda.amazonaws.com"}),
             "{id}"
         );
-        assert!(role["Properties"].get("ManagedPolicyArns").is_none(), "{id}");
+        assert!(
+            role["Properties"].get("ManagedPolicyArns").is_none(),
+            "{id}"
+        );
         let logs: Vec<&Value> = role["Properties"]["Policies"]
             .as_array()
             .unwrap()
@@ -1323,10 +1434,15 @@ fn each_role_writes_only_its_own_log_group_and_nothing_creates_log_groups() {
 #[test]
 fn log_groups_are_kept_in_prod_only_through_the_language_extensions() {
     let template = template();
-    let transforms = template["Transform"].as_array().expect("a list of transforms");
+    let transforms = template["Transform"]
+        .as_array()
+        .expect("a list of transforms");
     assert_eq!(
         transforms,
-        &[json!("AWS::LanguageExtensions"), json!("AWS::Serverless-2016-10-31")],
+        &[
+            json!("AWS::LanguageExtensions"),
+            json!("AWS::Serverless-2016-10-31")
+        ],
         "LanguageExtensions must run before SAM"
     );
     let policy = json!({"Fn::If": ["IsProd", "Retain", "Delete"]});
@@ -1339,21 +1455,33 @@ fn log_groups_are_kept_in_prod_only_through_the_language_extensions() {
         assert_eq!(group["DeletionPolicy"], policy, "{id}");
         assert_eq!(group["UpdateReplacePolicy"], policy, "{id}");
     }
-    assert_eq!(template["Conditions"]["IsProd"], json!({"Fn::Equals": [{"Ref": "Stage"}, "prod"]}));
+    assert_eq!(
+        template["Conditions"]["IsProd"],
+        json!({"Fn::Equals": [{"Ref": "Stage"}, "prod"]})
+    );
 }
 
 #[test]
 fn optional_parameters_default_to_off() {
     let template = template();
     let parameters = &template["Parameters"];
-    for name in ["ReservedConcurrency", "DomainName", "CertificateArn", "AlarmEmail", "ExistingTableName"] {
+    for name in [
+        "ReservedConcurrency",
+        "DomainName",
+        "CertificateArn",
+        "AlarmEmail",
+        "ExistingTableName",
+    ] {
         assert_eq!(parameters[name]["Type"], "String", "{name}");
         assert_eq!(parameters[name]["Default"], "", "{name}: empty = off");
     }
     assert_eq!(parameters["DeploymentType"]["Default"], "AllAtOnce");
     let conditions = &template["Conditions"];
     let set = |name: &str| json!({"Fn::Not": [{"Fn::Equals": [{"Ref": name}, ""]}]});
-    assert_eq!(conditions["HasReservedConcurrency"], set("ReservedConcurrency"));
+    assert_eq!(
+        conditions["HasReservedConcurrency"],
+        set("ReservedConcurrency")
+    );
     assert_eq!(conditions["UseExistingTable"], set("ExistingTableName"));
     assert_eq!(
         conditions["HasCustomDomain"],
@@ -1376,9 +1504,15 @@ fn a_custom_domain_maps_to_the_api_and_disables_the_execute_api_endpoint() {
     let domain = &resources["ApiDomain"];
     assert_eq!(domain["Type"], "AWS::ApiGatewayV2::DomainName");
     assert_eq!(domain["Condition"], "HasCustomDomain");
-    assert_eq!(domain["Properties"]["DomainName"], json!({"Ref": "DomainName"}));
+    assert_eq!(
+        domain["Properties"]["DomainName"],
+        json!({"Ref": "DomainName"})
+    );
     let configuration = &domain["Properties"]["DomainNameConfigurations"][0];
-    assert_eq!(configuration["CertificateArn"], json!({"Ref": "CertificateArn"}));
+    assert_eq!(
+        configuration["CertificateArn"],
+        json!({"Ref": "CertificateArn"})
+    );
     assert_eq!(configuration["EndpointType"], "REGIONAL");
     assert_eq!(configuration["SecurityPolicy"], "TLS_1_2");
 
@@ -1386,7 +1520,10 @@ fn a_custom_domain_maps_to_the_api_and_disables_the_execute_api_endpoint() {
     assert_eq!(mapping["Type"], "AWS::ApiGatewayV2::ApiMapping");
     assert_eq!(mapping["Condition"], "HasCustomDomain");
     assert_eq!(mapping["Properties"]["ApiId"], json!({"Ref": "HttpApi"}));
-    assert_eq!(mapping["Properties"]["DomainName"], json!({"Ref": "ApiDomain"}));
+    assert_eq!(
+        mapping["Properties"]["DomainName"],
+        json!({"Ref": "ApiDomain"})
+    );
     assert_eq!(mapping["Properties"]["Stage"], "$default");
 
     assert_eq!(
@@ -1395,8 +1532,14 @@ fn a_custom_domain_maps_to_the_api_and_disables_the_execute_api_endpoint() {
     );
     let target = &template["Outputs"]["CustomDomainTarget"];
     assert_eq!(target["Condition"], "HasCustomDomain");
-    assert_eq!(target["Value"], json!({"Fn::GetAtt": ["ApiDomain", "RegionalDomainName"]}));
-    assert_eq!(template["Outputs"]["ApiUrl"]["Value"]["Fn::If"][0], "HasCustomDomain");
+    assert_eq!(
+        target["Value"],
+        json!({"Fn::GetAtt": ["ApiDomain", "RegionalDomainName"]})
+    );
+    assert_eq!(
+        template["Outputs"]["ApiUrl"]["Value"]["Fn::If"][0],
+        "HasCustomDomain"
+    );
 }
 
 #[test]
@@ -1410,13 +1553,21 @@ fn an_existing_table_replaces_the_stacks_own_everywhere() {
         if id == "ClientsTable" {
             continue;
         }
-        let text = resource.to_string().replace(&table_name_in_use().to_string(), "");
+        let text = resource
+            .to_string()
+            .replace(&table_name_in_use().to_string(), "");
         if text.contains("\"ClientsTable\"") || text.contains("ClientsTable.") {
             direct.push(id.clone());
         }
     }
-    assert!(direct.is_empty(), "{direct:?} name ClientsTable, not the table in use");
-    assert_eq!(template["Outputs"]["TableName"]["Value"], table_name_in_use());
+    assert!(
+        direct.is_empty(),
+        "{direct:?} name ClientsTable, not the table in use"
+    );
+    assert_eq!(
+        template["Outputs"]["TableName"]["Value"],
+        table_name_in_use()
+    );
     assert_eq!(template["Parameters"]["ExistingTableName"]["Default"], "");
 }
 
@@ -1426,8 +1577,8 @@ fn the_access_log_tells_gateway_answers_from_function_answers() {
     let format = resources(&template)["HttpApi"]["Properties"]["AccessLogSettings"]["Format"]
         .as_str()
         .expect("a format string");
-    let line: Map<String, Value> =
-        serde_json::from_str(format).unwrap_or_else(|e| panic!("the access log format is not JSON: {e}"));
+    let line: Map<String, Value> = serde_json::from_str(format)
+        .unwrap_or_else(|e| panic!("the access log format is not JSON: {e}"));
     let values: BTreeSet<&str> = line.values().map(|v| v.as_str().unwrap()).collect();
     for variable in [
         "$context.requestId",
@@ -1444,7 +1595,10 @@ fn the_access_log_tells_gateway_answers_from_function_answers() {
     }
     for value in &values {
         for secret in ["header", "body", "querystring", "authorizer"] {
-            assert!(!value.to_ascii_lowercase().contains(secret), "{value}: keys and client data stay out of logs");
+            assert!(
+                !value.to_ascii_lowercase().contains(secret),
+                "{value}: keys and client data stay out of logs"
+            );
         }
     }
 }
@@ -1452,8 +1606,8 @@ fn the_access_log_tells_gateway_answers_from_function_answers() {
 #[test]
 fn cors_exposes_the_contracts_response_headers() {
     let template = template();
-    let exposed: BTreeSet<String> = resources(&template)["HttpApi"]["Properties"]["CorsConfiguration"]
-        ["ExposeHeaders"]
+    let exposed: BTreeSet<String> = resources(&template)["HttpApi"]["Properties"]
+        ["CorsConfiguration"]["ExposeHeaders"]
         .as_array()
         .unwrap()
         .iter()
@@ -1470,7 +1624,9 @@ fn the_dashboard_shows_the_alarms_routes_functions_and_table() {
     let resources = resources(&template);
     let dashboard = &resources["Dashboard"];
     assert_eq!(dashboard["Type"], "AWS::CloudWatch::Dashboard");
-    let sub = dashboard["Properties"]["DashboardBody"]["Fn::Sub"].as_array().expect("!Sub [body, vars]");
+    let sub = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+        .as_array()
+        .expect("!Sub [body, vars]");
     assert_eq!(sub[1], json!({"Table": table_name_in_use()}));
     let raw = sub[0].as_str().unwrap();
     // Every ${...} names a parameter-free value the template defines.
@@ -1495,7 +1651,14 @@ fn the_dashboard_shows_the_alarms_routes_functions_and_table() {
     let body: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("dashboard body: {e}"));
     let text = body.to_string();
     let namespace = "ClientsApi/<AWS::StackName>";
-    for metric in ["Requests", "ClientErrors", "ServerErrors", "Latency", "DynamoDbCalls", "ItemsRead"] {
+    for metric in [
+        "Requests",
+        "ClientErrors",
+        "ServerErrors",
+        "Latency",
+        "DynamoDbCalls",
+        "ItemsRead",
+    ] {
         for route in emf_routes() {
             let series = json!([namespace, metric, "Route", route]).to_string();
             assert!(
@@ -1504,16 +1667,33 @@ fn the_dashboard_shows_the_alarms_routes_functions_and_table() {
             );
         }
     }
-    assert!(text.contains("OrganizationRequests"), "the busiest organizations");
+    assert!(
+        text.contains("OrganizationRequests"),
+        "the busiest organizations"
+    );
     for id in function_ids(&template) {
-        assert!(text.contains(&format!("\"FunctionName\",\"<{id}>\"")), "{id}");
+        assert!(
+            text.contains(&format!("\"FunctionName\",\"<{id}>\"")),
+            "{id}"
+        );
     }
-    for metric in ["ThrottledRequests", "SystemErrors", "TransactionConflict", "ConsumedReadCapacityUnits"] {
-        assert!(text.contains(&format!("\"{metric}\",\"TableName\",\"<Table>\"")), "{metric}");
+    for metric in [
+        "ThrottledRequests",
+        "SystemErrors",
+        "TransactionConflict",
+        "ConsumedReadCapacityUnits",
+    ] {
+        assert!(
+            text.contains(&format!("\"{metric}\",\"TableName\",\"<Table>\"")),
+            "{metric}"
+        );
     }
     for (id, resource) in resources {
         if resource["Type"] == "AWS::CloudWatch::Alarm" {
-            assert!(text.contains(&format!("<{id}.Arn>")), "the alarm widget lacks {id}");
+            assert!(
+                text.contains(&format!("<{id}.Arn>")),
+                "the alarm widget lacks {id}"
+            );
         }
     }
 }
