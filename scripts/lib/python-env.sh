@@ -12,6 +12,8 @@
 #   $AWS_LAMBDA_RIE: the AWS Lambda Runtime Interface Emulator binary that
 #   the SAM CLI ships for `sam local` (tests/tests/lambda_runtime.rs runs the
 #   function binaries under it). VENV defaults to .tools/venv.
+# - `checkov_env` installs pinned checkov into .tools/checkov-venv (the
+#   template lint) and exports $CHECKOV_VENV.
 
 PY_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PY_VENV="$PY_REPO/.tools/venv"
@@ -19,6 +21,10 @@ PY_REQUESTS="requests==2.32.*"
 PY_SCHEMATHESIS_VERSION="4.32.5"
 PY_CFN_LINT_VERSION="1.58.0"
 PY_SAM_CLI_VERSION="1.170.0"
+# Its own venv: checkov 3.3.30 pins boto3==1.35.49 and SAM CLI 1.170 pins
+# boto3==1.43.108, so they cannot share one.
+PY_CHECKOV_VERSION="3.3.30"
+PY_CHECKOV_VENV="$PY_REPO/.tools/checkov-venv"
 
 # py_venv VENV: creates the virtual environment VENV if it does not exist.
 py_venv() {
@@ -70,4 +76,17 @@ sam_cli_env() {
   fi
   [[ -x "$rie" ]] || chmod +x "$rie"
   export AWS_LAMBDA_RIE="$rie"
+}
+
+# checkov_env: installs pinned checkov into its own venv and exports $CHECKOV_VENV.
+checkov_env() {
+  local stamp="$PY_CHECKOV_VENV/.checkov-version"
+  py_venv "$PY_CHECKOV_VENV"
+  if [[ "$(cat "$stamp" 2>/dev/null)" != "$PY_CHECKOV_VERSION" ]]; then
+    printf 'python: installing checkov %s (~1 min)\n' "$PY_CHECKOV_VERSION" >&2
+    "$PY_CHECKOV_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
+    "$PY_CHECKOV_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "checkov==$PY_CHECKOV_VERSION" >&2
+    echo "$PY_CHECKOV_VERSION" >"$stamp"
+  fi
+  export CHECKOV_VENV="$PY_CHECKOV_VENV"
 }

@@ -160,18 +160,38 @@ struct Statement {
     resources: Vec<Value>,
 }
 
-/// Every statement of every function's `Policies`; panics on anything that
+/// The inline policies of a function: those of the role it names
+/// (`Role: !GetAtt <X>Role.Arn`), without the `logs` policy (its own log
+/// group, checked by `each_role_writes_only_its_own_log_group`), or SAM's
+/// `Policies` when it names no role.
+fn function_policies(template: &Value, id: &str, properties: &Value) -> Vec<Value> {
+    if let Some(role) = properties["Role"]["Fn::GetAtt"][0].as_str() {
+        let role = &resources(template)[role];
+        assert_eq!(role["Type"], "AWS::IAM::Role", "{id}");
+        return role["Properties"]["Policies"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|policy| policy["PolicyName"] != "logs")
+            .map(|policy| policy["PolicyDocument"].clone())
+            .collect();
+    }
+    match &properties["Policies"] {
+        Value::Array(policies) => policies.clone(),
+        Value::Null => Vec::new(),
+        other => vec![other.clone()],
+    }
+}
+
+/// Every statement of every function's policies; panics on anything that
 /// is not an inline policy document (SAM policy templates, managed policy
 /// names), which the checks below could not see into.
 fn statements(template: &Value) -> Vec<Statement> {
     let mut all = Vec::new();
     for (id, function) in functions(template) {
         let properties = effective_properties(template, &function);
-        let policies = match &properties["Policies"] {
-            Value::Array(policies) => policies.clone(),
-            Value::Null => Vec::new(),
-            other => vec![other.clone()],
-        };
+        let policies = function_policies(template, &id, &properties);
         for policy in policies {
             let statement_list = policy["Statement"].as_array().unwrap_or_else(|| {
                 panic!("{id}: policy {policy} is not an inline document with a Statement list")
@@ -216,12 +236,23 @@ fn granted(template: &Value, function: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The table the functions use: the stack's, or `ExistingTableName` (restore).
+fn table_name_in_use() -> Value {
+    json!({"Fn::If": ["UseExistingTable", {"Ref": "ExistingTableName"}, {"Ref": "ClientsTable"}]})
+}
+
 fn table_arn() -> Value {
-    json!({"Fn::GetAtt": ["ClientsTable", "Arn"]})
+    json!({"Fn::Sub": [
+        "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${Table}",
+        {"Table": table_name_in_use()}
+    ]})
 }
 
 fn table_indexes_arn() -> Value {
-    json!({"Fn::Sub": "${ClientsTable.Arn}/index/*"})
+    json!({"Fn::Sub": [
+        "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${Table}/index/*",
+        {"Table": table_name_in_use()}
+    ]})
 }
 
 fn event_files() -> Vec<PathBuf> {
@@ -361,9 +392,10 @@ fn the_api_uses_the_default_stage_and_the_url_output_ends_with_the_base_path() {
         api["Properties"]["StageName"].as_str(),
         None | Some("$default")
     ));
-    let url = template["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"]
-        .as_str()
-        .expect("ApiUrl is a !Sub string");
+    // With a custom domain (HasCustomDomain) ApiUrl is the domain's URL.
+    let value = &template["Outputs"]["ApiUrl"]["Value"];
+    let value = value.get("Fn::If").map_or(value, |branches| &branches[2]);
+    let url = value["Fn::Sub"].as_str().expect("ApiUrl is a !Sub string");
     assert!(url.contains("${HttpApi}"), "{url}");
     assert!(
         url.ends_with(local_api::BASE_PATH),
@@ -491,11 +523,7 @@ fn functions_get_the_table_name_and_a_key_cache_ttl_the_code_accepts() {
         let properties = effective_properties(&template, &function);
         let variables = &properties["Environment"]["Variables"];
 
-        assert_eq!(
-            variables["TABLE_NAME"],
-            json!({"Ref": "ClientsTable"}),
-            "{id}"
-        );
+        assert_eq!(variables["TABLE_NAME"], table_name_in_use(), "{id}");
         assert_eq!(
             variables["KEY_CACHE_TTL_SECONDS"],
             json!({"Ref": "KeyCacheTtlSeconds"}),
@@ -612,13 +640,17 @@ fn the_openapi_function_has_no_policy_at_all() {
     let function = &functions(&template)[logical_id(Function::GetOpenApi)];
     let properties = effective_properties(&template, function);
 
-    // SAM then gives its role only AWSLambdaBasicExecutionRole (its logs).
-    for property in ["Policies", "Role", "RolePath", "PermissionsBoundary"] {
+    // Its role allows only its own log group (the `logs` policy).
+    for property in ["Policies", "RolePath", "PermissionsBoundary"] {
         assert!(
             properties.get(property).is_none(),
             "GetOpenApiFunction.{property}: it serves a compiled-in document and needs no permission"
         );
     }
+    assert!(
+        function_policies(&template, "GetOpenApiFunction", &properties).is_empty(),
+        "GetOpenApiFunction's role has a policy besides its logs"
+    );
 }
 
 #[test]
@@ -875,4 +907,797 @@ fn the_example_events_carry_the_documented_placeholders_and_payloads() {
     assert!(read("unauthorized.json")["headers"]
         .get("authorization")
         .is_none());
+}
+
+// ------------------------------------------------------------- operations
+// Issue #12: alarms, per-tenant metrics, safe deploys, tighter IAM
+// (docs/operations.md). scripts/lint-template checks the transformed
+// template (aliases, CodeDeploy groups, routes invoking the alias).
+
+/// The logical ids of the functions, as `functions()` lists them.
+fn function_ids(template: &Value) -> Vec<String> {
+    functions(template).keys().cloned().collect()
+}
+
+/// `ListClientsFunction` → `ListClients`.
+fn stem(function: &str) -> &str {
+    function
+        .strip_suffix("Function")
+        .unwrap_or_else(|| panic!("{function}: a function id ends with Function"))
+}
+
+fn metrics_namespace() -> Value {
+    json!({"Fn::Sub": "ClientsApi/${AWS::StackName}"})
+}
+
+fn alarm_topic() -> Value {
+    json!([{"Ref": "AlarmTopic"}])
+}
+
+/// The EMF `Route` dimension values: the contract's routes without the base path.
+fn emf_routes() -> Vec<String> {
+    ROUTES
+        .iter()
+        .map(|(method, path, _)| {
+            let path = path
+                .strip_prefix(local_api::BASE_PATH)
+                .unwrap_or_else(|| panic!("{path} is under {}", local_api::BASE_PATH));
+            format!("{method} {path}")
+        })
+        .collect()
+}
+
+/// A service-wide or per-function alarm as the runbook describes it.
+struct ExpectedAlarm {
+    id: String,
+    metric: &'static str,
+    threshold: f64,
+    comparison: &'static str,
+    evaluation_periods: u64,
+    datapoints: u64,
+}
+
+fn expected_alarms(template: &Value) -> Vec<ExpectedAlarm> {
+    let alarm =
+        |id: &str, metric, threshold, comparison, evaluation_periods, datapoints| ExpectedAlarm {
+            id: id.to_owned(),
+            metric,
+            threshold,
+            comparison,
+            evaluation_periods,
+            datapoints,
+        };
+    let ge = "GreaterThanOrEqualToThreshold";
+    let gt = "GreaterThanThreshold";
+    let mut alarms = vec![
+        alarm("ApiServerErrorRateAlarm", "5xx", 1.0, gt, 3, 2),
+        alarm("ApiLatencyP99Alarm", "Latency", 1000.0, gt, 5, 3),
+        alarm("FunctionServerErrorsAlarm", "ServerErrors", 5.0, ge, 3, 2),
+        alarm(
+            "TableThrottledRequestsAlarm",
+            "ThrottledRequests",
+            10.0,
+            ge,
+            5,
+            3,
+        ),
+        alarm("TableSystemErrorsAlarm", "SystemErrors", 1.0, ge, 5, 3),
+        alarm(
+            "TableTransactionConflictsAlarm",
+            "TransactionConflict",
+            50.0,
+            ge,
+            3,
+            2,
+        ),
+    ];
+    for function in function_ids(template) {
+        let stem = stem(&function);
+        alarms.push(alarm(
+            &format!("{stem}ErrorsAlarm"),
+            "Errors",
+            1.0,
+            ge,
+            5,
+            2,
+        ));
+        alarms.push(alarm(
+            &format!("{stem}ThrottlesAlarm"),
+            "Throttles",
+            1.0,
+            ge,
+            5,
+            2,
+        ));
+        alarms.push(alarm(
+            &format!("{stem}DurationAlarm"),
+            "Duration",
+            8000.0,
+            gt,
+            5,
+            3,
+        ));
+    }
+    alarms
+}
+
+/// The metric names an alarm reads (its own, or those of its metric math).
+fn alarm_metric_names(alarm: &Value) -> BTreeSet<String> {
+    let properties = &alarm["Properties"];
+    let mut names: BTreeSet<String> = properties["MetricName"]
+        .as_str()
+        .map(|n| n.to_owned())
+        .into_iter()
+        .collect();
+    for query in properties["Metrics"].as_array().into_iter().flatten() {
+        if let Some(name) = query["MetricStat"]["Metric"]["MetricName"].as_str() {
+            names.insert(name.to_owned());
+        }
+    }
+    names
+}
+
+#[test]
+fn every_alarm_has_its_metric_threshold_missing_data_policy_and_notifies_the_topic() {
+    let template = template();
+    let resources = resources(&template);
+    let expected = expected_alarms(&template);
+    let declared: BTreeSet<&str> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .map(|(id, _)| id.as_str())
+        .collect();
+    assert_eq!(
+        declared,
+        expected.iter().map(|a| a.id.as_str()).collect(),
+        "alarms differ from the runbook's (docs/operations.md)"
+    );
+    for alarm in &expected {
+        let resource = &resources[&alarm.id];
+        let properties = &resource["Properties"];
+        let id = &alarm.id;
+        assert!(
+            alarm_metric_names(resource).contains(alarm.metric),
+            "{id} does not read {}",
+            alarm.metric
+        );
+        assert_eq!(
+            properties["Threshold"].as_f64(),
+            Some(alarm.threshold),
+            "{id}"
+        );
+        assert_eq!(properties["ComparisonOperator"], alarm.comparison, "{id}");
+        assert_eq!(
+            properties["EvaluationPeriods"], alarm.evaluation_periods,
+            "{id}"
+        );
+        assert_eq!(properties["DatapointsToAlarm"], alarm.datapoints, "{id}");
+        // Chosen on purpose (docs/operations.md): no data is "nothing happened".
+        assert_eq!(properties["TreatMissingData"], "notBreaching", "{id}");
+        assert_eq!(properties["AlarmActions"], alarm_topic(), "{id}");
+        assert_eq!(properties["OKActions"], alarm_topic(), "{id}");
+        if properties.get("ExtendedStatistic").is_some() {
+            assert_eq!(
+                properties["EvaluateLowSampleCountPercentile"], "ignore",
+                "{id}"
+            );
+        }
+        let runbook = std::fs::read_to_string(repo_root().join("docs/operations.md")).unwrap();
+        let name = properties["AlarmName"]["Fn::Sub"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id}: AlarmName"));
+        let anchor = properties["AlarmDescription"]
+            .as_str()
+            .and_then(|d| d.split("docs/operations.md#").nth(1))
+            .and_then(|rest| rest.split(['.', ' ']).next())
+            .unwrap_or_else(|| panic!("{id}: AlarmDescription names no runbook section"));
+        assert!(
+            runbook.contains(&format!("### {anchor}\n")),
+            "{id}: docs/operations.md has no section {anchor}"
+        );
+        assert!(name.starts_with("${AWS::StackName}-"), "{id}: {name}");
+    }
+}
+
+#[test]
+fn the_api_alarms_read_the_http_apis_metrics() {
+    let template = template();
+    let resources = resources(&template);
+    let api = json!([{"Name": "ApiId", "Value": {"Ref": "HttpApi"}}]);
+
+    let rate = &resources["ApiServerErrorRateAlarm"]["Properties"];
+    let metrics = rate["Metrics"].as_array().unwrap();
+    let stat = |id: &str| -> &Value {
+        &metrics
+            .iter()
+            .find(|m| m["Id"] == id)
+            .unwrap_or_else(|| panic!("no {id}"))["MetricStat"]
+    };
+    for (id, name) in [("errors", "5xx"), ("requests", "Count")] {
+        assert_eq!(stat(id)["Metric"]["Namespace"], "AWS/ApiGateway");
+        assert_eq!(stat(id)["Metric"]["MetricName"], name);
+        assert_eq!(stat(id)["Metric"]["Dimensions"], api);
+        assert_eq!(stat(id)["Stat"], "Sum");
+    }
+    let returned: Vec<&Value> = metrics.iter().filter(|m| m["ReturnData"] == true).collect();
+    assert_eq!(returned.len(), 1, "one expression is the alarm's value");
+    let expression = returned[0]["Expression"].as_str().unwrap();
+    assert!(
+        expression.contains("100 * FILL(errors, 0) / requests"),
+        "{expression}: 5xx as a percentage of requests"
+    );
+
+    let latency = &resources["ApiLatencyP99Alarm"]["Properties"];
+    assert_eq!(latency["Namespace"], "AWS/ApiGateway");
+    assert_eq!(latency["Dimensions"], api);
+    assert_eq!(latency["ExtendedStatistic"], "p99");
+}
+
+#[test]
+fn the_server_errors_alarm_reads_the_functions_emf_namespace_service_wide() {
+    let template = template();
+    let alarm = &resources(&template)["FunctionServerErrorsAlarm"]["Properties"];
+    assert_eq!(alarm["Namespace"], metrics_namespace());
+    assert_eq!(alarm["MetricName"], "ServerErrors");
+    assert_eq!(alarm["Statistic"], "Sum");
+    // The empty dimension set: all routes together.
+    assert!(alarm.get("Dimensions").is_none(), "{}", alarm["Dimensions"]);
+    assert_eq!(
+        template["Globals"]["Function"]["Environment"]["Variables"]["METRICS_NAMESPACE"],
+        metrics_namespace()
+    );
+}
+
+#[test]
+fn the_lambda_alarms_watch_their_own_function_and_duration_follows_the_timeout() {
+    let template = template();
+    let resources = resources(&template);
+    for (id, function) in functions(&template) {
+        let properties = effective_properties(&template, &function);
+        let timeout_ms = properties["Timeout"].as_f64().unwrap_or(3.0) * 1000.0;
+        for (suffix, metric) in [
+            ("Errors", "Errors"),
+            ("Throttles", "Throttles"),
+            ("Duration", "Duration"),
+        ] {
+            let alarm = &resources[&format!("{}{suffix}Alarm", stem(&id))]["Properties"];
+            assert_eq!(alarm["Namespace"], "AWS/Lambda", "{id}");
+            assert_eq!(alarm["MetricName"], metric, "{id}");
+            assert_eq!(
+                alarm["Dimensions"],
+                json!([{"Name": "FunctionName", "Value": {"Ref": id}}]),
+                "{id}"
+            );
+        }
+        let duration = &resources[&format!("{}DurationAlarm", stem(&id))]["Properties"];
+        assert_eq!(duration["ExtendedStatistic"], "p99", "{id}");
+        assert_eq!(
+            duration["Threshold"].as_f64(),
+            Some(0.8 * timeout_ms),
+            "{id}: the Duration alarm is at 80 % of the function's Timeout"
+        );
+    }
+}
+
+#[test]
+fn the_dynamodb_alarms_watch_the_table_in_use_for_every_operation_the_code_makes() {
+    let template = template();
+    let resources = resources(&template);
+    let operations: BTreeSet<&str> =
+        ["GetItem", "BatchGetItem", "Query", "TransactWriteItems"].into();
+    for id in ["TableThrottledRequestsAlarm", "TableSystemErrorsAlarm"] {
+        let metrics = resources[id]["Properties"]["Metrics"].as_array().unwrap();
+        let mut covered = BTreeSet::new();
+        for query in metrics.iter().filter(|m| m.get("MetricStat").is_some()) {
+            let metric = &query["MetricStat"]["Metric"];
+            assert_eq!(metric["Namespace"], "AWS/DynamoDB", "{id}");
+            let dimensions = metric["Dimensions"].as_array().unwrap();
+            assert_eq!(
+                dimensions[0],
+                json!({"Name": "TableName", "Value": table_name_in_use()}),
+                "{id}"
+            );
+            assert_eq!(dimensions[1]["Name"], "Operation", "{id}");
+            covered.insert(dimensions[1]["Value"].as_str().unwrap().to_owned());
+            let query_id = query["Id"].as_str().unwrap();
+            let expression = metrics
+                .iter()
+                .find(|m| m["ReturnData"] == true)
+                .and_then(|m| m["Expression"].as_str())
+                .unwrap_or_else(|| panic!("{id}: no expression"));
+            assert!(
+                expression.contains(&format!("FILL({query_id}, 0)")),
+                "{id}: {query_id} not summed"
+            );
+        }
+        for operation in &operations {
+            assert!(
+                covered.contains(*operation),
+                "{id}: {operation} not watched"
+            );
+        }
+    }
+    let conflicts = &resources["TableTransactionConflictsAlarm"]["Properties"];
+    assert_eq!(conflicts["Namespace"], "AWS/DynamoDB");
+    assert_eq!(
+        conflicts["Dimensions"],
+        json!([{"Name": "TableName", "Value": table_name_in_use()}])
+    );
+}
+
+#[test]
+fn the_alarm_topic_has_an_optional_email_subscription() {
+    let template = template();
+    let resources = resources(&template);
+    assert_eq!(resources["AlarmTopic"]["Type"], "AWS::SNS::Topic");
+    let subscription = &resources["AlarmEmailSubscription"];
+    assert_eq!(subscription["Type"], "AWS::SNS::Subscription");
+    assert_eq!(subscription["Condition"], "HasAlarmEmail");
+    assert_eq!(subscription["Properties"]["Protocol"], "email");
+    assert_eq!(
+        subscription["Properties"]["Endpoint"],
+        json!({"Ref": "AlarmEmail"})
+    );
+    assert_eq!(
+        template["Conditions"]["HasAlarmEmail"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]})
+    );
+    assert_eq!(
+        template["Outputs"]["AlarmTopicArn"]["Value"],
+        json!({"Ref": "AlarmTopic"})
+    );
+}
+
+#[test]
+fn every_function_publishes_a_live_alias_shifted_by_codedeploy_with_rollback_alarms() {
+    let template = template();
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(globals["AutoPublishAlias"], "live");
+    let preference = &globals["DeploymentPreference"];
+    assert_eq!(preference["Type"], json!({"Ref": "DeploymentType"}));
+    let service_wide = [
+        "ApiServerErrorRateAlarm",
+        "ApiLatencyP99Alarm",
+        "FunctionServerErrorsAlarm",
+    ];
+    let alarms_of = |value: &Value| -> Vec<String> {
+        value["Alarms"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| a["Ref"].as_str().expect("an alarm !Ref").to_owned())
+            .collect()
+    };
+    assert_eq!(alarms_of(preference), service_wide);
+    for (id, function) in functions(&template) {
+        let own = &function["Properties"];
+        assert_eq!(own["AutoPublishAliasAllProperties"], true, "{id}");
+        assert!(
+            own.get("AutoPublishAlias").is_none(),
+            "{id}: the alias is Globals' `live`"
+        );
+        // SAM appends a function's list to Globals' list.
+        let mut rollback = alarms_of(preference);
+        rollback.extend(alarms_of(&own["DeploymentPreference"]));
+        let stem = stem(&id);
+        for alarm in service_wide
+            .iter()
+            .map(|a| a.to_string())
+            .chain(["Errors", "Throttles", "Duration"].map(|k| format!("{stem}{k}Alarm")))
+        {
+            assert!(
+                rollback.contains(&alarm),
+                "{id}: {alarm} is not a rollback alarm"
+            );
+            assert_eq!(
+                resources(&template)[&alarm]["Type"],
+                "AWS::CloudWatch::Alarm",
+                "{alarm}"
+            );
+        }
+        assert!(
+            rollback.len() <= 10,
+            "{id}: CodeDeploy takes at most 10 alarms"
+        );
+    }
+
+    let parameter = &template["Parameters"]["DeploymentType"];
+    let allowed = parameter["AllowedValues"].as_array().unwrap();
+    for value in ["AllAtOnce", "Canary10Percent5Minutes"] {
+        assert!(allowed.contains(&json!(value)), "{value}");
+    }
+    let samconfig = std::fs::read_to_string(repo_root().join("samconfig.toml")).unwrap();
+    let section = |name: &str| -> String {
+        let start = samconfig
+            .find(&format!("[{name}.deploy.parameters]"))
+            .unwrap();
+        let rest = &samconfig[start..];
+        rest[..rest.find("tags").unwrap()].to_owned()
+    };
+    assert!(section("default").contains("\"DeploymentType=AllAtOnce\""));
+    assert!(section("prod").contains("\"DeploymentType=Canary10Percent5Minutes\""));
+}
+
+/// Every statement of the functions' roles, with its Condition.
+fn role_statements(template: &Value) -> Vec<(String, Value)> {
+    let mut all = Vec::new();
+    for (id, function) in functions(template) {
+        let role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id}: Role is not a !GetAtt of a role in the template"));
+        for policy in resources(template)[role]["Properties"]["Policies"]
+            .as_array()
+            .unwrap()
+        {
+            for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                all.push((id.clone(), statement.clone()));
+            }
+        }
+    }
+    all
+}
+
+#[test]
+fn writes_are_limited_to_organization_items_and_api_key_items_are_only_read() {
+    let template = template();
+    let writes = [
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
+    ];
+    let mut conditioned = 0;
+    for (id, statement) in role_statements(&template) {
+        let actions: Vec<&str> = match &statement["Action"] {
+            Value::Array(a) => a.iter().map(|a| a.as_str().unwrap()).collect(),
+            single => vec![single.as_str().unwrap()],
+        };
+        let writing = actions
+            .iter()
+            .any(|a| writes.contains(a) || a.contains("Write"));
+        if writing {
+            assert!(
+                actions.iter().all(|a| writes.contains(a)),
+                "{id}: {actions:?}: a write statement holds only item writes"
+            );
+            assert_eq!(
+                statement["Condition"],
+                json!({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["ORG#*"]}}),
+                "{id}: {actions:?} must be limited to ORG# partition keys"
+            );
+            conditioned += 1;
+        }
+        let text = statement.to_string();
+        assert!(
+            !(writing && text.contains("APIKEY")),
+            "{id}: a write statement names APIKEY items"
+        );
+    }
+    assert_eq!(conditioned, 3, "create, update and delete-client write");
+    // Key look-ups (APIKEY#<hash>) stay readable by every client function.
+    for function in [
+        "ListClientsFunction",
+        "GetClientFunction",
+        "CreateClientFunction",
+        "UpdateClientFunction",
+        "DeleteClientFunction",
+    ] {
+        let reads_unconditioned = role_statements(&template).iter().any(|(id, s)| {
+            id == function
+                && s["Action"].to_string().contains("dynamodb:GetItem")
+                && s.get("Condition").is_none()
+        });
+        assert!(reads_unconditioned, "{function}: GetItem of APIKEY# items");
+    }
+}
+
+#[test]
+fn each_role_writes_only_its_own_log_group_and_nothing_creates_log_groups() {
+    let template = template();
+    let text = template.to_string();
+    assert!(
+        !text.contains("logs:CreateLogGroup"),
+        "logs:CreateLogGroup is granted"
+    );
+    assert!(!text.contains("AWSLambdaBasicExecutionRole"));
+    for (id, function) in functions(&template) {
+        let properties = effective_properties(&template, &function);
+        let group = properties["LoggingConfig"]["LogGroup"]["Ref"]
+            .as_str()
+            .unwrap();
+        let role = properties["Role"]["Fn::GetAtt"][0].as_str().unwrap();
+        let role = &resources(&template)[role];
+        assert_eq!(
+            role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"],
+            json!({"Service": "lambda.amazonaws.com"}),
+            "{id}"
+        );
+        assert!(
+            role["Properties"].get("ManagedPolicyArns").is_none(),
+            "{id}"
+        );
+        let logs: Vec<&Value> = role["Properties"]["Policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["PolicyName"] == "logs")
+            .collect();
+        assert_eq!(logs.len(), 1, "{id}");
+        assert_eq!(
+            logs[0]["PolicyDocument"]["Statement"],
+            json!([{
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": {"Fn::GetAtt": [group, "Arn"]}
+            }]),
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn log_groups_are_kept_in_prod_only_through_the_language_extensions() {
+    let template = template();
+    let transforms = template["Transform"]
+        .as_array()
+        .expect("a list of transforms");
+    assert_eq!(
+        transforms,
+        &[
+            json!("AWS::LanguageExtensions"),
+            json!("AWS::Serverless-2016-10-31")
+        ],
+        "LanguageExtensions must run before SAM"
+    );
+    let policy = json!({"Fn::If": ["IsProd", "Retain", "Delete"]});
+    let groups: Vec<(&String, &Value)> = resources(&template)
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Logs::LogGroup")
+        .collect();
+    assert_eq!(groups.len(), 7, "six functions and the access log");
+    for (id, group) in groups {
+        assert_eq!(group["DeletionPolicy"], policy, "{id}");
+        assert_eq!(group["UpdateReplacePolicy"], policy, "{id}");
+    }
+    assert_eq!(
+        template["Conditions"]["IsProd"],
+        json!({"Fn::Equals": [{"Ref": "Stage"}, "prod"]})
+    );
+}
+
+#[test]
+fn optional_parameters_default_to_off() {
+    let template = template();
+    let parameters = &template["Parameters"];
+    for name in [
+        "ReservedConcurrency",
+        "DomainName",
+        "CertificateArn",
+        "AlarmEmail",
+        "ExistingTableName",
+    ] {
+        assert_eq!(parameters[name]["Type"], "String", "{name}");
+        assert_eq!(parameters[name]["Default"], "", "{name}: empty = off");
+    }
+    assert_eq!(parameters["DeploymentType"]["Default"], "AllAtOnce");
+    let conditions = &template["Conditions"];
+    let set = |name: &str| json!({"Fn::Not": [{"Fn::Equals": [{"Ref": name}, ""]}]});
+    assert_eq!(
+        conditions["HasReservedConcurrency"],
+        set("ReservedConcurrency")
+    );
+    assert_eq!(conditions["UseExistingTable"], set("ExistingTableName"));
+    assert_eq!(
+        conditions["HasCustomDomain"],
+        json!({"Fn::And": [set("DomainName"), set("CertificateArn")]})
+    );
+    assert_eq!(
+        template["Globals"]["Function"]["ReservedConcurrentExecutions"],
+        json!({"Fn::If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]})
+    );
+    assert!(
+        template["Rules"]["CustomDomainNeedsBoth"].is_object(),
+        "a rule refuses DomainName without CertificateArn and the reverse"
+    );
+}
+
+#[test]
+fn a_custom_domain_maps_to_the_api_and_disables_the_execute_api_endpoint() {
+    let template = template();
+    let resources = resources(&template);
+    let domain = &resources["ApiDomain"];
+    assert_eq!(domain["Type"], "AWS::ApiGatewayV2::DomainName");
+    assert_eq!(domain["Condition"], "HasCustomDomain");
+    assert_eq!(
+        domain["Properties"]["DomainName"],
+        json!({"Ref": "DomainName"})
+    );
+    let configuration = &domain["Properties"]["DomainNameConfigurations"][0];
+    assert_eq!(
+        configuration["CertificateArn"],
+        json!({"Ref": "CertificateArn"})
+    );
+    assert_eq!(configuration["EndpointType"], "REGIONAL");
+    assert_eq!(configuration["SecurityPolicy"], "TLS_1_2");
+
+    let mapping = &resources["ApiDomainMapping"];
+    assert_eq!(mapping["Type"], "AWS::ApiGatewayV2::ApiMapping");
+    assert_eq!(mapping["Condition"], "HasCustomDomain");
+    assert_eq!(mapping["Properties"]["ApiId"], json!({"Ref": "HttpApi"}));
+    assert_eq!(
+        mapping["Properties"]["DomainName"],
+        json!({"Ref": "ApiDomain"})
+    );
+    assert_eq!(mapping["Properties"]["Stage"], "$default");
+
+    assert_eq!(
+        resources["HttpApi"]["Properties"]["DisableExecuteApiEndpoint"],
+        json!({"Fn::If": ["HasCustomDomain", true, false]})
+    );
+    let target = &template["Outputs"]["CustomDomainTarget"];
+    assert_eq!(target["Condition"], "HasCustomDomain");
+    assert_eq!(
+        target["Value"],
+        json!({"Fn::GetAtt": ["ApiDomain", "RegionalDomainName"]})
+    );
+    assert_eq!(
+        template["Outputs"]["ApiUrl"]["Value"]["Fn::If"][0],
+        "HasCustomDomain"
+    );
+}
+
+#[test]
+fn an_existing_table_replaces_the_stacks_own_everywhere() {
+    let template = template();
+    // Nothing but the table's own outputs names the stack's table directly:
+    // the functions, their permissions, the alarms and the dashboard all
+    // follow ExistingTableName.
+    let mut direct = Vec::new();
+    for (id, resource) in resources(&template) {
+        if id == "ClientsTable" {
+            continue;
+        }
+        let text = resource
+            .to_string()
+            .replace(&table_name_in_use().to_string(), "");
+        if text.contains("\"ClientsTable\"") || text.contains("ClientsTable.") {
+            direct.push(id.clone());
+        }
+    }
+    assert!(
+        direct.is_empty(),
+        "{direct:?} name ClientsTable, not the table in use"
+    );
+    assert_eq!(
+        template["Outputs"]["TableName"]["Value"],
+        table_name_in_use()
+    );
+    assert_eq!(template["Parameters"]["ExistingTableName"]["Default"], "");
+}
+
+#[test]
+fn the_access_log_tells_gateway_answers_from_function_answers() {
+    let template = template();
+    let format = resources(&template)["HttpApi"]["Properties"]["AccessLogSettings"]["Format"]
+        .as_str()
+        .expect("a format string");
+    let line: Map<String, Value> = serde_json::from_str(format)
+        .unwrap_or_else(|e| panic!("the access log format is not JSON: {e}"));
+    let values: BTreeSet<&str> = line.values().map(|v| v.as_str().unwrap()).collect();
+    for variable in [
+        "$context.requestId",
+        "$context.routeKey",
+        "$context.status",
+        "$context.responseLatency",
+        "$context.integrationLatency",
+        "$context.error.message",
+        "$context.integrationErrorMessage",
+        "$context.integration.status",
+        "$context.integration.requestId",
+    ] {
+        assert!(values.contains(variable), "the access log lacks {variable}");
+    }
+    for value in &values {
+        for secret in ["header", "body", "querystring", "authorizer"] {
+            assert!(
+                !value.to_ascii_lowercase().contains(secret),
+                "{value}: keys and client data stay out of logs"
+            );
+        }
+    }
+}
+
+#[test]
+fn cors_exposes_the_contracts_response_headers() {
+    let template = template();
+    let exposed: BTreeSet<String> = resources(&template)["HttpApi"]["Properties"]
+        ["CorsConfiguration"]["ExposeHeaders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap().to_ascii_lowercase())
+        .collect();
+    for header in ["etag", "location", "x-request-id", "idempotent-replayed"] {
+        assert!(exposed.contains(header), "CORS does not expose {header}");
+    }
+}
+
+#[test]
+fn the_dashboard_shows_the_alarms_routes_functions_and_table() {
+    let template = template();
+    let resources = resources(&template);
+    let dashboard = &resources["Dashboard"];
+    assert_eq!(dashboard["Type"], "AWS::CloudWatch::Dashboard");
+    let sub = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+        .as_array()
+        .expect("!Sub [body, vars]");
+    assert_eq!(sub[1], json!({"Table": table_name_in_use()}));
+    let raw = sub[0].as_str().unwrap();
+    // Every ${...} names a parameter-free value the template defines.
+    let mut names = BTreeSet::new();
+    let mut rest = raw;
+    while let Some(start) = rest.find("${") {
+        let end = rest[start..].find('}').unwrap() + start;
+        names.insert(rest[start + 2..end].to_owned());
+        rest = &rest[end + 1..];
+    }
+    for name in &names {
+        let resource = name.split('.').next().unwrap();
+        assert!(
+            name.starts_with("AWS::") || name == "Table" || resources.contains_key(resource),
+            "${{{name}}} in the dashboard names nothing"
+        );
+    }
+    let mut body = raw.to_owned();
+    for name in &names {
+        body = body.replace(&format!("${{{name}}}"), &format!("<{name}>"));
+    }
+    let body: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("dashboard body: {e}"));
+    let text = body.to_string();
+    let namespace = "ClientsApi/<AWS::StackName>";
+    for metric in [
+        "Requests",
+        "ClientErrors",
+        "ServerErrors",
+        "Latency",
+        "DynamoDbCalls",
+        "ItemsRead",
+    ] {
+        for route in emf_routes() {
+            let series = json!([namespace, metric, "Route", route]).to_string();
+            assert!(
+                text.contains(&series[..series.len() - 1]),
+                "the dashboard lacks {metric} of {route}"
+            );
+        }
+    }
+    assert!(
+        text.contains("OrganizationRequests"),
+        "the busiest organizations"
+    );
+    for id in function_ids(&template) {
+        assert!(
+            text.contains(&format!("\"FunctionName\",\"<{id}>\"")),
+            "{id}"
+        );
+    }
+    for metric in [
+        "ThrottledRequests",
+        "SystemErrors",
+        "TransactionConflict",
+        "ConsumedReadCapacityUnits",
+    ] {
+        assert!(
+            text.contains(&format!("\"{metric}\",\"TableName\",\"<Table>\"")),
+            "{metric}"
+        );
+    }
+    for (id, resource) in resources {
+        if resource["Type"] == "AWS::CloudWatch::Alarm" {
+            assert!(
+                text.contains(&format!("<{id}.Arn>")),
+                "the alarm widget lacks {id}"
+            );
+        }
+    }
 }
