@@ -1,0 +1,399 @@
+//! `dynamodb-proxy`: a DynamoDB-faithful proxy in front of DynamoDB Local.
+//!
+//! DynamoDB Local never answers a transaction conflict, never throttles and
+//! has no network in between. The proxy forwards the DynamoDB JSON protocol
+//! (`X-Amz-Target: DynamoDB_20120810.<Op>`, SigV4 headers and `Host`
+//! untouched) to it and adds what the service does, each part switchable in
+//! [`ProxyConfig`] and counted in [`Summary`]:
+//! - transaction conflicts ([`ProxyConfig::conflicts`]): a `TransactWriteItems`
+//!   holds its items while in flight and for a hold after its answer; another
+//!   transaction touching one gets `TransactionCanceledException`
+//!   (`TransactionConflict` for that item), a `PutItem`/`UpdateItem`/`DeleteItem`
+//!   gets `TransactionConflictException` ([`conflicts`], [`wire`]);
+//! - per-partition throughput ([`ProxyConfig::throughput`]): token buckets
+//!   per table and index partition key value, units as DynamoDB counts them,
+//!   answering `ThrottlingException` ([`throughput`], [`cost`], [`size`]);
+//! - latency ([`ProxyConfig::latency`]) before each forwarded call;
+//! - faults for writes whose outcome is unknown ([`Fault`]), armed at run time.
+//!
+//! With every part off the proxy is a pass-through: the request and the
+//! answer go through as they are, hop-by-hop headers aside.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use dynamodb_proxy::{Fault, Proxy, ProxyConfig};
+//!
+//! # async fn example() -> std::io::Result<()> {
+//! let proxy = Proxy::start(ProxyConfig {
+//!     conflicts: Some(dynamodb_proxy::DEFAULT_HOLD),
+//!     throughput: Some(Default::default()),
+//!     latency: Duration::from_millis(3),
+//!     ..ProxyConfig::transparent("http://127.0.0.1:8000")
+//! })
+//! .await?;
+//! // Point the SDK at it: AWS_ENDPOINT_URL_DYNAMODB, or `endpoint_url(proxy.endpoint())`.
+//! let endpoint = proxy.endpoint();
+//! // The next TransactWriteItems is applied, but its answer never comes.
+//! proxy.inject(Fault::WithholdAnswer {
+//!     operation: "TransactWriteItems".into(),
+//!     count: 1,
+//!     delay: None,
+//! });
+//! // ... run the code under test against `endpoint` ...
+//! let summary = proxy.summary();
+//! assert_eq!(summary.answers_withheld, 1);
+//! # Ok(()) }
+//! ```
+//!
+//! The same over HTTP: `GET /_proxy/summary` (the [`Summary`] as JSON),
+//! `POST /_proxy/faults` (a [`Fault`] as JSON, e.g. `{"kind":
+//! "WithholdAnswer", "operation": "TransactWriteItems", "count": 1,
+//! "delay_ms": 3000}`), `DELETE /_proxy/faults`.
+
+pub mod conflicts;
+pub mod cost;
+pub mod faults;
+mod rules;
+pub mod schema;
+pub mod size;
+pub mod summary;
+pub mod throughput;
+pub mod upstream;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+pub use faults::Fault;
+pub use summary::Summary;
+pub use throughput::Limits;
+
+use conflicts::Holds;
+use faults::Faults;
+use rules::{Plan, Verdict};
+use schema::TableSchema;
+use summary::Counters;
+use throughput::Buckets;
+use upstream::Upstream;
+
+/// The default hold of a transaction's items after the upstream answers it.
+///
+/// The service keeps a transaction's items prepared from its prepare phase
+/// until its commit phase ends (Idziorek et al., "Distributed Transactions
+/// at Scale in Amazon DynamoDB", USENIX ATC 2023). The paper plots
+/// `TransactWriteItems` latency without absolute values; what AWS publishes
+/// is DynamoDB's "single-digit millisecond" latency per request (developer
+/// guide, "What is Amazon DynamoDB?"), and a transaction takes two such
+/// rounds (prepare, then commit). DynamoDB Local's own time in flight is
+/// held too, so 10 ms after its answer models a transaction of two
+/// single-digit-millisecond phases.
+pub const DEFAULT_HOLD: Duration = Duration::from_millis(10);
+
+/// A few milliseconds, like a call within a region.
+pub const IN_REGION_LATENCY: Duration = Duration::from_millis(3);
+
+/// What the proxy does; every part can be changed while it runs ([`Proxy::set_config`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProxyConfig {
+    /// The upstream's base URL, e.g. `http://127.0.0.1:8000`.
+    pub upstream: String,
+    /// Where to listen (127.0.0.1, port 0 for a free one); read at start only.
+    pub listen: SocketAddr,
+    /// Transaction conflicts: the hold after a transaction's answer; `None` turns them off.
+    pub conflicts: Option<Duration>,
+    /// Per-partition throughput limits; `None` turns throttling off.
+    pub throughput: Option<Limits>,
+    /// Delay before each forwarded call (`Duration::ZERO`: none).
+    pub latency: Duration,
+}
+
+impl ProxyConfig {
+    /// Every part off: a pass-through to `upstream`, on a free 127.0.0.1 port.
+    pub fn transparent(upstream: impl Into<String>) -> Self {
+        Self {
+            upstream: upstream.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            conflicts: None,
+            throughput: None,
+            latency: Duration::ZERO,
+        }
+    }
+
+    /// Every part on with the service's figures: [`DEFAULT_HOLD`], the
+    /// default [`Limits`] and [`IN_REGION_LATENCY`].
+    pub fn faithful(upstream: impl Into<String>) -> Self {
+        Self {
+            conflicts: Some(DEFAULT_HOLD),
+            throughput: Some(Limits::default()),
+            latency: IN_REGION_LATENCY,
+            ..Self::transparent(upstream)
+        }
+    }
+}
+
+/// The state every connection shares.
+pub(crate) struct Shared {
+    config: RwLock<ProxyConfig>,
+    upstream: Upstream,
+    schemas: Mutex<HashMap<String, Arc<TableSchema>>>,
+    holds: Holds,
+    buckets: Buckets,
+    faults: Faults,
+    counters: Counters,
+}
+
+/// Why a connection is closed without an answer (a fault).
+#[derive(Debug)]
+struct Closed(&'static str);
+
+impl std::fmt::Display for Closed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Closed {}
+
+impl Shared {
+    fn config(&self) -> ProxyConfig {
+        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The table's schema, from the cache or the upstream's `DescribeTable`.
+    async fn schema(&self, table: &str, headers: &hyper::HeaderMap) -> Option<Arc<TableSchema>> {
+        if let Some(schema) = self.schemas.lock().unwrap_or_else(|e| e.into_inner()).get(table) {
+            return Some(Arc::clone(schema));
+        }
+        let upstream = self.config().upstream;
+        let answer = self
+            .upstream
+            .call(&upstream, headers, "DescribeTable", &serde_json::json!({"TableName": table}))
+            .await?;
+        let schema = Arc::new(TableSchema::from_describe(&answer)?);
+        self.schemas
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(table.to_owned(), Arc::clone(&schema));
+        Some(schema)
+    }
+
+    /// Answers one request.
+    async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Closed> {
+        let (parts, body) = request.into_parts();
+        let body = match body.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => return Err(Closed("request body unreadable")),
+        };
+        if parts.uri.path().starts_with("/_proxy/") {
+            return Ok(self.admin(&parts.method, parts.uri.path(), &body));
+        }
+        let operation = upstream::operation(&parts.headers).to_owned();
+        let config = self.config();
+        if !config.latency.is_zero() {
+            tokio::time::sleep(config.latency).await;
+            self.counters.delayed(config.latency);
+        }
+        if self.faults.drop_request(&operation) {
+            self.counters.update(|s| s.requests_dropped += 1);
+            return Err(Closed("fault: request dropped"));
+        }
+        let emulating = config.conflicts.is_some() || config.throughput.is_some();
+        let json: Option<Value> = emulating.then(|| serde_json::from_slice(&body).ok()).flatten();
+        let plan = match &json {
+            Some(json) => match self.verdict(&operation, &parts.headers, json).await {
+                Verdict::Answer(answer) => return Ok(answer),
+                Verdict::Forward(plan) => plan,
+            },
+            None => Plan::default(),
+        };
+        let forwarded = plan.body.as_ref().map_or(body, |b| Bytes::from(b.to_string()));
+        let answer = self.upstream.forward(&config.upstream, &parts, forwarded).await;
+        self.counters.forwarded(&operation);
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(error) => {
+                if let Some(ticket) = plan.ticket {
+                    self.holds.release(ticket, Duration::ZERO);
+                }
+                return Ok(wire::json_response(StatusCode::BAD_GATEWAY, serde_json::json!({"message": error}).to_string()));
+            }
+        };
+        if matches!(operation.as_str(), "CreateTable" | "DeleteTable" | "UpdateTable") {
+            self.schemas.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+        let response = self.settle(plan, answer, &config);
+        match self.faults.withhold_answer(&operation) {
+            None => Ok(response),
+            Some(delay) => {
+                self.counters.update(|s| s.answers_withheld += 1);
+                match delay {
+                    Some(delay) => {
+                        tokio::time::sleep(delay).await;
+                        Ok(response)
+                    }
+                    None => Err(Closed("fault: answer withheld")),
+                }
+            }
+        }
+    }
+
+    /// Releases the transaction's items, charges the read's real size and
+    /// adds the batch's throttled items to the answer.
+    fn settle(&self, plan: Plan, answer: upstream::Answer, config: &ProxyConfig) -> Response<Full<Bytes>> {
+        let succeeded = answer.parts.status.is_success();
+        if let Some(ticket) = plan.ticket {
+            let hold = if succeeded { config.conflicts.unwrap_or_default() } else { Duration::ZERO };
+            self.holds.release(ticket, hold);
+        }
+        if !succeeded || (plan.after.is_none() && plan.unprocessed.is_none()) {
+            return answer.into_response();
+        }
+        let Ok(mut json) = serde_json::from_slice::<Value>(&answer.body) else {
+            return answer.into_response();
+        };
+        if let (Some(after), Some(limits)) = (plan.after, config.throughput) {
+            self.buckets.consume(&after(&json), &limits);
+        }
+        let Some((field, unprocessed)) = plan.unprocessed else {
+            return answer.into_response();
+        };
+        let target = json[field].as_object_mut();
+        let mut merged = target.cloned().unwrap_or_default();
+        for (table, value) in unprocessed {
+            match (merged.get_mut(&table), value) {
+                (Some(Value::Array(list)), Value::Array(more)) => list.extend(more),
+                (Some(Value::Object(spec)), Value::Object(more)) => {
+                    if let (Some(Value::Array(keys)), Some(Value::Array(extra))) = (spec.get_mut("Keys"), more.get("Keys")) {
+                        keys.extend(extra.iter().cloned());
+                    }
+                }
+                (_, value) => {
+                    merged.insert(table, value);
+                }
+            }
+        }
+        json[field] = Value::Object(merged);
+        answer.with_body(&json)
+    }
+
+    /// `GET /_proxy/summary`, `POST /_proxy/faults`, `DELETE /_proxy/faults`.
+    fn admin(&self, method: &Method, path: &str, body: &[u8]) -> Response<Full<Bytes>> {
+        let answer = |status: StatusCode, body: String| wire::json_response(status, body);
+        match (method.as_str(), path) {
+            ("GET", "/_proxy/summary") => answer(
+                StatusCode::OK,
+                serde_json::to_string(&self.counters.snapshot()).unwrap_or_default(),
+            ),
+            ("POST", "/_proxy/faults") => match serde_json::from_slice::<Fault>(body) {
+                Ok(fault) => {
+                    self.faults.inject(fault);
+                    answer(StatusCode::OK, "{}".into())
+                }
+                Err(error) => answer(StatusCode::BAD_REQUEST, serde_json::json!({"message": error.to_string()}).to_string()),
+            },
+            ("DELETE", "/_proxy/faults") => {
+                self.faults.clear();
+                answer(StatusCode::OK, "{}".into())
+            }
+            _ => answer(StatusCode::NOT_FOUND, r#"{"message":"no such proxy endpoint"}"#.into()),
+        }
+    }
+}
+
+/// A running proxy; it stops when dropped.
+pub struct Proxy {
+    shared: Arc<Shared>,
+    address: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Proxy {
+    /// Starts listening on `config.listen` and serving in the background.
+    pub async fn start(config: ProxyConfig) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(config.listen).await?;
+        let address = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            config: RwLock::new(config),
+            upstream: Upstream::default(),
+            schemas: Mutex::default(),
+            holds: Holds::default(),
+            buckets: Buckets::default(),
+            faults: Faults::default(),
+            counters: Counters::default(),
+        });
+        let task = tokio::spawn(serve(listener, Arc::clone(&shared)));
+        Ok(Self { shared, address, task })
+    }
+
+    /// `http://127.0.0.1:<port>`, for `AWS_ENDPOINT_URL_DYNAMODB` or the SDK's `endpoint_url`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// What it did so far.
+    pub fn summary(&self) -> Summary {
+        self.shared.counters.snapshot()
+    }
+
+    /// Starts the counts again from zero.
+    pub fn reset_summary(&self) {
+        self.shared.counters.update(|s| *s = Summary::default());
+    }
+
+    /// Arms a fault for the next requests it names.
+    pub fn inject(&self, fault: Fault) {
+        self.shared.faults.inject(fault);
+    }
+
+    /// Disarms every fault.
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear();
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> ProxyConfig {
+        self.shared.config()
+    }
+
+    /// Changes the configuration (all but `listen`) for the next requests.
+    pub fn set_config(&self, config: ProxyConfig) {
+        *self.shared.config.write().unwrap_or_else(|e| e.into_inner()) = config;
+    }
+}
+
+/// Accepts connections until the task is aborted.
+async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| Arc::clone(&shared).handle(request));
+            // A connection closed by a fault ends here with an error: expected.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

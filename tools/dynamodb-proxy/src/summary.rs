@@ -1,0 +1,78 @@
+//! What the proxy did, per feature: requests forwarded, conflicts answered,
+//! throttles by partition, faults fired and time delayed.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Counts of what the proxy did since it started (or since [`crate::Proxy::reset_summary`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// Requests forwarded to the upstream, by operation.
+    pub forwarded: BTreeMap<String, u64>,
+    /// `TransactionCanceledException`s answered for a `TransactionConflict`.
+    pub transactions_cancelled: u64,
+    /// `TransactionConflictException`s answered to single-item writes.
+    pub plain_conflicts: u64,
+    /// Throttles, by partition label (`table/T {"S":"x"}`, `table/T/index/I {"S":"y"}`):
+    /// requests refused and batch items returned unprocessed.
+    pub throttles: BTreeMap<String, u64>,
+    /// Answers withheld (fault `WithholdAnswer`).
+    pub answers_withheld: u64,
+    /// Requests dropped (fault `DropRequest`).
+    pub requests_dropped: u64,
+    /// Requests given the configured latency.
+    pub delayed_requests: u64,
+    /// The latency added in all, in milliseconds.
+    pub delayed_ms: u64,
+}
+
+impl Summary {
+    /// Every request forwarded, all operations together.
+    pub fn forwarded_total(&self) -> u64 {
+        self.forwarded.values().sum()
+    }
+
+    /// Every throttle, all partitions together.
+    pub fn throttles_total(&self) -> u64 {
+        self.throttles.values().sum()
+    }
+}
+
+/// The live counts, shared by every connection.
+#[derive(Debug, Default)]
+pub struct Counters {
+    summary: Mutex<Summary>,
+}
+
+impl Counters {
+    /// Changes the counts.
+    pub fn update(&self, change: impl FnOnce(&mut Summary)) {
+        change(&mut self.summary.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// A copy of the counts.
+    pub fn snapshot(&self) -> Summary {
+        self.summary.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Counts one forwarded request.
+    pub fn forwarded(&self, operation: &str) {
+        self.update(|s| *s.forwarded.entry(operation.to_owned()).or_default() += 1);
+    }
+
+    /// Counts one throttle of a partition.
+    pub fn throttled(&self, label: String) {
+        self.update(|s| *s.throttles.entry(label).or_default() += 1);
+    }
+
+    /// Counts an added latency.
+    pub fn delayed(&self, delay: Duration) {
+        self.update(|s| {
+            s.delayed_requests += 1;
+            s.delayed_ms += delay.as_millis() as u64;
+        });
+    }
+}

@@ -1,0 +1,85 @@
+//! Transaction conflicts through the proxy, seen by the real SDK: what the
+//! service answers and DynamoDB Local never does.
+
+mod common;
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use common::{cancellation_codes, client, exists, proxy, put, table, transact_put};
+
+#[tokio::test]
+async fn overlapping_transactions_on_a_shared_item_conflict_and_disjoint_ones_do_not() {
+    let proxy = proxy(|c| c.conflicts = Some(Duration::from_secs(5))).await;
+    let client = client(&proxy.endpoint()).await;
+    let table = table(&client).await;
+    transact_put(&client, &table, &[("a", "1"), ("b", "1")]).await.expect("the first transaction commits");
+
+    let overlapping = transact_put(&client, &table, &[("c", "1"), ("b", "1")]).await;
+    let disjoint = transact_put(&client, &table, &[("d", "1"), ("e", "1")]).await;
+
+    assert_eq!(cancellation_codes(overlapping), ["None", "TransactionConflict"]);
+    assert!(disjoint.is_ok(), "{disjoint:?}");
+    assert!(!exists(&table, "c", "1").await, "a cancelled transaction writes nothing");
+    let summary = proxy.summary();
+    assert_eq!(summary.transactions_cancelled, 1);
+    assert_eq!(summary.forwarded["TransactWriteItems"], 2);
+}
+
+#[tokio::test]
+async fn a_cancellation_carries_the_service_message_for_each_reason() {
+    let proxy = proxy(|c| c.conflicts = Some(Duration::from_secs(5))).await;
+    let client = client(&proxy.endpoint()).await;
+    let table = table(&client).await;
+    transact_put(&client, &table, &[("a", "1")]).await.unwrap();
+
+    let error = transact_put(&client, &table, &[("a", "1"), ("z", "1")]).await.unwrap_err().into_service_error();
+
+    let TransactWriteItemsError::TransactionCanceledException(cancelled) = error else {
+        panic!("expected TransactionCanceledException, got {error:?}");
+    };
+    let reasons = cancelled.cancellation_reasons();
+    assert_eq!(reasons[0].message(), Some("Transaction is ongoing for the item."));
+    assert_eq!(reasons[1].message(), None);
+    assert_eq!(
+        cancelled.message(),
+        Some("Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict, None]")
+    );
+}
+
+#[tokio::test]
+async fn a_plain_write_on_a_held_item_conflicts_and_succeeds_after_the_hold() {
+    let hold = Duration::from_millis(400);
+    let proxy = proxy(|c| c.conflicts = Some(hold)).await;
+    let client = client(&proxy.endpoint()).await;
+    let table = table(&client).await;
+    transact_put(&client, &table, &[("a", "1")]).await.unwrap();
+
+    let during = put(&client, &table, "a", "1", None).await;
+    let other_item = put(&client, &table, "a", "2", None).await;
+    tokio::time::sleep(hold + Duration::from_millis(100)).await;
+    let after = put(&client, &table, "a", "1", None).await;
+
+    assert!(
+        matches!(during.unwrap_err().into_service_error(), PutItemError::TransactionConflictException(_)),
+        "a put on the held item is TransactionConflictException"
+    );
+    assert!(other_item.is_ok(), "another item of the same partition is not held");
+    assert!(after.is_ok(), "{after:?}");
+    assert_eq!(proxy.summary().plain_conflicts, 1);
+}
+
+#[tokio::test]
+async fn a_transaction_holds_nothing_when_conflicts_are_off() {
+    let proxy = proxy(|_| {}).await;
+    let client = client(&proxy.endpoint()).await;
+    let table = table(&client).await;
+    transact_put(&client, &table, &[("a", "1")]).await.unwrap();
+
+    let again = transact_put(&client, &table, &[("a", "1")]).await;
+    let plain = put(&client, &table, "a", "1", None).await;
+
+    assert!(again.is_ok() && plain.is_ok());
+    assert_eq!(proxy.summary().transactions_cancelled + proxy.summary().plain_conflicts, 0);
+}
