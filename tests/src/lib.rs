@@ -39,13 +39,50 @@ pub use paths::repo_root;
 /// The table every test shares (each test in its own organization).
 pub const TEST_TABLE: &str = "clients-test";
 
-/// Connects to the DynamoDB Local that `scripts/test` started.
+/// The variable that sends every [`TestApi`] of a test process through
+/// the DynamoDB-faithful proxy (`tools/dynamodb-proxy`: transaction
+/// conflicts, per-partition throughput, in-region latency): `faithful`.
+/// `scripts/test` runs the race, idempotency and outage tests a second time
+/// with it.
+pub const PROXY_VARIABLE: &str = "CLIENTS_TEST_PROXY";
+
+/// The DynamoDB Local that `scripts/test` started.
+pub fn dynamodb_local_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect(
+        "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with scripts/test, which starts DynamoDB Local",
+    )
+}
+
+/// Connects to the DynamoDB Local that `scripts/test` started, through the
+/// process's faithful proxy when [`PROXY_VARIABLE`] says so.
 pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
-    assert!(
-        std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some(),
-        "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with scripts/test, which starts DynamoDB Local"
-    );
-    shared::store::connect().await
+    let local = dynamodb_local_endpoint();
+    match std::env::var(PROXY_VARIABLE).as_deref() {
+        Ok("faithful") => shared::store::connect_to(Some(&shared_proxy_endpoint(&local))).await,
+        Ok(other) => panic!("{PROXY_VARIABLE}={other:?}: the only mode is `faithful`"),
+        Err(_) => shared::store::connect().await,
+    }
+}
+
+/// One faithful proxy for the whole test process, in front of `upstream`,
+/// on a thread and runtime of its own (each test has its own runtime).
+fn shared_proxy_endpoint(upstream: &str) -> String {
+    static ENDPOINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ENDPOINT
+        .get_or_init(|| {
+            let (sender, receiver) = std::sync::mpsc::channel();
+            let config = dynamodb_proxy::ProxyConfig::faithful(upstream);
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Runtime::new().expect("a runtime for the proxy");
+                runtime.block_on(async move {
+                    let proxy = dynamodb_proxy::Proxy::start(config).await.expect("start the proxy");
+                    sender.send(proxy.endpoint()).expect("send the endpoint");
+                    std::future::pending::<()>().await;
+                });
+            });
+            receiver.recv().expect("the proxy's endpoint")
+        })
+        .clone()
 }
 
 /// A fresh organization id, unique across test processes and runs.

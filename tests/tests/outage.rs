@@ -10,12 +10,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use integration_tests::{repo_root, TestApi, TestRequest, TestResponse};
+use dynamodb_proxy::{Proxy, ProxyConfig};
+use integration_tests::{repo_root, TestApi, TestRequest, TestResponse, PROXY_VARIABLE};
 use lambda_http::http::Method;
 use serde_json::json;
 use shared::function::Config;
-use shared::store::{schema, Table};
-use shared::App;
 
 /// A DynamoDB Local process started through `scripts/lib/dynamodb-local.sh`.
 struct DynamoDbLocal {
@@ -117,21 +116,19 @@ async fn an_outage_in_the_middle_of_writes_loses_nothing_that_was_acknowledged()
     let data = std::env::temp_dir().join(format!("ddb-outage-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&data).unwrap();
     let mut dynamodb = DynamoDbLocal::start(free_port(), data);
-    let shared_client = integration_tests::dynamodb().await;
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        shared_client
-            .config()
-            .to_builder()
-            .endpoint_url(dynamodb.endpoint())
-            .build(),
-    );
-    let table = Table::new(client.clone(), "clients-outage");
-    schema::create_table(&table).await.unwrap();
-    let config = Config::for_table(&table.name);
-    let api = TestApi {
-        app: std::sync::Arc::new(App::new(client, &config)),
-        table,
+    // Through a faithful proxy of this test's own when the run asks for it
+    // (scripts/test's second pass), else straight to this DynamoDB Local.
+    let proxy = match std::env::var(PROXY_VARIABLE) {
+        Ok(_) => Some(
+            Proxy::start(ProxyConfig::faithful(dynamodb.endpoint()))
+                .await
+                .expect("start the proxy"),
+        ),
+        Err(_) => None,
     };
+    let endpoint = proxy.as_ref().map_or_else(|| dynamodb.endpoint(), Proxy::endpoint);
+    let client = shared::store::connect_to(Some(&endpoint)).await;
+    let api = TestApi::with_dynamodb(client, &Config::for_table("clients-outage")).await;
     let tenant = api.tenant().await;
 
     let mut acknowledged_ids = Vec::new();

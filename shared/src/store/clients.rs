@@ -141,9 +141,19 @@ impl ClientStore {
         for attempt in 1..=MAX_WRITE_ATTEMPTS {
             let mut items = written.clone();
             items.push(self.count_change(org, &[(created.client.status, 1)])?);
-            match self.transact(items).await {
+            match self.transact(items, true).await {
                 Ok(()) => return Ok(created),
-                Err(WriteFailure::Conflict) => conflict_pause(attempt).await,
+                Err(WriteFailure::Conflict { counts_only: true }) => conflict_pause(attempt).await,
+                // The contested item is the client or the idempotency record:
+                // a request with the same key may be committing.
+                Err(WriteFailure::Conflict { counts_only: false }) => {
+                    if let Some(key) = idempotency_key {
+                        if let Some(replay) = self.replay(org, key, &fingerprint).await? {
+                            return Ok(replay);
+                        }
+                    }
+                    backoff(attempt).await
+                }
                 // Either an earlier attempt of this very create committed
                 // (its answer was lost: the client, with its fresh id, is
                 // there), or the idempotency record's condition failed: a
@@ -222,12 +232,14 @@ impl ClientStore {
                 .build()
                 .map_err(StoreError::failed)?;
             let mut items = vec![TransactWriteItem::builder().put(put).build()];
-            if next.status != current.status {
+            let moves_counts = next.status != current.status;
+            if moves_counts {
                 items.push(self.count_change(org, &[(current.status, -1), (next.status, 1)])?);
             }
-            match self.transact(items).await {
+            match self.transact(items, moves_counts).await {
                 Ok(()) => return Ok(next),
-                Err(WriteFailure::Conflict) => conflict_pause(attempt).await,
+                Err(WriteFailure::Conflict { counts_only: true }) => conflict_pause(attempt).await,
+                Err(WriteFailure::Conflict { counts_only: false }) => backoff(attempt).await,
                 Err(WriteFailure::ConditionFailed) => backoff(attempt).await,
                 Err(WriteFailure::Other(error)) => return Err(error),
             }
@@ -269,9 +281,10 @@ impl ClientStore {
                 TransactWriteItem::builder().delete(delete).build(),
                 self.count_change(org, &[(current.status, -1)])?,
             ];
-            match self.transact(items).await {
+            match self.transact(items, true).await {
                 Ok(()) => return Ok(()),
-                Err(WriteFailure::Conflict) => conflict_pause(attempt).await,
+                Err(WriteFailure::Conflict { counts_only: true }) => conflict_pause(attempt).await,
+                Err(WriteFailure::Conflict { counts_only: false }) => backoff(attempt).await,
                 Err(WriteFailure::ConditionFailed) => backoff(attempt).await,
                 Err(WriteFailure::Other(error)) => return Err(error),
             }
@@ -282,7 +295,15 @@ impl ClientStore {
         })
     }
 
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), WriteFailure> {
+    /// Commits `items` as one transaction; `counts_last` says the last item
+    /// is a counts shard's change (so a conflict on it alone is retried at
+    /// once on another shard).
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        counts_last: bool,
+    ) -> Result<(), WriteFailure> {
+        let last = items.len().saturating_sub(1);
         let result = self
             .table
             .client
@@ -294,21 +315,27 @@ impl ClientStore {
             Ok(_) => Ok(()),
             Err(SdkError::ServiceError(service)) => match service.err() {
                 TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                    // One reason per item, in the order of the items.
                     let codes: Vec<&str> = cancelled
                         .cancellation_reasons()
                         .iter()
-                        .filter_map(|reason| reason.code())
+                        .map(|reason| reason.code().unwrap_or("None"))
+                        .collect();
+                    let conflicted: Vec<usize> = (0..codes.len())
+                        .filter(|&i| codes[i] == "TransactionConflict")
                         .collect();
                     if codes.contains(&"ConditionalCheckFailed") {
                         Err(WriteFailure::ConditionFailed)
-                    } else if codes.contains(&"TransactionConflict") {
-                        Err(WriteFailure::Conflict)
+                    } else if !conflicted.is_empty() {
+                        Err(WriteFailure::Conflict {
+                            counts_only: counts_last && conflicted == [last],
+                        })
                     } else {
                         Err(WriteFailure::Other(SdkError::ServiceError(service).into()))
                     }
                 }
                 TransactWriteItemsError::TransactionInProgressException(_) => {
-                    Err(WriteFailure::Conflict)
+                    Err(WriteFailure::Conflict { counts_only: false })
                 }
                 _ => Err(WriteFailure::Other(SdkError::ServiceError(service).into())),
             },
@@ -322,7 +349,10 @@ enum WriteFailure {
     /// A condition (`version`, `attribute_not_exists`) did not hold.
     ConditionFailed,
     /// Another transaction touched the same items at the same time.
-    Conflict,
+    Conflict {
+        /// Whether the only item contested was the counts shard.
+        counts_only: bool,
+    },
     /// Anything else.
     Other(StoreError),
 }

@@ -220,11 +220,13 @@ impl Shared {
         self.counters.forwarded(&operation);
         let answer = match answer {
             Ok(answer) => answer,
-            Err(error) => {
+            Err(_) => {
                 if let Some(ticket) = plan.ticket {
                     self.holds.release(ticket, Duration::ZERO);
                 }
-                return Ok(wire::json_response(StatusCode::BAD_GATEWAY, serde_json::json!({"message": error}).to_string()));
+                // The service itself unreachable: to the client it is a
+                // connection that fails, not an answer of DynamoDB's.
+                return Err(Closed("upstream unreachable"));
             }
         };
         if matches!(operation.as_str(), "CreateTable" | "DeleteTable" | "UpdateTable") {

@@ -1,0 +1,109 @@
+//! One busy organization on a DynamoDB that behaves like the service: many
+//! writers at once, through the DynamoDB-faithful proxy
+//! (`tools/dynamodb-proxy`) with transaction conflicts, per-partition
+//! throughput and in-region latency on.
+//!
+//! Every create, delete and status change commits one counts shard in its
+//! transaction (`shared::store::counts`); writers of one organization that
+//! pick the same shard conflict, and the loser retries on another. Here 32
+//! writers run a mix of writes into one organization: no answer may be a
+//! conflict or a server error, and the counts must equal a recount.
+
+use dynamodb_proxy::{Proxy, ProxyConfig};
+use integration_tests::{client_uri, dynamodb_local_endpoint, join_all, TestApi, TEST_TABLE};
+use serde_json::{json, Value};
+use shared::function::Config;
+
+const WRITERS: usize = 32;
+const CREATES_PER_WRITER: usize = 4;
+
+/// The API through a faithful proxy of this test's own.
+async fn api_through_faithful_proxy(count_shards: u16) -> (Proxy, TestApi) {
+    let proxy = Proxy::start(ProxyConfig::faithful(dynamodb_local_endpoint()))
+        .await
+        .expect("start the proxy");
+    let client = shared::store::connect_to(Some(&proxy.endpoint())).await;
+    let config = Config {
+        count_shards,
+        ..Config::for_table(TEST_TABLE)
+    };
+    let api = TestApi::with_dynamodb(client, &config).await;
+    (proxy, api)
+}
+
+/// A status that is a success, or a 503 with `Retry-After` (throttling that
+/// outlasted the SDK's retries); never a conflict or another error.
+fn assert_acceptable(answer: &integration_tests::TestResponse) -> bool {
+    match answer.status {
+        200 | 201 => true,
+        503 => {
+            assert!(answer.header("retry-after").is_some(), "{}", answer.body);
+            false
+        }
+        other => panic!("answer {other} to a busy organization: {}", answer.body),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_two_writers_in_one_organization_get_no_conflict_and_exact_counts() {
+    let (proxy, api) = api_through_faithful_proxy(shared::store::counts::DEFAULT_SHARDS).await;
+    let tenant = api.tenant().await;
+    let mut existing = Vec::new();
+    for i in 0..WRITERS * 2 {
+        existing.push(client_uri(&api.create(&tenant, json!({"name": format!("Old {i}")})).await));
+    }
+    proxy.reset_summary();
+
+    let writers = (0..WRITERS).map(|w| {
+        let (api, tenant) = (&api, &tenant);
+        let (to_delete, to_flip) = (existing[2 * w].clone(), existing[2 * w + 1].clone());
+        async move {
+            let mut created = Vec::new();
+            for i in 0..CREATES_PER_WRITER {
+                let answer = api
+                    .post(tenant, "/api/v1/clients", &json!({"name": format!("New {w}-{i}")}))
+                    .await;
+                if assert_acceptable(&answer) {
+                    created.push(client_uri(&answer.body["data"]));
+                }
+            }
+            let deleted = assert_acceptable(&api.delete(tenant, &to_delete).await);
+            let flipped = api.patch(tenant, &to_flip, &json!({"status": "inactive"})).await;
+            let flipped = assert_acceptable(&flipped);
+            (created, deleted.then_some(to_delete), flipped)
+        }
+    });
+    let outcomes = join_all(writers).await;
+
+    let summary = proxy.summary();
+    assert!(
+        summary.transactions_cancelled > 0,
+        "the writers did contend (a conflict test that saw none proves nothing): {summary:?}"
+    );
+    for (created, deleted, _) in &outcomes {
+        for uri in created {
+            assert_eq!(api.get(&tenant, uri).await.status, 200, "an acknowledged create is there");
+        }
+        if let Some(uri) = deleted {
+            assert_eq!(api.get(&tenant, uri).await.status, 404, "an acknowledged delete is gone");
+        }
+    }
+    let (active, inactive) = api.recount(&tenant.org).await;
+    let list: Value = api.list(&tenant, "").await;
+    let only = |status: &str| {
+        let api = &api;
+        let tenant = &tenant;
+        let query = format!("status={status}");
+        async move { api.list(tenant, &query).await["total"].clone() }
+    };
+    assert_eq!(list["total"], active + inactive);
+    assert_eq!(only("active").await, active);
+    assert_eq!(only("inactive").await, inactive);
+    eprintln!(
+        "busy_tenant: {} writers, {} conflicts answered by the proxy, {} throttles, {} retried writes",
+        WRITERS,
+        summary.transactions_cancelled + summary.plain_conflicts,
+        summary.throttles_total(),
+        shared::store::clients::retried_writes()
+    );
+}
