@@ -234,16 +234,7 @@ mod tests {
     use serde_json::json;
 
     fn schema() -> TableSchema {
-        TableSchema::from_describe(&json!({"Table": {
-            "TableName": "t", "TableArn": "arn:t",
-            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            "GlobalSecondaryIndexes": [{
-                "IndexName": "byG", "IndexArn": "arn:t/index/byG",
-                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"}
-            }]
-        }}))
-        .unwrap()
+        crate::schema::example("ALL")
     }
 
     fn object(value: Value) -> Map<String, Value> {

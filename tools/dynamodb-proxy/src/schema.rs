@@ -144,22 +144,28 @@ impl Index {
     }
 }
 
+/// A table `t` (`pk`, `sk`) with one index `byG` on `g` of this projection type, for tests.
+#[cfg(test)]
+pub(crate) fn example(projection: &str) -> TableSchema {
+    TableSchema::from_describe(&serde_json::json!({"Table": {
+        "TableName": "t", "TableArn": "arn:t",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "GlobalSecondaryIndexes": [{
+            "IndexName": "byG", "IndexArn": "arn:t/index/byG",
+            "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": projection}
+        }]
+    }}))
+    .expect("a valid DescribeTable answer")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     fn schema() -> TableSchema {
-        TableSchema::from_describe(&json!({"Table": {
-            "TableName": "t", "TableArn": "arn:t",
-            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            "GlobalSecondaryIndexes": [{
-                "IndexName": "byG", "IndexArn": "arn:t/index/byG",
-                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "KEYS_ONLY"}
-            }]
-        }}))
-        .unwrap()
+        example("KEYS_ONLY")
     }
 
     #[test]

@@ -94,6 +94,7 @@ impl Upstream {
         let uri: Uri = format!("{}{path}", base.trim_end_matches('/'))
             .parse()
             .map_err(|e| format!("upstream address: {e}"))?;
+        let length = HeaderValue::from(body.len());
         let mut request = Request::builder()
             .method(parts.method.clone())
             .uri(uri)
@@ -101,6 +102,10 @@ impl Upstream {
             .map_err(|e| e.to_string())?;
         *request.headers_mut() = parts.headers.clone();
         strip_hop_by_hop(request.headers_mut());
+        // A rewritten body (a batch without its throttled items) has its own length.
+        if request.headers().get(hyper::header::CONTENT_LENGTH) != Some(&length) {
+            request.headers_mut().insert(hyper::header::CONTENT_LENGTH, length);
+        }
         let response = self.client.request(request).await.map_err(|e| format!("upstream: {e}"))?;
         let (mut parts, body) = response.into_parts();
         let body = body.collect().await.map_err(|e| format!("upstream body: {e}"))?.to_bytes();

@@ -50,7 +50,7 @@ async fn a_cancellation_carries_the_service_message_for_each_reason() {
 
 #[tokio::test]
 async fn a_plain_write_on_a_held_item_conflicts_and_succeeds_after_the_hold() {
-    let hold = Duration::from_millis(400);
+    let hold = Duration::from_millis(1500);
     let proxy = proxy(|c| c.conflicts = Some(hold)).await;
     let client = client(&proxy.endpoint()).await;
     let table = table(&client).await;
@@ -58,7 +58,7 @@ async fn a_plain_write_on_a_held_item_conflicts_and_succeeds_after_the_hold() {
 
     let during = put(&client, &table, "a", "1", None).await;
     let other_item = put(&client, &table, "a", "2", None).await;
-    tokio::time::sleep(hold + Duration::from_millis(100)).await;
+    tokio::time::sleep(hold + Duration::from_millis(200)).await;
     let after = put(&client, &table, "a", "1", None).await;
 
     assert!(

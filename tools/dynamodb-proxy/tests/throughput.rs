@@ -7,9 +7,15 @@ use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use common::{cancellation_codes, client, proxy, put, s, table, transact_put};
 use dynamodb_proxy::Limits;
 
-/// Five write units per second per partition, no more saved up.
+/// `units` write units per partition, refilled so slowly (one unit per ten
+/// seconds) that a busy machine's slowness cannot make room during a test.
+fn writes(units: f64) -> Limits {
+    Limits { write_units_per_second: 0.1, burst_seconds: units * 10.0, read_units_per_second: 3000.0 }
+}
+
+/// Five write units per partition.
 fn five_writes() -> Limits {
-    Limits { write_units_per_second: 5.0, burst_seconds: 1.0, ..Limits::default() }
+    writes(5.0)
 }
 
 /// The throttling reasons of a throttled put (panics on any other outcome).
@@ -65,7 +71,7 @@ async fn index_partitions_are_throttled_separately_from_the_table() {
 
 #[tokio::test]
 async fn a_transactional_write_costs_twice_and_is_cancelled_when_throttled() {
-    let proxy = proxy(|c| c.throughput = Some(Limits { write_units_per_second: 4.0, ..five_writes() })).await;
+    let proxy = proxy(|c| c.throughput = Some(writes(4.0))).await;
     let client = client(&proxy.endpoint()).await;
     let table = table(&client).await;
     transact_put(&client, &table, &[("hot", "1")]).await.expect("2 of 4 units");
@@ -78,7 +84,7 @@ async fn a_transactional_write_costs_twice_and_is_cancelled_when_throttled() {
 
 #[tokio::test]
 async fn a_batch_returns_its_throttled_items_unprocessed() {
-    let proxy = proxy(|c| c.throughput = Some(Limits { write_units_per_second: 2.0, ..five_writes() })).await;
+    let proxy = proxy(|c| c.throughput = Some(writes(2.0))).await;
     let client = client(&proxy.endpoint()).await;
     let table = table(&client).await;
     let writes: Vec<WriteRequest> = ["1", "2", "3"]
@@ -100,7 +106,8 @@ async fn a_batch_returns_its_throttled_items_unprocessed() {
 
 #[tokio::test]
 async fn reads_are_charged_per_partition_and_throttled_over_the_read_rate() {
-    let limits = Limits { read_units_per_second: 2.0, ..Limits::default() };
+    // Two read units per partition, one more every ten seconds.
+    let limits = Limits { read_units_per_second: 0.1, burst_seconds: 20.0, ..Limits::default() };
     let proxy = proxy(|c| c.throughput = Some(limits)).await;
     let client = client(&proxy.endpoint()).await;
     let table = table(&client).await;
