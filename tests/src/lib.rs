@@ -75,7 +75,9 @@ fn shared_proxy_endpoint(upstream: &str) -> String {
             std::thread::spawn(move || {
                 let runtime = tokio::runtime::Runtime::new().expect("a runtime for the proxy");
                 runtime.block_on(async move {
-                    let proxy = dynamodb_proxy::Proxy::start(config).await.expect("start the proxy");
+                    let proxy = dynamodb_proxy::Proxy::start(config)
+                        .await
+                        .expect("start the proxy");
                     sender.send(proxy.endpoint()).expect("send the endpoint");
                     std::future::pending::<()>().await;
                 });

@@ -50,7 +50,10 @@ async fn thirty_two_writers_in_one_organization_get_no_conflict_and_exact_counts
     let tenant = api.tenant().await;
     let mut existing = Vec::new();
     for i in 0..WRITERS * 2 {
-        existing.push(client_uri(&api.create(&tenant, json!({"name": format!("Old {i}")})).await));
+        existing.push(client_uri(
+            &api.create(&tenant, json!({"name": format!("Old {i}")}))
+                .await,
+        ));
     }
     proxy.reset_summary();
 
@@ -61,14 +64,20 @@ async fn thirty_two_writers_in_one_organization_get_no_conflict_and_exact_counts
             let mut created = Vec::new();
             for i in 0..CREATES_PER_WRITER {
                 let answer = api
-                    .post(tenant, "/api/v1/clients", &json!({"name": format!("New {w}-{i}")}))
+                    .post(
+                        tenant,
+                        "/api/v1/clients",
+                        &json!({"name": format!("New {w}-{i}")}),
+                    )
                     .await;
                 if assert_acceptable(&answer) {
                     created.push(client_uri(&answer.body["data"]));
                 }
             }
             let deleted = assert_acceptable(&api.delete(tenant, &to_delete).await);
-            let flipped = api.patch(tenant, &to_flip, &json!({"status": "inactive"})).await;
+            let flipped = api
+                .patch(tenant, &to_flip, &json!({"status": "inactive"}))
+                .await;
             let flipped = assert_acceptable(&flipped);
             (created, deleted.then_some(to_delete), flipped)
         }
@@ -82,10 +91,18 @@ async fn thirty_two_writers_in_one_organization_get_no_conflict_and_exact_counts
     );
     for (created, deleted, _) in &outcomes {
         for uri in created {
-            assert_eq!(api.get(&tenant, uri).await.status, 200, "an acknowledged create is there");
+            assert_eq!(
+                api.get(&tenant, uri).await.status,
+                200,
+                "an acknowledged create is there"
+            );
         }
         if let Some(uri) = deleted {
-            assert_eq!(api.get(&tenant, uri).await.status, 404, "an acknowledged delete is gone");
+            assert_eq!(
+                api.get(&tenant, uri).await.status,
+                404,
+                "an acknowledged delete is gone"
+            );
         }
     }
     let (active, inactive) = api.recount(&tenant.org).await;

@@ -126,7 +126,9 @@ async fn an_outage_in_the_middle_of_writes_loses_nothing_that_was_acknowledged()
         ),
         Err(_) => None,
     };
-    let endpoint = proxy.as_ref().map_or_else(|| dynamodb.endpoint(), Proxy::endpoint);
+    let endpoint = proxy
+        .as_ref()
+        .map_or_else(|| dynamodb.endpoint(), Proxy::endpoint);
     let client = shared::store::connect_to(Some(&endpoint)).await;
     let api = TestApi::with_dynamodb(client, &Config::for_table("clients-outage")).await;
     let tenant = api.tenant().await;

@@ -138,6 +138,7 @@ impl ClientStore {
             client,
             replayed: false,
         };
+        let mut throttled = None;
         for attempt in 1..=MAX_WRITE_ATTEMPTS {
             let mut items = written.clone();
             items.push(self.count_change(org, &[(created.client.status, 1)])?);
@@ -169,13 +170,14 @@ impl ClientStore {
                     }
                     backoff(attempt).await
                 }
+                Err(WriteFailure::Throttled(error)) => {
+                    throttled = Some(error);
+                    backoff(attempt).await
+                }
                 Err(WriteFailure::Other(error)) => return Err(error),
             }
         }
-        Err(StoreError::Contended {
-            kind: WriteKind::Create,
-            attempts: MAX_WRITE_ATTEMPTS,
-        })
+        Err(exhausted(WriteKind::Create, throttled))
     }
 
     /// The recorded answer to an earlier use of the key; an error if that use had another body.
@@ -217,6 +219,7 @@ impl ClientStore {
         patch: &ClientPatch,
         expected: &ExpectedVersion,
     ) -> Result<Client, StoreError> {
+        let mut throttled = None;
         for attempt in 1..=MAX_WRITE_ATTEMPTS {
             let current = self.get(org, id).await?.ok_or(StoreError::NotFound)?;
             check_expected(expected, &current)?;
@@ -241,13 +244,14 @@ impl ClientStore {
                 Err(WriteFailure::Conflict { counts_only: true }) => conflict_pause(attempt).await,
                 Err(WriteFailure::Conflict { counts_only: false }) => backoff(attempt).await,
                 Err(WriteFailure::ConditionFailed) => backoff(attempt).await,
+                Err(WriteFailure::Throttled(error)) => {
+                    throttled = Some(error);
+                    backoff(attempt).await
+                }
                 Err(WriteFailure::Other(error)) => return Err(error),
             }
         }
-        Err(StoreError::Contended {
-            kind: WriteKind::Update,
-            attempts: MAX_WRITE_ATTEMPTS,
-        })
+        Err(exhausted(WriteKind::Update, throttled))
     }
 
     /// Deletes a client; [`StoreError::NotFound`] when there is none (also on
@@ -267,6 +271,7 @@ impl ClientStore {
         id: ClientId,
         expected: &ExpectedVersion,
     ) -> Result<(), StoreError> {
+        let mut throttled = None;
         for attempt in 1..=MAX_WRITE_ATTEMPTS {
             let current = self.get(org, id).await?.ok_or(StoreError::NotFound)?;
             check_expected(expected, &current)?;
@@ -286,13 +291,14 @@ impl ClientStore {
                 Err(WriteFailure::Conflict { counts_only: true }) => conflict_pause(attempt).await,
                 Err(WriteFailure::Conflict { counts_only: false }) => backoff(attempt).await,
                 Err(WriteFailure::ConditionFailed) => backoff(attempt).await,
+                Err(WriteFailure::Throttled(error)) => {
+                    throttled = Some(error);
+                    backoff(attempt).await
+                }
                 Err(WriteFailure::Other(error)) => return Err(error),
             }
         }
-        Err(StoreError::Contended {
-            kind: WriteKind::Delete,
-            attempts: MAX_WRITE_ATTEMPTS,
-        })
+        Err(exhausted(WriteKind::Delete, throttled))
     }
 
     /// Commits `items` as one transaction; `counts_last` says the last item
@@ -326,6 +332,12 @@ impl ClientStore {
                         .collect();
                     if codes.contains(&"ConditionalCheckFailed") {
                         Err(WriteFailure::ConditionFailed)
+                    } else if codes.contains(&"ThrottlingError") {
+                        // The service throttles a transaction by cancelling
+                        // it; nothing was written, and the SDK does not retry it.
+                        Err(WriteFailure::Throttled(StoreError::Unavailable(Box::new(
+                            SdkError::ServiceError(service),
+                        ))))
                     } else if !conflicted.is_empty() {
                         Err(WriteFailure::Conflict {
                             counts_only: counts_last && conflicted == [last],
@@ -353,8 +365,19 @@ enum WriteFailure {
         /// Whether the only item contested was the counts shard.
         counts_only: bool,
     },
+    /// DynamoDB throttled it (an [`StoreError::Unavailable`]): nothing was written.
+    Throttled(StoreError),
     /// Anything else.
     Other(StoreError),
+}
+
+/// The error of a write that used up its attempts: unavailable if the last
+/// one was throttled, else contended.
+fn exhausted(kind: WriteKind, last_throttled: Option<StoreError>) -> StoreError {
+    last_throttled.unwrap_or(StoreError::Contended {
+        kind,
+        attempts: MAX_WRITE_ATTEMPTS,
+    })
 }
 
 /// Runs a write, turning "unavailable" into "outcome unknown" when one of

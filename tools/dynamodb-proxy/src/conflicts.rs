@@ -58,7 +58,13 @@ impl Holds {
         }
         *next += 1;
         for item in items {
-            held.insert(item.clone(), Hold { owner: *next, until: None });
+            held.insert(
+                item.clone(),
+                Hold {
+                    owner: *next,
+                    until: None,
+                },
+            );
         }
         Ok(Ticket {
             owner: *next,

@@ -73,7 +73,11 @@ impl Charge {
     pub fn reason(&self) -> String {
         format!(
             "{}{}KeyRangeThroughputExceeded",
-            if self.partition.index.is_some() { "Index" } else { "Table" },
+            if self.partition.index.is_some() {
+                "Index"
+            } else {
+                "Table"
+            },
             match self.access {
                 Access::Read => "Read",
                 Access::Write => "Write",
@@ -83,7 +87,11 @@ impl Charge {
 }
 
 /// The partition of the table (`index` `None`) or of an index that holds `item`.
-pub fn partition(schema: &TableSchema, index: Option<&Index>, item: &Map<String, Value>) -> Option<Partition> {
+pub fn partition(
+    schema: &TableSchema,
+    index: Option<&Index>,
+    item: &Map<String, Value>,
+) -> Option<Partition> {
     let attribute = index.map_or(&schema.partition_key, |i| &i.partition_key);
     Some(Partition {
         table: schema.name.clone(),
@@ -119,14 +127,25 @@ pub fn write_charges(
     let size = old.map_or(0, item_size).max(new.map_or(0, item_size));
     let mut charges: Vec<Charge> = new
         .or(old)
-        .and_then(|item| charge(schema, None, item, Access::Write, write_units(size) * factor))
+        .and_then(|item| {
+            charge(
+                schema,
+                None,
+                item,
+                Access::Write,
+                write_units(size) * factor,
+            )
+        })
         .into_iter()
         .collect();
     for index in &schema.indexes {
         let before = old.and_then(|item| Some((item, index.entry_size(schema, item)?)));
         let after = new.and_then(|item| Some((item, index.entry_size(schema, item)?)));
         let index_keys = |item: &Map<String, Value>| {
-            (item.get(&index.partition_key).cloned(), index.sort_key.as_ref().and_then(|s| item.get(s).cloned()))
+            (
+                item.get(&index.partition_key).cloned(),
+                index.sort_key.as_ref().and_then(|s| item.get(s).cloned()),
+            )
         };
         let writes = match (before, after) {
             (Some((o, o_size)), Some((n, n_size))) if index_keys(o) == index_keys(n) => {
@@ -135,7 +154,13 @@ pub fn write_charges(
             (before, after) => before.into_iter().chain(after).collect(),
         };
         charges.extend(writes.into_iter().filter_map(|(item, bytes)| {
-            charge(schema, Some(index), item, Access::Write, write_units(bytes) * factor)
+            charge(
+                schema,
+                Some(index),
+                item,
+                Access::Write,
+                write_units(bytes) * factor,
+            )
         }));
     }
     charges
@@ -143,7 +168,12 @@ pub fn write_charges(
 
 /// The top-level attribute a document path starts with, names resolved.
 fn top_attribute(path: &str, names: Option<&Map<String, Value>>) -> String {
-    let head = path.trim().split(['.', '[']).next().unwrap_or_default().trim();
+    let head = path
+        .trim()
+        .split(['.', '['])
+        .next()
+        .unwrap_or_default()
+        .trim();
     names
         .and_then(|names| names.get(head))
         .and_then(Value::as_str)
@@ -186,22 +216,44 @@ fn clauses(expression: &str) -> Vec<(String, String)> {
 
 /// The item after an `UpdateItem` (or transaction `Update`) request, estimated
 /// from the item before (or the request's key if there is none).
-pub fn apply_update(old: Option<&Map<String, Value>>, request: &Map<String, Value>) -> Map<String, Value> {
-    let mut item = old.cloned().unwrap_or_else(|| request.get("Key").and_then(Value::as_object).cloned().unwrap_or_default());
-    let names = request.get("ExpressionAttributeNames").and_then(Value::as_object);
-    let values = request.get("ExpressionAttributeValues").and_then(Value::as_object);
+pub fn apply_update(
+    old: Option<&Map<String, Value>>,
+    request: &Map<String, Value>,
+) -> Map<String, Value> {
+    let mut item = old.cloned().unwrap_or_else(|| {
+        request
+            .get("Key")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    });
+    let names = request
+        .get("ExpressionAttributeNames")
+        .and_then(Value::as_object);
+    let values = request
+        .get("ExpressionAttributeValues")
+        .and_then(Value::as_object);
     let value_of = |operand: &str| {
-        let placeholder = operand.split(|c: char| !(c.is_alphanumeric() || c == ':' || c == '_')).find(|t| t.starts_with(':'))?;
+        let placeholder = operand
+            .split(|c: char| !(c.is_alphanumeric() || c == ':' || c == '_'))
+            .find(|t| t.starts_with(':'))?;
         values?.get(placeholder).cloned()
     };
-    let expression = request.get("UpdateExpression").and_then(Value::as_str).unwrap_or_default();
+    let expression = request
+        .get("UpdateExpression")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     for (keyword, body) in clauses(expression) {
         for action in split_top_level(&body) {
             match keyword.as_str() {
                 "SET" => {
-                    let Some((path, operand)) = action.split_once('=') else { continue };
+                    let Some((path, operand)) = action.split_once('=') else {
+                        continue;
+                    };
                     let name = top_attribute(path, names);
-                    let computed = operand.contains("if_not_exists") || operand.contains('+') || operand.contains('-');
+                    let computed = operand.contains("if_not_exists")
+                        || operand.contains('+')
+                        || operand.contains('-');
                     if computed && item.contains_key(&name) {
                         continue;
                     }
@@ -249,7 +301,10 @@ mod tests {
 
         assert_eq!(charges.len(), 2);
         assert_eq!(charges[0].partition.label(), r#"table/t {"S":"a"}"#);
-        assert_eq!(charges[1].partition.label(), r#"table/t/index/byG {"S":"x"}"#);
+        assert_eq!(
+            charges[1].partition.label(),
+            r#"table/t/index/byG {"S":"x"}"#
+        );
         assert!(charges.iter().all(|c| c.units == 2.0));
         assert_eq!(charges[1].reason(), "IndexWriteKeyRangeThroughputExceeded");
     }
@@ -262,12 +317,19 @@ mod tests {
         let charges = write_charges(&schema(), Some(&old), Some(&new), 1.0);
 
         let labels: Vec<String> = charges.iter().map(|c| c.partition.label()).collect();
-        assert_eq!(labels[1..], [r#"table/t/index/byG {"S":"x"}"#, r#"table/t/index/byG {"S":"y"}"#]);
+        assert_eq!(
+            labels[1..],
+            [
+                r#"table/t/index/byG {"S":"x"}"#,
+                r#"table/t/index/byG {"S":"y"}"#
+            ]
+        );
     }
 
     #[test]
     fn a_delete_costs_the_size_of_the_item_deleted() {
-        let old = object(json!({"pk": {"S": "a"}, "sk": {"S": "1"}, "blob": {"S": "x".repeat(3000)}}));
+        let old =
+            object(json!({"pk": {"S": "a"}, "sk": {"S": "1"}, "blob": {"S": "x".repeat(3000)}}));
 
         let charges = write_charges(&schema(), Some(&old), None, 1.0);
 

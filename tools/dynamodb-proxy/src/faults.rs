@@ -40,7 +40,9 @@ pub enum Fault {
 impl Fault {
     fn operation(&self) -> &str {
         match self {
-            Fault::WithholdAnswer { operation, .. } | Fault::DropRequest { operation, .. } => operation,
+            Fault::WithholdAnswer { operation, .. } | Fault::DropRequest { operation, .. } => {
+                operation
+            }
         }
     }
 
@@ -60,7 +62,10 @@ pub struct Faults {
 impl Faults {
     /// Arms a fault.
     pub fn inject(&self, fault: Fault) {
-        self.armed.lock().unwrap_or_else(|e| e.into_inner()).push(fault);
+        self.armed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(fault);
     }
 
     /// Disarms every fault.
@@ -71,7 +76,8 @@ impl Faults {
     /// Whether to drop this request of `operation` (before forwarding it),
     /// using up one firing of a [`Fault::DropRequest`].
     pub fn drop_request(&self, operation: &str) -> bool {
-        self.fire(operation, |f| matches!(f, Fault::DropRequest { .. })).is_some()
+        self.fire(operation, |f| matches!(f, Fault::DropRequest { .. }))
+            .is_some()
     }
 
     /// Whether to withhold the answer to this forwarded request of
@@ -106,14 +112,19 @@ mod optional_millis {
 
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(value: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         match value {
             Some(d) => serializer.serialize_some(&(d.as_millis() as u64)),
             None => serializer.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
         Ok(Option::<u64>::deserialize(deserializer)?.map(Duration::from_millis))
     }
 }
@@ -125,7 +136,10 @@ mod tests {
     #[test]
     fn a_fault_fires_exactly_count_times_on_its_operation_only() {
         let faults = Faults::default();
-        faults.inject(Fault::DropRequest { operation: "PutItem".into(), count: 2 });
+        faults.inject(Fault::DropRequest {
+            operation: "PutItem".into(),
+            count: 2,
+        });
 
         let dropped: Vec<bool> = ["GetItem", "PutItem", "PutItem", "PutItem"]
             .iter()

@@ -165,18 +165,31 @@ impl std::error::Error for Closed {}
 
 impl Shared {
     fn config(&self) -> ProxyConfig {
-        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The table's schema, from the cache or the upstream's `DescribeTable`.
     async fn schema(&self, table: &str, headers: &hyper::HeaderMap) -> Option<Arc<TableSchema>> {
-        if let Some(schema) = self.schemas.lock().unwrap_or_else(|e| e.into_inner()).get(table) {
+        if let Some(schema) = self
+            .schemas
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(table)
+        {
             return Some(Arc::clone(schema));
         }
         let upstream = self.config().upstream;
         let answer = self
             .upstream
-            .call(&upstream, headers, "DescribeTable", &serde_json::json!({"TableName": table}))
+            .call(
+                &upstream,
+                headers,
+                "DescribeTable",
+                &serde_json::json!({"TableName": table}),
+            )
             .await?;
         let schema = Arc::new(TableSchema::from_describe(&answer)?);
         self.schemas
@@ -187,7 +200,10 @@ impl Shared {
     }
 
     /// Answers one request.
-    async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Closed> {
+    async fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+    ) -> Result<Response<Full<Bytes>>, Closed> {
         let (parts, body) = request.into_parts();
         let body = match body.collect().await {
             Ok(collected) => collected.to_bytes(),
@@ -207,7 +223,9 @@ impl Shared {
             return Err(Closed("fault: request dropped"));
         }
         let emulating = config.conflicts.is_some() || config.throughput.is_some();
-        let json: Option<Value> = emulating.then(|| serde_json::from_slice(&body).ok()).flatten();
+        let json: Option<Value> = emulating
+            .then(|| serde_json::from_slice(&body).ok())
+            .flatten();
         let plan = match &json {
             Some(json) => match self.verdict(&operation, &parts.headers, json).await {
                 Verdict::Answer(answer) => return Ok(answer),
@@ -215,8 +233,14 @@ impl Shared {
             },
             None => Plan::default(),
         };
-        let forwarded = plan.body.as_ref().map_or(body, |b| Bytes::from(b.to_string()));
-        let answer = self.upstream.forward(&config.upstream, &parts, forwarded).await;
+        let forwarded = plan
+            .body
+            .as_ref()
+            .map_or(body, |b| Bytes::from(b.to_string()));
+        let answer = self
+            .upstream
+            .forward(&config.upstream, &parts, forwarded)
+            .await;
         self.counters.forwarded(&operation);
         let answer = match answer {
             Ok(answer) => answer,
@@ -229,8 +253,14 @@ impl Shared {
                 return Err(Closed("upstream unreachable"));
             }
         };
-        if matches!(operation.as_str(), "CreateTable" | "DeleteTable" | "UpdateTable") {
-            self.schemas.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        if matches!(
+            operation.as_str(),
+            "CreateTable" | "DeleteTable" | "UpdateTable"
+        ) {
+            self.schemas
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
         }
         let response = self.settle(plan, answer, &config);
         match self.faults.withhold_answer(&operation) {
@@ -250,10 +280,19 @@ impl Shared {
 
     /// Releases the transaction's items, charges the read's real size and
     /// adds the batch's throttled items to the answer.
-    fn settle(&self, plan: Plan, answer: upstream::Answer, config: &ProxyConfig) -> Response<Full<Bytes>> {
+    fn settle(
+        &self,
+        plan: Plan,
+        answer: upstream::Answer,
+        config: &ProxyConfig,
+    ) -> Response<Full<Bytes>> {
         let succeeded = answer.parts.status.is_success();
         if let Some(ticket) = plan.ticket {
-            let hold = if succeeded { config.conflicts.unwrap_or_default() } else { Duration::ZERO };
+            let hold = if succeeded {
+                config.conflicts.unwrap_or_default()
+            } else {
+                Duration::ZERO
+            };
             self.holds.release(ticket, hold);
         }
         if !succeeded || (plan.after.is_none() && plan.unprocessed.is_none()) {
@@ -274,7 +313,9 @@ impl Shared {
             match (merged.get_mut(&table), value) {
                 (Some(Value::Array(list)), Value::Array(more)) => list.extend(more),
                 (Some(Value::Object(spec)), Value::Object(more)) => {
-                    if let (Some(Value::Array(keys)), Some(Value::Array(extra))) = (spec.get_mut("Keys"), more.get("Keys")) {
+                    if let (Some(Value::Array(keys)), Some(Value::Array(extra))) =
+                        (spec.get_mut("Keys"), more.get("Keys"))
+                    {
                         keys.extend(extra.iter().cloned());
                     }
                 }
@@ -300,13 +341,19 @@ impl Shared {
                     self.faults.inject(fault);
                     answer(StatusCode::OK, "{}".into())
                 }
-                Err(error) => answer(StatusCode::BAD_REQUEST, serde_json::json!({"message": error.to_string()}).to_string()),
+                Err(error) => answer(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({"message": error.to_string()}).to_string(),
+                ),
             },
             ("DELETE", "/_proxy/faults") => {
                 self.faults.clear();
                 answer(StatusCode::OK, "{}".into())
             }
-            _ => answer(StatusCode::NOT_FOUND, r#"{"message":"no such proxy endpoint"}"#.into()),
+            _ => answer(
+                StatusCode::NOT_FOUND,
+                r#"{"message":"no such proxy endpoint"}"#.into(),
+            ),
         }
     }
 }
@@ -339,7 +386,11 @@ impl Proxy {
             counters: Counters::default(),
         });
         let task = tokio::spawn(serve(listener, Arc::clone(&shared)));
-        Ok(Self { shared, address, task })
+        Ok(Self {
+            shared,
+            address,
+            task,
+        })
     }
 
     /// `http://127.0.0.1:<port>`, for `AWS_ENDPOINT_URL_DYNAMODB` or the SDK's `endpoint_url`.
@@ -379,7 +430,11 @@ impl Proxy {
 
     /// Changes the configuration (all but `listen`) for the next requests.
     pub fn set_config(&self, config: ProxyConfig) {
-        *self.shared.config.write().unwrap_or_else(|e| e.into_inner()) = config;
+        *self
+            .shared
+            .config
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = config;
     }
 }
 
@@ -391,7 +446,8 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         };
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| Arc::clone(&shared).handle(request));
+            let service =
+                hyper::service::service_fn(move |request| Arc::clone(&shared).handle(request));
             // A connection closed by a fault ends here with an error: expected.
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

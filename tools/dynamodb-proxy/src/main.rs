@@ -42,7 +42,10 @@ fn settings() -> Result<HashMap<String, String>, String> {
     }
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let flag = arg.strip_prefix("--").filter(|f| FLAGS.contains(f)).ok_or(format!("unknown argument {arg}"))?;
+        let flag = arg
+            .strip_prefix("--")
+            .filter(|f| FLAGS.contains(f))
+            .ok_or(format!("unknown argument {arg}"))?;
         let value = if SWITCHES.contains(&flag) {
             "1".to_owned()
         } else {
@@ -56,13 +59,19 @@ fn settings() -> Result<HashMap<String, String>, String> {
 fn number(settings: &HashMap<String, String>, flag: &str) -> Result<Option<f64>, String> {
     settings
         .get(flag)
-        .map(|v| v.parse::<f64>().map_err(|_| format!("--{flag}: not a number: {v}")))
+        .map(|v| {
+            v.parse::<f64>()
+                .map_err(|_| format!("--{flag}: not a number: {v}"))
+        })
         .transpose()
 }
 
 fn config() -> Result<ProxyConfig, String> {
     let settings = settings()?;
-    let upstream = settings.get("upstream").ok_or("--upstream is required")?.clone();
+    let upstream = settings
+        .get("upstream")
+        .ok_or("--upstream is required")?
+        .clone();
     let on = |flag: &str| settings.get(flag).is_some_and(|v| v != "0" && v != "false");
     let mut config = if on("faithful") {
         ProxyConfig::faithful(upstream)
@@ -70,7 +79,9 @@ fn config() -> Result<ProxyConfig, String> {
         ProxyConfig::transparent(upstream)
     };
     if let Some(listen) = settings.get("listen") {
-        config.listen = listen.parse().map_err(|_| format!("--listen: not an address: {listen}"))?;
+        config.listen = listen
+            .parse()
+            .map_err(|_| format!("--listen: not an address: {listen}"))?;
     }
     if let Some(hold) = number(&settings, "conflicts-hold-ms")? {
         config.conflicts = Some(Duration::from_secs_f64(hold / 1000.0));
@@ -105,7 +116,11 @@ async fn main() -> std::io::Result<()> {
     };
     let proxy = Proxy::start(config.clone()).await?;
     println!("{}", proxy.endpoint());
-    eprintln!("dynamodb-proxy: {} -> {} ({config:?})", proxy.endpoint(), config.upstream);
+    eprintln!(
+        "dynamodb-proxy: {} -> {} ({config:?})",
+        proxy.endpoint(),
+        config.upstream
+    );
     tokio::signal::ctrl_c().await?;
     eprintln!("dynamodb-proxy: {:?}", proxy.summary());
     Ok(())

@@ -85,19 +85,36 @@ impl Shared {
                 let Some(writes) = self.writes(operation, headers, &request).await else {
                     return Verdict::Forward(Plan::default());
                 };
-                self.write_verdict(operation, headers, writes, config.conflicts.is_some(), config.throughput)
-                    .await
+                self.write_verdict(
+                    operation,
+                    headers,
+                    writes,
+                    config.conflicts.is_some(),
+                    config.throughput,
+                )
+                .await
             }
             "GetItem" | "Query" | "BatchGetItem" | "TransactGetItems" => {
-                self.read_verdict(operation, headers, &request, config.conflicts.is_some(), config.throughput)
-                    .await
+                self.read_verdict(
+                    operation,
+                    headers,
+                    &request,
+                    config.conflicts.is_some(),
+                    config.throughput,
+                )
+                .await
             }
             _ => Verdict::Forward(Plan::default()),
         }
     }
 
     /// The writes of a write request, or `None` if a table is unknown upstream.
-    async fn writes(&self, operation: &str, headers: &HeaderMap, request: &Map<String, Value>) -> Option<Vec<Write>> {
+    async fn writes(
+        &self,
+        operation: &str,
+        headers: &HeaderMap,
+        request: &Map<String, Value>,
+    ) -> Option<Vec<Write>> {
         let mut found: Vec<(String, &'static str, Map<String, Value>)> = Vec::new();
         match operation {
             "TransactWriteItems" => {
@@ -109,14 +126,22 @@ impl Shared {
                         "Delete" => "Delete",
                         _ => "ConditionCheck",
                     };
-                    found.push((table_name(member.as_object()?)?.to_owned(), action, object(member)));
+                    found.push((
+                        table_name(member.as_object()?)?.to_owned(),
+                        action,
+                        object(member),
+                    ));
                 }
             }
             "BatchWriteItem" => {
                 for (table, requests) in request.get("RequestItems")?.as_object()? {
                     for write in requests.as_array()? {
                         let (action, member) = write.as_object()?.iter().next()?;
-                        let action = if action == "PutRequest" { "Put" } else { "Delete" };
+                        let action = if action == "PutRequest" {
+                            "Put"
+                        } else {
+                            "Delete"
+                        };
                         found.push((table.clone(), action, object(member)));
                     }
                 }
@@ -133,9 +158,18 @@ impl Shared {
         let mut writes = Vec::new();
         for (table, action, request) in found {
             let schema = self.schema(&table, headers).await?;
-            let source = if action == "Put" { request.get("Item") } else { request.get("Key") };
+            let source = if action == "Put" {
+                request.get("Item")
+            } else {
+                request.get("Key")
+            };
             let key = schema.key_map(&object(source?));
-            writes.push(Write { schema, key, action, request });
+            writes.push(Write {
+                schema,
+                key,
+                action,
+                request,
+            });
         }
         Some(writes)
     }
@@ -158,17 +192,29 @@ impl Shared {
                     self.counters.update(|s| s.transactions_cancelled += 1);
                     let reasons: Vec<Reason> = conflicting
                         .iter()
-                        .map(|c| if *c { Reason::TransactionConflict } else { Reason::None })
+                        .map(|c| {
+                            if *c {
+                                Reason::TransactionConflict
+                            } else {
+                                Reason::None
+                            }
+                        })
                         .collect();
                     return Verdict::Answer(wire::transaction_canceled(&reasons));
                 }
             }
-        } else if conflicts && operation != "BatchWriteItem" && ids.iter().any(|id| self.holds.is_held(id)) {
+        } else if conflicts
+            && operation != "BatchWriteItem"
+            && ids.iter().any(|id| self.holds.is_held(id))
+        {
             self.counters.update(|s| s.plain_conflicts += 1);
             return Verdict::Answer(wire::transaction_conflict());
         }
         let Some(limits) = limits else {
-            return Verdict::Forward(Plan { ticket, ..Plan::default() });
+            return Verdict::Forward(Plan {
+                ticket,
+                ..Plan::default()
+            });
         };
         let current = self.current_items(headers, &writes).await;
         let factor = if transaction { 2.0 } else { 1.0 };
@@ -185,9 +231,15 @@ impl Shared {
                 if write.action == "ConditionCheck" {
                     // Checked, not written: the item's own partition only.
                     let size = old.map_or(0, item_size);
-                    return cost::charge(&write.schema, None, &write.key, Access::Write, crate::size::write_units(size) * factor)
-                        .into_iter()
-                        .collect();
+                    return cost::charge(
+                        &write.schema,
+                        None,
+                        &write.key,
+                        Access::Write,
+                        crate::size::write_units(size) * factor,
+                    )
+                    .into_iter()
+                    .collect();
                 }
                 cost::write_charges(&write.schema, old, new.as_ref(), factor)
             })
@@ -197,7 +249,10 @@ impl Shared {
         }
         let all: Vec<Charge> = charges.iter().flatten().cloned().collect();
         match self.buckets.take(&all, &limits) {
-            Ok(()) => Verdict::Forward(Plan { ticket, ..Plan::default() }),
+            Ok(()) => Verdict::Forward(Plan {
+                ticket,
+                ..Plan::default()
+            }),
             Err(short) => {
                 if let Some(ticket) = ticket {
                     self.holds.release(ticket, std::time::Duration::ZERO);
@@ -213,7 +268,9 @@ impl Shared {
                         let range = offset..offset + item.len();
                         offset += item.len();
                         match item.iter().zip(&short[range]).find(|(_, s)| **s) {
-                            Some((charge, _)) => Reason::Throttling { index: charge.partition.index.is_some() },
+                            Some((charge, _)) => Reason::Throttling {
+                                index: charge.partition.index.is_some(),
+                            },
                             None => Reason::None,
                         }
                     })
@@ -233,7 +290,10 @@ impl Shared {
             }
             seen.push(charge.partition.clone());
             self.counters.throttled(charge.partition.label());
-            reasons.push(ThrottlingReason { reason: charge.reason(), resource: charge.arn.clone() });
+            reasons.push(ThrottlingReason {
+                reason: charge.reason(),
+                resource: charge.arn.clone(),
+            });
         }
         reasons
     }
@@ -244,7 +304,11 @@ impl Shared {
         let mut unprocessed: Map<String, Value> = Map::new();
         let mut throttled = Vec::new();
         for (write, charges) in writes.iter().zip(charges) {
-            let member = if write.action == "Put" { "PutRequest" } else { "DeleteRequest" };
+            let member = if write.action == "Put" {
+                "PutRequest"
+            } else {
+                "DeleteRequest"
+            };
             let entry = json!({ member: write.request });
             let target = match self.buckets.take(charges, limits) {
                 Ok(()) => &mut admitted,
@@ -255,11 +319,22 @@ impl Shared {
             };
             push(target, &write.schema.name, entry);
         }
-        batch_plan("RequestItems", "UnprocessedItems", admitted, unprocessed, &throttled, |_, list| list)
+        batch_plan(
+            "RequestItems",
+            "UnprocessedItems",
+            admitted,
+            unprocessed,
+            &throttled,
+            |_, list| list,
+        )
     }
 
     /// The current items of the writes' keys, read strongly consistent from the upstream.
-    async fn current_items(&self, headers: &HeaderMap, writes: &[Write]) -> HashMap<ItemId, Map<String, Value>> {
+    async fn current_items(
+        &self,
+        headers: &HeaderMap,
+        writes: &[Write],
+    ) -> HashMap<ItemId, Map<String, Value>> {
         let mut keys: Map<String, Value> = Map::new();
         let mut seen = Vec::new();
         for write in writes {
@@ -267,20 +342,34 @@ impl Shared {
                 continue;
             }
             seen.push(write.id());
-            let entry = keys.entry(write.schema.name.clone()).or_insert_with(|| json!({"Keys": [], "ConsistentRead": true}));
+            let entry = keys
+                .entry(write.schema.name.clone())
+                .or_insert_with(|| json!({"Keys": [], "ConsistentRead": true}));
             if let Some(list) = entry["Keys"].as_array_mut() {
                 list.push(Value::Object(write.key.clone()));
             }
         }
         let mut items = HashMap::new();
         let upstream = self.config().upstream;
-        let Some(answer) = self.upstream.call(&upstream, headers, "BatchGetItem", &json!({"RequestItems": keys})).await else {
+        let Some(answer) = self
+            .upstream
+            .call(
+                &upstream,
+                headers,
+                "BatchGetItem",
+                &json!({"RequestItems": keys}),
+            )
+            .await
+        else {
             return items;
         };
         for write in writes {
             let found = answer["Responses"][&write.schema.name]
                 .as_array()
-                .and_then(|list| list.iter().find(|item| write.schema.key_map(&object(item)) == write.key));
+                .and_then(|list| {
+                    list.iter()
+                        .find(|item| write.schema.key_map(&object(item)) == write.key)
+                });
             if let Some(item) = found {
                 items.insert(write.id(), object(item));
             }
@@ -296,11 +385,20 @@ impl Shared {
         conflicts: bool,
         limits: Option<Limits>,
     ) -> Verdict {
-        let consistent = |r: &Map<String, Value>| r.get("ConsistentRead").and_then(Value::as_bool).unwrap_or(false);
+        let consistent = |r: &Map<String, Value>| {
+            r.get("ConsistentRead")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
         match operation {
             "TransactGetItems" => {
                 let mut gets = Vec::new();
-                for item in request.get("TransactItems").and_then(Value::as_array).into_iter().flatten() {
+                for item in request
+                    .get("TransactItems")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     let get = object(&item["Get"]);
                     let Some(schema) = self.table_of(&get, headers).await else {
                         return Verdict::Forward(Plan::default());
@@ -309,16 +407,28 @@ impl Shared {
                     gets.push((schema, key));
                 }
                 if conflicts {
-                    let held: Vec<bool> =
-                        gets.iter().map(|(s, k)| self.holds.is_held(&(s.name.clone(), s.key_of(k)))).collect();
+                    let held: Vec<bool> = gets
+                        .iter()
+                        .map(|(s, k)| self.holds.is_held(&(s.name.clone(), s.key_of(k))))
+                        .collect();
                     if held.iter().any(|h| *h) {
                         self.counters.update(|s| s.transactions_cancelled += 1);
-                        let reasons: Vec<Reason> =
-                            held.iter().map(|h| if *h { Reason::TransactionConflict } else { Reason::None }).collect();
+                        let reasons: Vec<Reason> = held
+                            .iter()
+                            .map(|h| {
+                                if *h {
+                                    Reason::TransactionConflict
+                                } else {
+                                    Reason::None
+                                }
+                            })
+                            .collect();
                         return Verdict::Answer(wire::transaction_canceled(&reasons));
                     }
                 }
-                let Some(limits) = limits else { return Verdict::Forward(Plan::default()) };
+                let Some(limits) = limits else {
+                    return Verdict::Forward(Plan::default());
+                };
                 let prepaid = read_units(0, true) * 2.0;
                 let charges: Vec<Charge> = gets
                     .iter()
@@ -327,7 +437,13 @@ impl Shared {
                 if let Err(short) = self.buckets.take(&charges, &limits) {
                     let reasons: Vec<Reason> = short
                         .iter()
-                        .map(|s| if *s { Reason::Throttling { index: false } } else { Reason::None })
+                        .map(|s| {
+                            if *s {
+                                Reason::Throttling { index: false }
+                            } else {
+                                Reason::None
+                            }
+                        })
                         .collect();
                     self.count_throttles(&charges, &short);
                     return Verdict::Answer(wire::transaction_canceled(&reasons));
@@ -336,12 +452,23 @@ impl Shared {
                     gets.iter()
                         .enumerate()
                         .filter_map(|(i, (s, k))| {
-                            let bytes = answer["Responses"][i]["Item"].as_object().map_or(0, item_size);
-                            cost::charge(s, None, k, Access::Read, read_units(bytes, true) * 2.0 - prepaid)
+                            let bytes = answer["Responses"][i]["Item"]
+                                .as_object()
+                                .map_or(0, item_size);
+                            cost::charge(
+                                s,
+                                None,
+                                k,
+                                Access::Read,
+                                read_units(bytes, true) * 2.0 - prepaid,
+                            )
                         })
                         .collect()
                 });
-                Verdict::Forward(Plan { after: Some(after), ..Plan::default() })
+                Verdict::Forward(Plan {
+                    after: Some(after),
+                    ..Plan::default()
+                })
             }
             _ if limits.is_none() => Verdict::Forward(Plan::default()),
             "GetItem" => {
@@ -357,7 +484,10 @@ impl Shared {
                 let Some(schema) = self.table_of(request, headers).await else {
                     return Verdict::Forward(Plan::default());
                 };
-                let index = request.get("IndexName").and_then(Value::as_str).map(str::to_owned);
+                let index = request
+                    .get("IndexName")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
                 let attribute = match &index {
                     Some(name) => match schema.index(name) {
                         Some(index) => index.partition_key.clone(),
@@ -372,7 +502,9 @@ impl Shared {
                 key.insert(attribute, value);
                 let strong = consistent(request);
                 self.single_read(schema, index, key, strong, limits, |answer| {
-                    answer["Items"].as_array().map_or(0, |items| items.iter().map(|i| item_size(&object(i))).sum())
+                    answer["Items"]
+                        .as_array()
+                        .map_or(0, |items| items.iter().map(|i| item_size(&object(i))).sum())
                 })
             }
             "BatchGetItem" => self.batch_get_verdict(headers, request, limits).await,
@@ -380,7 +512,11 @@ impl Shared {
         }
     }
 
-    async fn table_of(&self, request: &Map<String, Value>, headers: &HeaderMap) -> Option<Arc<TableSchema>> {
+    async fn table_of(
+        &self,
+        request: &Map<String, Value>,
+        headers: &HeaderMap,
+    ) -> Option<Arc<TableSchema>> {
         self.schema(table_name(request)?, headers).await
     }
 
@@ -394,24 +530,41 @@ impl Shared {
         limits: Option<Limits>,
         bytes: impl Fn(&Value) -> u64 + Send + 'static,
     ) -> Verdict {
-        let Some(limits) = limits else { return Verdict::Forward(Plan::default()) };
+        let Some(limits) = limits else {
+            return Verdict::Forward(Plan::default());
+        };
         let prepaid = read_units(0, strong);
         let charge_of = move |units: f64| {
             let index = index.as_deref().and_then(|name| schema.index(name));
             cost::charge(&schema, index, &key, Access::Read, units)
         };
-        let Some(first) = charge_of(prepaid) else { return Verdict::Forward(Plan::default()) };
+        let Some(first) = charge_of(prepaid) else {
+            return Verdict::Forward(Plan::default());
+        };
         if let Err(short) = self.buckets.take(std::slice::from_ref(&first), &limits) {
             return Verdict::Answer(wire::throttling(&self.count_throttles(&[first], &short)));
         }
-        let after: AfterAnswer =
-            Box::new(move |answer| charge_of(read_units(bytes(answer), strong) - prepaid).into_iter().collect());
-        Verdict::Forward(Plan { after: Some(after), ..Plan::default() })
+        let after: AfterAnswer = Box::new(move |answer| {
+            charge_of(read_units(bytes(answer), strong) - prepaid)
+                .into_iter()
+                .collect()
+        });
+        Verdict::Forward(Plan {
+            after: Some(after),
+            ..Plan::default()
+        })
     }
 
     /// A `BatchGetItem`: each key admitted or returned unprocessed on its own.
-    async fn batch_get_verdict(&self, headers: &HeaderMap, request: &Map<String, Value>, limits: Option<Limits>) -> Verdict {
-        let Some(limits) = limits else { return Verdict::Forward(Plan::default()) };
+    async fn batch_get_verdict(
+        &self,
+        headers: &HeaderMap,
+        request: &Map<String, Value>,
+        limits: Option<Limits>,
+    ) -> Verdict {
+        let Some(limits) = limits else {
+            return Verdict::Forward(Plan::default());
+        };
         let tables = object(&request["RequestItems"]);
         let mut schemas = HashMap::new();
         let (mut admitted, mut unprocessed) = (Map::new(), Map::new());
@@ -422,8 +575,15 @@ impl Shared {
             };
             let strong = spec["ConsistentRead"].as_bool().unwrap_or(false);
             for key in spec["Keys"].as_array().into_iter().flatten() {
-                let charges: Vec<Charge> =
-                    cost::charge(&schema, None, &object(key), Access::Read, read_units(0, strong)).into_iter().collect();
+                let charges: Vec<Charge> = cost::charge(
+                    &schema,
+                    None,
+                    &object(key),
+                    Access::Read,
+                    read_units(0, strong),
+                )
+                .into_iter()
+                .collect();
                 let target = match self.buckets.take(&charges, &limits) {
                     Ok(()) => &mut admitted,
                     Err(short) => {
@@ -440,8 +600,17 @@ impl Shared {
             spec.insert("Keys".into(), keys);
             Value::Object(spec)
         };
-        let verdict = batch_plan("RequestItems", "UnprocessedKeys", admitted, unprocessed, &throttled, respec);
-        let Verdict::Forward(mut plan) = verdict else { return verdict };
+        let verdict = batch_plan(
+            "RequestItems",
+            "UnprocessedKeys",
+            admitted,
+            unprocessed,
+            &throttled,
+            respec,
+        );
+        let Verdict::Forward(mut plan) = verdict else {
+            return verdict;
+        };
         plan.after = Some(Box::new(move |answer| {
             let mut charges = Vec::new();
             for (table, (schema, strong)) in &schemas {
@@ -459,7 +628,11 @@ impl Shared {
 
 /// Appends `entry` to the list of `table` in a batch's per-table map.
 fn push(target: &mut Map<String, Value>, table: &str, entry: Value) {
-    if let Some(list) = target.entry(table.to_owned()).or_insert_with(|| json!([])).as_array_mut() {
+    if let Some(list) = target
+        .entry(table.to_owned())
+        .or_insert_with(|| json!([]))
+        .as_array_mut()
+    {
         list.push(entry);
     }
 }
@@ -484,7 +657,12 @@ fn batch_plan(
         return Verdict::Forward(Plan::default());
     }
     let reshape = |map: Map<String, Value>| -> Map<String, Value> {
-        map.into_iter().map(|(table, list)| { let value = shape(&table, list); (table, value) }).collect()
+        map.into_iter()
+            .map(|(table, list)| {
+                let value = shape(&table, list);
+                (table, value)
+            })
+            .collect()
     };
     Verdict::Forward(Plan {
         body: Some(json!({ request_field: reshape(admitted) })),
@@ -496,12 +674,17 @@ fn batch_plan(
 /// The value a `Query`'s key condition gives the partition key `attribute`.
 fn partition_value(request: &Map<String, Value>, attribute: &str) -> Option<Value> {
     let expression = request.get("KeyConditionExpression")?.as_str()?;
-    let names = request.get("ExpressionAttributeNames").and_then(Value::as_object);
+    let names = request
+        .get("ExpressionAttributeNames")
+        .and_then(Value::as_object);
     let values = request.get("ExpressionAttributeValues")?.as_object()?;
     let spaced = expression.replace('=', " = ").replace(['(', ')'], " ");
     let tokens: Vec<&str> = spaced.split_whitespace().collect();
     tokens.windows(3).find_map(|w| {
-        let name = names.and_then(|n| n.get(w[0])).and_then(Value::as_str).unwrap_or(w[0]);
+        let name = names
+            .and_then(|n| n.get(w[0]))
+            .and_then(Value::as_str)
+            .unwrap_or(w[0]);
         (w[1] == "=" && name == attribute).then(|| values.get(w[2]).cloned())?
     })
 }
@@ -518,7 +701,10 @@ mod tests {
             "ExpressionAttributeValues": {":pk": {"S": "ORG#a#active"}, ":p": {"S": "C"}}
         }));
 
-        assert_eq!(partition_value(&request, "statusPk"), Some(json!({"S": "ORG#a#active"})));
+        assert_eq!(
+            partition_value(&request, "statusPk"),
+            Some(json!({"S": "ORG#a#active"}))
+        );
         assert_eq!(partition_value(&request, "sk"), None);
     }
 }

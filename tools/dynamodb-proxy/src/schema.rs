@@ -67,7 +67,10 @@ impl TableSchema {
                                 projection["NonKeyAttributes"]
                                     .as_array()
                                     .map(|names| {
-                                        names.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect()
+                                        names
+                                            .iter()
+                                            .filter_map(|n| n.as_str().map(str::to_owned))
+                                            .collect()
                                     })
                                     .unwrap_or_default(),
                             ),
@@ -95,7 +98,10 @@ impl TableSchema {
     /// The primary key of an item (or of a `Key`) as canonical text: the
     /// key attributes' values in schema order.
     pub fn key_of(&self, item: &Map<String, Value>) -> String {
-        let mut key = vec![item.get(&self.partition_key).cloned().unwrap_or(Value::Null)];
+        let mut key = vec![item
+            .get(&self.partition_key)
+            .cloned()
+            .unwrap_or(Value::Null)];
         if let Some(sort) = &self.sort_key {
             key.push(item.get(sort).cloned().unwrap_or(Value::Null));
         }
@@ -122,7 +128,10 @@ impl Index {
     /// index's keys (it is not in the index).
     pub fn entry_size(&self, table: &TableSchema, item: &Map<String, Value>) -> Option<u64> {
         if !item.contains_key(&self.partition_key)
-            || self.sort_key.as_ref().is_some_and(|s| !item.contains_key(s))
+            || self
+                .sort_key
+                .as_ref()
+                .is_some_and(|s| !item.contains_key(s))
         {
             return None;
         }
@@ -172,7 +181,10 @@ mod tests {
     fn a_describe_answer_gives_keys_and_indexes() {
         let schema = schema();
 
-        assert_eq!((schema.partition_key.as_str(), schema.sort_key.as_deref()), ("pk", Some("sk")));
+        assert_eq!(
+            (schema.partition_key.as_str(), schema.sort_key.as_deref()),
+            ("pk", Some("sk"))
+        );
         assert_eq!(schema.indexes[0].partition_key, "g");
         assert_eq!(schema.indexes[0].projected, Some(vec![]));
     }
@@ -186,7 +198,13 @@ mod tests {
         let index = &schema.indexes[0];
 
         // keys only: pk 2+1, sk 2+1, g 1+1
-        assert_eq!(index.entry_size(&schema, with.as_object().unwrap()), Some(8));
-        assert_eq!(index.entry_size(&schema, without.as_object().unwrap()), None);
+        assert_eq!(
+            index.entry_size(&schema, with.as_object().unwrap()),
+            Some(8)
+        );
+        assert_eq!(
+            index.entry_size(&schema, without.as_object().unwrap()),
+            None
+        );
     }
 }

@@ -34,11 +34,24 @@ pub fn value_size(value: &Value) -> u64 {
         ("N", Value::String(n)) => number_size(n),
         ("B", Value::String(b)) => base64_len(b),
         ("BOOL" | "NULL", _) => 1,
-        ("SS", Value::Array(items)) => items.iter().filter_map(Value::as_str).map(|s| s.len() as u64).sum(),
-        ("NS", Value::Array(items)) => items.iter().filter_map(Value::as_str).map(number_size).sum(),
+        ("SS", Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|s| s.len() as u64)
+            .sum(),
+        ("NS", Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(number_size)
+            .sum(),
         ("BS", Value::Array(items)) => items.iter().filter_map(Value::as_str).map(base64_len).sum(),
         ("L", Value::Array(items)) => 3 + items.iter().map(|v| 1 + value_size(v)).sum::<u64>(),
-        ("M", Value::Object(map)) => 3 + map.iter().map(|(k, v)| 1 + k.len() as u64 + value_size(v)).sum::<u64>(),
+        ("M", Value::Object(map)) => {
+            3 + map
+                .iter()
+                .map(|(k, v)| 1 + k.len() as u64 + value_size(v))
+                .sum::<u64>()
+        }
         _ => 0,
     }
 }
@@ -50,7 +63,11 @@ fn number_size(number: &str) -> u64 {
         .take_while(|c| *c != 'e' && *c != 'E')
         .filter(char::is_ascii_digit)
         .collect();
-    let significant = digits.trim_start_matches('0').trim_end_matches('0').len().max(1) as u64;
+    let significant = digits
+        .trim_start_matches('0')
+        .trim_end_matches('0')
+        .len()
+        .max(1) as u64;
     significant.div_ceil(2) + 1
 }
 
@@ -94,7 +111,9 @@ mod tests {
 
     #[test]
     fn nested_values_carry_their_overhead() {
-        let nested = item(json!({"m": {"M": {"a": {"S": "xy"}}}, "l": {"L": [{"NULL": true}]}, "b": {"B": "AAEC"}}));
+        let nested = item(
+            json!({"m": {"M": {"a": {"S": "xy"}}}, "l": {"L": [{"NULL": true}]}, "b": {"B": "AAEC"}}),
+        );
 
         // m: 1 + 3 + (1 + 1 + 2); l: 1 + 3 + (1 + 1); b: 1 + 3
         assert_eq!(item_size(&nested), 8 + 6 + 4);

@@ -55,7 +55,10 @@ impl Counters {
 
     /// A copy of the counts.
     pub fn snapshot(&self) -> Summary {
-        self.summary.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.summary
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Counts one forwarded request.

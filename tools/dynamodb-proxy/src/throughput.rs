@@ -78,7 +78,9 @@ impl Buckets {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let mut wanted: HashMap<(Partition, Access), f64> = HashMap::new();
         for charge in charges {
-            *wanted.entry((charge.partition.clone(), charge.access)).or_default() += charge.units;
+            *wanted
+                .entry((charge.partition.clone(), charge.access))
+                .or_default() += charge.units;
         }
         let short: Vec<bool> = charges
             .iter()
@@ -103,7 +105,13 @@ impl Buckets {
         let now = Instant::now();
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         for charge in charges {
-            refill(&mut state, &(charge.partition.clone(), charge.access), limits, now).tokens -= charge.units;
+            refill(
+                &mut state,
+                &(charge.partition.clone(), charge.access),
+                limits,
+                now,
+            )
+            .tokens -= charge.units;
         }
     }
 }
@@ -117,7 +125,10 @@ fn refill<'a>(
 ) -> &'a mut Bucket {
     let rate = limits.rate(key.1);
     let capacity = rate * limits.burst_seconds;
-    let bucket = state.entry(key.clone()).or_insert(Bucket { tokens: capacity, at: now });
+    let bucket = state.entry(key.clone()).or_insert(Bucket {
+        tokens: capacity,
+        at: now,
+    });
     let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
     bucket.tokens = (bucket.tokens + elapsed * rate).min(capacity);
     bucket.at = now;
@@ -130,7 +141,11 @@ mod tests {
 
     fn write(key: &str, units: f64) -> Charge {
         Charge {
-            partition: Partition { table: "t".into(), index: None, key: key.into() },
+            partition: Partition {
+                table: "t".into(),
+                index: None,
+                key: key.into(),
+            },
             access: Access::Write,
             units,
             arn: "arn:t".into(),
@@ -140,7 +155,10 @@ mod tests {
     #[test]
     fn a_partition_over_its_rate_is_refused_while_another_is_not() {
         let buckets = Buckets::default();
-        let limits = Limits { write_units_per_second: 10.0, ..Limits::default() };
+        let limits = Limits {
+            write_units_per_second: 10.0,
+            ..Limits::default()
+        };
         buckets.take(&[write("hot", 10.0)], &limits).unwrap();
 
         let hot = buckets.take(&[write("hot", 1.0)], &limits);
@@ -153,7 +171,10 @@ mod tests {
     #[test]
     fn a_refused_request_takes_nothing() {
         let buckets = Buckets::default();
-        let limits = Limits { write_units_per_second: 10.0, ..Limits::default() };
+        let limits = Limits {
+            write_units_per_second: 10.0,
+            ..Limits::default()
+        };
 
         let refused = buckets.take(&[write("a", 5.0), write("b", 11.0)], &limits);
 

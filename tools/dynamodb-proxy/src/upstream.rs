@@ -104,18 +104,34 @@ impl Upstream {
         strip_hop_by_hop(request.headers_mut());
         // A rewritten body (a batch without its throttled items) has its own length.
         if request.headers().get(hyper::header::CONTENT_LENGTH) != Some(&length) {
-            request.headers_mut().insert(hyper::header::CONTENT_LENGTH, length);
+            request
+                .headers_mut()
+                .insert(hyper::header::CONTENT_LENGTH, length);
         }
-        let response = self.client.request(request).await.map_err(|e| format!("upstream: {e}"))?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| format!("upstream: {e}"))?;
         let (mut parts, body) = response.into_parts();
-        let body = body.collect().await.map_err(|e| format!("upstream body: {e}"))?.to_bytes();
+        let body = body
+            .collect()
+            .await
+            .map_err(|e| format!("upstream body: {e}"))?
+            .to_bytes();
         strip_hop_by_hop(&mut parts.headers);
         Ok(Answer { parts, body })
     }
 
     /// Calls `operation` with `body` itself, with the client's credentials
     /// headers from `client`; the answer's JSON if it succeeded.
-    pub async fn call(&self, base: &str, client: &HeaderMap, operation: &str, body: &Value) -> Option<Value> {
+    pub async fn call(
+        &self,
+        base: &str,
+        client: &HeaderMap,
+        operation: &str,
+        body: &Value,
+    ) -> Option<Value> {
         let mut builder = Request::builder()
             .method("POST")
             .uri(format!("{}/", base.trim_end_matches('/')))
@@ -126,7 +142,9 @@ impl Upstream {
                 builder = builder.header(name, value.clone());
             }
         }
-        let request = builder.body(Full::new(Bytes::from(body.to_string()))).ok()?;
+        let request = builder
+            .body(Full::new(Bytes::from(body.to_string())))
+            .ok()?;
         let response = self.client.request(request).await.ok()?;
         if !response.status().is_success() {
             return None;

@@ -140,7 +140,10 @@ pub fn throttling(reasons: &[ThrottlingReason]) -> Response<Full<Bytes>> {
 /// A 400 answer of error shape `shape` with these members.
 fn error(shape: &str, members: Value) -> Response<Full<Bytes>> {
     let mut body = serde_json::Map::new();
-    body.insert("__type".into(), Value::String(format!("{NAMESPACE}{shape}")));
+    body.insert(
+        "__type".into(),
+        Value::String(format!("{NAMESPACE}{shape}")),
+    );
     if let Value::Object(members) = members {
         body.extend(members);
     }

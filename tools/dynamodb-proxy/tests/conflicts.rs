@@ -14,14 +14,22 @@ async fn overlapping_transactions_on_a_shared_item_conflict_and_disjoint_ones_do
     let proxy = proxy(|c| c.conflicts = Some(Duration::from_secs(5))).await;
     let client = client(&proxy.endpoint()).await;
     let table = table(&client).await;
-    transact_put(&client, &table, &[("a", "1"), ("b", "1")]).await.expect("the first transaction commits");
+    transact_put(&client, &table, &[("a", "1"), ("b", "1")])
+        .await
+        .expect("the first transaction commits");
 
     let overlapping = transact_put(&client, &table, &[("c", "1"), ("b", "1")]).await;
     let disjoint = transact_put(&client, &table, &[("d", "1"), ("e", "1")]).await;
 
-    assert_eq!(cancellation_codes(overlapping), ["None", "TransactionConflict"]);
+    assert_eq!(
+        cancellation_codes(overlapping),
+        ["None", "TransactionConflict"]
+    );
     assert!(disjoint.is_ok(), "{disjoint:?}");
-    assert!(!exists(&table, "c", "1").await, "a cancelled transaction writes nothing");
+    assert!(
+        !exists(&table, "c", "1").await,
+        "a cancelled transaction writes nothing"
+    );
     let summary = proxy.summary();
     assert_eq!(summary.transactions_cancelled, 1);
     assert_eq!(summary.forwarded["TransactWriteItems"], 2);
@@ -34,13 +42,19 @@ async fn a_cancellation_carries_the_service_message_for_each_reason() {
     let table = table(&client).await;
     transact_put(&client, &table, &[("a", "1")]).await.unwrap();
 
-    let error = transact_put(&client, &table, &[("a", "1"), ("z", "1")]).await.unwrap_err().into_service_error();
+    let error = transact_put(&client, &table, &[("a", "1"), ("z", "1")])
+        .await
+        .unwrap_err()
+        .into_service_error();
 
     let TransactWriteItemsError::TransactionCanceledException(cancelled) = error else {
         panic!("expected TransactionCanceledException, got {error:?}");
     };
     let reasons = cancelled.cancellation_reasons();
-    assert_eq!(reasons[0].message(), Some("Transaction is ongoing for the item."));
+    assert_eq!(
+        reasons[0].message(),
+        Some("Transaction is ongoing for the item.")
+    );
     assert_eq!(reasons[1].message(), None);
     assert_eq!(
         cancelled.message(),
@@ -62,10 +76,16 @@ async fn a_plain_write_on_a_held_item_conflicts_and_succeeds_after_the_hold() {
     let after = put(&client, &table, "a", "1", None).await;
 
     assert!(
-        matches!(during.unwrap_err().into_service_error(), PutItemError::TransactionConflictException(_)),
+        matches!(
+            during.unwrap_err().into_service_error(),
+            PutItemError::TransactionConflictException(_)
+        ),
         "a put on the held item is TransactionConflictException"
     );
-    assert!(other_item.is_ok(), "another item of the same partition is not held");
+    assert!(
+        other_item.is_ok(),
+        "another item of the same partition is not held"
+    );
     assert!(after.is_ok(), "{after:?}");
     assert_eq!(proxy.summary().plain_conflicts, 1);
 }
@@ -81,5 +101,8 @@ async fn a_transaction_holds_nothing_when_conflicts_are_off() {
     let plain = put(&client, &table, "a", "1", None).await;
 
     assert!(again.is_ok() && plain.is_ok());
-    assert_eq!(proxy.summary().transactions_cancelled + proxy.summary().plain_conflicts, 0);
+    assert_eq!(
+        proxy.summary().transactions_cancelled + proxy.summary().plain_conflicts,
+        0
+    );
 }

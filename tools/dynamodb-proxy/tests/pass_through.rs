@@ -40,7 +40,12 @@ async fn recording_upstream() -> (String, Seen) {
                             .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
                             .collect();
                         let body = body.collect().await.unwrap().to_bytes();
-                        record.lock().unwrap().push((parts.method.to_string(), parts.uri.to_string(), headers, body));
+                        record.lock().unwrap().push((
+                            parts.method.to_string(),
+                            parts.uri.to_string(),
+                            headers,
+                            body,
+                        ));
                         Response::builder()
                             .header("content-type", "application/x-amz-json-1.0")
                             .header("x-amzn-requestid", "upstream-id")
@@ -48,7 +53,9 @@ async fn recording_upstream() -> (String, Seen) {
                             .body(Full::new(Bytes::from(ANSWER)))
                     }
                 });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     });
@@ -58,7 +65,9 @@ async fn recording_upstream() -> (String, Seen) {
 #[tokio::test]
 async fn a_request_and_its_answer_go_through_unchanged_when_every_part_is_off() {
     let (upstream, seen) = recording_upstream().await;
-    let proxy = Proxy::start(ProxyConfig::transparent(upstream)).await.unwrap();
+    let proxy = Proxy::start(ProxyConfig::transparent(upstream))
+        .await
+        .unwrap();
     let body = r#"{"TableName":"t","Key":{"pk":{"S":"a"}},  "ConsistentRead":true}"#;
     let headers = [
         ("host", "dynamodb.us-east-1.amazonaws.com"),
@@ -68,12 +77,18 @@ async fn a_request_and_its_answer_go_through_unchanged_when_every_part_is_off() 
         ("authorization", "AWS4-HMAC-SHA256 Credential=local/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=abc"),
     ];
     let length = body.len().to_string();
-    let headers: Vec<(&str, &str)> = headers.into_iter().chain([("content-length", length.as_str())]).collect();
+    let headers: Vec<(&str, &str)> = headers
+        .into_iter()
+        .chain([("content-length", length.as_str())])
+        .collect();
     let mut request = Request::post(format!("{}/?q=1", proxy.endpoint()));
     for (name, value) in &headers {
         request = request.header(*name, *value);
     }
-    let request = request.header("connection", "keep-alive").body(Full::new(Bytes::from(body))).unwrap();
+    let request = request
+        .header("connection", "keep-alive")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
     let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http();
 
     let response = client.request(request).await.unwrap();
@@ -85,15 +100,27 @@ async fn a_request_and_its_answer_go_through_unchanged_when_every_part_is_off() 
         .collect();
     let answer = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(answer, ANSWER.as_bytes());
-    for expected in [("x-amzn-requestid", "upstream-id"), ("x-amz-crc32", "12345")] {
-        assert!(answer_headers.contains(&(expected.0.into(), expected.1.into())), "{answer_headers:?}");
+    for expected in [
+        ("x-amzn-requestid", "upstream-id"),
+        ("x-amz-crc32", "12345"),
+    ] {
+        assert!(
+            answer_headers.contains(&(expected.0.into(), expected.1.into())),
+            "{answer_headers:?}"
+        );
     }
     let seen = seen.lock().unwrap();
     let (method, path, received, received_body) = &seen[0];
     assert_eq!((method.as_str(), path.as_str()), ("POST", "/?q=1"));
     assert_eq!(received_body, body.as_bytes());
-    let sent: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    assert_eq!(received, &sent, "every end-to-end header, Host and signature included, in order; no Connection");
+    let sent: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(
+        received, &sent,
+        "every end-to-end header, Host and signature included, in order; no Connection"
+    );
     assert_eq!(proxy.summary().forwarded["GetItem"], 1);
 }
 
@@ -119,13 +146,20 @@ async fn a_withheld_answer_times_out_although_the_write_happened_exactly_count_t
     let proxy = proxy(|_| {}).await;
     let client = client_with_timeout(&proxy.endpoint(), Duration::from_millis(500)).await;
     let table = table(&client).await;
-    proxy.inject(Fault::WithholdAnswer { operation: "PutItem".into(), count: 2, delay: None });
+    proxy.inject(Fault::WithholdAnswer {
+        operation: "PutItem".into(),
+        count: 2,
+        delay: None,
+    });
 
     let first = put(&client, &table, "a", "1", None).await;
     let second = put(&client, &table, "a", "2", None).await;
     let third = put(&client, &table, "a", "3", None).await;
 
-    assert!(first.is_err() && second.is_err(), "the client sees no answer");
+    assert!(
+        first.is_err() && second.is_err(),
+        "the client sees no answer"
+    );
     assert!(third.is_ok(), "the fault fired twice only: {third:?}");
     for sk in ["1", "2", "3"] {
         assert!(exists(&table, "a", sk).await, "the write {sk} happened");
@@ -140,7 +174,9 @@ async fn an_answer_delayed_past_the_client_timeout_over_the_admin_endpoint() {
     let table = table(&client).await;
     let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http();
     let fault = r#"{"kind":"WithholdAnswer","operation":"PutItem","count":1,"delay_ms":1000}"#;
-    let arm = Request::post(format!("{}/_proxy/faults", proxy.endpoint())).body(Full::new(Bytes::from(fault))).unwrap();
+    let arm = Request::post(format!("{}/_proxy/faults", proxy.endpoint()))
+        .body(Full::new(Bytes::from(fault)))
+        .unwrap();
     assert!(http.request(arm).await.unwrap().status().is_success());
 
     let started = Instant::now();
@@ -148,7 +184,14 @@ async fn an_answer_delayed_past_the_client_timeout_over_the_admin_endpoint() {
 
     assert!(timed_out.is_err() && started.elapsed() < Duration::from_millis(1000));
     assert!(exists(&table, "a", "1").await, "the write happened");
-    let summary = http.get(format!("{}/_proxy/summary", proxy.endpoint()).parse().unwrap()).await.unwrap();
+    let summary = http
+        .get(
+            format!("{}/_proxy/summary", proxy.endpoint())
+                .parse()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
     let summary: serde_json::Value =
         serde_json::from_slice(&summary.into_body().collect().await.unwrap().to_bytes()).unwrap();
     assert_eq!(summary["answers_withheld"], 1);
@@ -159,7 +202,10 @@ async fn a_dropped_request_never_reaches_the_upstream_exactly_count_times() {
     let proxy = proxy(|_| {}).await;
     let client = client(&proxy.endpoint()).await;
     let table = table(&client).await;
-    proxy.inject(Fault::DropRequest { operation: "PutItem".into(), count: 2 });
+    proxy.inject(Fault::DropRequest {
+        operation: "PutItem".into(),
+        count: 2,
+    });
 
     let first = put(&client, &table, "a", "1", None).await;
     let second = put(&client, &table, "a", "2", None).await;
@@ -167,7 +213,13 @@ async fn a_dropped_request_never_reaches_the_upstream_exactly_count_times() {
 
     assert!(first.is_err() && second.is_err());
     assert!(third.is_ok(), "{third:?}");
-    assert!(!exists(&table, "a", "1").await && !exists(&table, "a", "2").await, "dropped writes did not happen");
+    assert!(
+        !exists(&table, "a", "1").await && !exists(&table, "a", "2").await,
+        "dropped writes did not happen"
+    );
     let summary = proxy.summary();
-    assert_eq!((summary.requests_dropped, summary.forwarded["PutItem"]), (2, 1));
+    assert_eq!(
+        (summary.requests_dropped, summary.forwarded["PutItem"]),
+        (2, 1)
+    );
 }

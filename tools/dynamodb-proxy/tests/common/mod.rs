@@ -11,8 +11,8 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 use dynamodb_proxy::{Proxy, ProxyConfig};
@@ -58,7 +58,10 @@ pub async fn client(endpoint: &str) -> Client {
 fn fresh_table_name() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("proxy-test-{}-{nanos}-{n}", std::process::id())
 }
 
@@ -66,7 +69,11 @@ fn fresh_table_name() -> String {
 pub async fn table(client: &Client) -> String {
     let name = fresh_table_name();
     let key = |name: &str, key_type: KeyType| {
-        KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().unwrap()
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .unwrap()
     };
     let string = |name: &str| {
         AttributeDefinition::builder()
@@ -88,7 +95,11 @@ pub async fn table(client: &Client) -> String {
             GlobalSecondaryIndex::builder()
                 .index_name("byG")
                 .key_schema(key("g", KeyType::Hash))
-                .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
                 .build()
                 .unwrap(),
         )
@@ -114,7 +125,11 @@ pub type PutResult = Result<
 
 /// Puts `{pk, sk}` (and `g` if given) into `table`.
 pub async fn put(client: &Client, table: &str, pk: &str, sk: &str, g: Option<&str>) -> PutResult {
-    let mut request = client.put_item().table_name(table).item("pk", s(pk)).item("sk", s(sk));
+    let mut request = client
+        .put_item()
+        .table_name(table)
+        .item("pk", s(pk))
+        .item("sk", s(sk));
     if let Some(g) = g {
         request = request.item("g", s(g));
     }
@@ -164,7 +179,10 @@ pub async fn transact_put(client: &Client, table: &str, items: &[(&str, &str)]) 
 /// The cancellation reason codes of a cancelled transaction (panics on any other outcome).
 pub fn cancellation_codes(result: TransactResult) -> Vec<String> {
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-    match result.expect_err("the transaction is cancelled").into_service_error() {
+    match result
+        .expect_err("the transaction is cancelled")
+        .into_service_error()
+    {
         TransactWriteItemsError::TransactionCanceledException(e) => e
             .cancellation_reasons()
             .iter()
