@@ -9,6 +9,7 @@
 //! at once on another counts shard.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::SdkError;
@@ -38,7 +39,7 @@ pub struct Created {
 #[derive(Clone, Debug)]
 pub struct ClientStore {
     pub(crate) table: Table,
-    count_shards: u16,
+    shards: Arc<counts::ShardPicker>,
 }
 
 impl ClientStore {
@@ -53,18 +54,8 @@ impl ClientStore {
     pub fn with_count_shards(table: Table, count_shards: u16) -> Self {
         Self {
             table,
-            count_shards: count_shards.clamp(1, counts::MAX_SHARDS),
+            shards: Arc::new(counts::ShardPicker::new(count_shards)),
         }
-    }
-
-    /// One shard's change of the organization's counts, on a shard picked now.
-    fn count_change(
-        &self,
-        org: &OrgId,
-        changes: &[(Status, i64)],
-    ) -> Result<TransactWriteItem, StoreError> {
-        let shard = counts::pick_shard(self.count_shards);
-        counts::change(&self.table, org, shard, changes)
     }
 
     /// The client with this id in this organization (strongly consistent).
@@ -140,11 +131,12 @@ impl ClientStore {
         };
         let mut throttled = None;
         for attempt in 1..=MAX_WRITE_ATTEMPTS {
-            let mut items = written.clone();
-            items.push(self.count_change(org, &[(created.client.status, 1)])?);
-            match self.transact(items, true).await {
+            let counted = Some((org, &[(created.client.status, 1)][..]));
+            match self.transact(written.clone(), counted).await {
                 Ok(()) => return Ok(created),
-                Err(WriteFailure::Conflict { counts_only: true }) => conflict_pause(attempt).await,
+                Err(WriteFailure::Conflict { counts_only: true }) => {
+                    self.counts_conflict_pause(attempt).await
+                }
                 // The contested item is the client or the idempotency record:
                 // a request with the same key may be committing.
                 Err(WriteFailure::Conflict { counts_only: false }) => {
@@ -234,14 +226,14 @@ impl ClientStore {
                 .expression_attribute_values(":version", version_value(current.version))
                 .build()
                 .map_err(StoreError::failed)?;
-            let mut items = vec![TransactWriteItem::builder().put(put).build()];
-            let moves_counts = next.status != current.status;
-            if moves_counts {
-                items.push(self.count_change(org, &[(current.status, -1), (next.status, 1)])?);
-            }
-            match self.transact(items, moves_counts).await {
+            let items = vec![TransactWriteItem::builder().put(put).build()];
+            let moved = [(current.status, -1), (next.status, 1)];
+            let counted = (next.status != current.status).then_some((org, &moved[..]));
+            match self.transact(items, counted).await {
                 Ok(()) => return Ok(next),
-                Err(WriteFailure::Conflict { counts_only: true }) => conflict_pause(attempt).await,
+                Err(WriteFailure::Conflict { counts_only: true }) => {
+                    self.counts_conflict_pause(attempt).await
+                }
                 Err(WriteFailure::Conflict { counts_only: false }) => backoff(attempt).await,
                 Err(WriteFailure::ConditionFailed) => backoff(attempt).await,
                 Err(WriteFailure::Throttled(error)) => {
@@ -282,13 +274,13 @@ impl ClientStore {
                 .expression_attribute_values(":version", version_value(current.version))
                 .build()
                 .map_err(StoreError::failed)?;
-            let items = vec![
-                TransactWriteItem::builder().delete(delete).build(),
-                self.count_change(org, &[(current.status, -1)])?,
-            ];
-            match self.transact(items, true).await {
+            let items = vec![TransactWriteItem::builder().delete(delete).build()];
+            let counted = Some((org, &[(current.status, -1)][..]));
+            match self.transact(items, counted).await {
                 Ok(()) => return Ok(()),
-                Err(WriteFailure::Conflict { counts_only: true }) => conflict_pause(attempt).await,
+                Err(WriteFailure::Conflict { counts_only: true }) => {
+                    self.counts_conflict_pause(attempt).await
+                }
                 Err(WriteFailure::Conflict { counts_only: false }) => backoff(attempt).await,
                 Err(WriteFailure::ConditionFailed) => backoff(attempt).await,
                 Err(WriteFailure::Throttled(error)) => {
@@ -301,10 +293,47 @@ impl ClientStore {
         Err(exhausted(WriteKind::Delete, throttled))
     }
 
-    /// Commits `items` as one transaction; `counts_last` says the last item
-    /// is a counts shard's change (so a conflict on it alone is retried at
-    /// once on another shard).
+    /// Waits before retrying a write that lost its counts shard to another
+    /// transaction: a moment when the retry goes to another shard (the first
+    /// three attempts, with more than one shard), else the full backoff, as
+    /// the other transaction has to finish first.
+    async fn counts_conflict_pause(&self, attempt: u32) {
+        if self.shards.shards() > 1 && attempt <= 3 {
+            conflict_pause(attempt).await
+        } else {
+            backoff(attempt).await
+        }
+    }
+
+    /// Commits `items` as one transaction, with the organization's count
+    /// `changes` on a shard leased for it when `counted` is given (last, so a
+    /// conflict on it alone is recognised and retried at once on another).
     async fn transact(
+        &self,
+        mut items: Vec<TransactWriteItem>,
+        counted: Option<(&OrgId, &[(Status, i64)])>,
+    ) -> Result<(), WriteFailure> {
+        let lease = match counted {
+            Some((org, changes)) => {
+                let lease = self.shards.lease();
+                items.push(
+                    counts::change(&self.table, org, lease.shard(), changes)
+                        .map_err(WriteFailure::Other)?,
+                );
+                Some(lease)
+            }
+            None => None,
+        };
+        let outcome = self.send_transaction(items, lease.is_some()).await;
+        if let (Some(lease), Err(WriteFailure::Conflict { counts_only: true })) = (lease, &outcome)
+        {
+            lease.contested();
+        }
+        outcome
+    }
+
+    /// Sends the transaction and sorts its failure out.
+    async fn send_transaction(
         &self,
         items: Vec<TransactWriteItem>,
         counts_last: bool,

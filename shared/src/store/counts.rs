@@ -7,12 +7,19 @@
 //! `pk = ORG#<org>`, `sk = COUNTS` (shard 0, the one counts item of data
 //! written before sharding, read as it is) and `sk = COUNTS#<nnn>` (shards
 //! 1 and up), each with signed `active` and `inactive` numbers. Every write
-//! that changes a count adds its [`change`] of one shard, chosen at random
-//! per attempt ([`pick_shard`]), to the same transaction as the client, so
-//! the sum over the shards is always exact; a write that loses a race on its
-//! shard retries on another. [`read`] sums every shard with one strongly
+//! that changes a count adds its [`change`] of one shard to the same
+//! transaction as the client, so the sum over the shards is always exact.
+//! Which shard: a [`ShardPicker`] per process leases one per write, never
+//! one another write of the same process holds, and prefers the shard it
+//! used last without a conflict; a write that loses a race on its shard
+//! retries on another. A Lambda container serves one request at a time, so
+//! each keeps writing its own shard, and containers that picked the same
+//! one move apart after their first conflict. [`read`] sums every shard with one strongly
 //! consistent `Query` (`begins_with(sk, "COUNTS")`), whatever the number of
 //! shards writers used: the shard count can change at any time.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
@@ -42,6 +49,104 @@ pub fn shard_sk(shard: u16) -> String {
         COUNTS_SK.to_owned()
     } else {
         format!("{COUNTS_SK}#{shard:03}")
+    }
+}
+
+/// Leases counts shards to one process's writes (see the module header).
+#[derive(Debug)]
+pub struct ShardPicker {
+    shards: u16,
+    state: Mutex<PickerState>,
+}
+
+#[derive(Debug, Default)]
+struct PickerState {
+    /// Shards used without a conflict, most recently released last.
+    preferred: Vec<u16>,
+    /// Shards leased to writes in flight.
+    in_use: HashSet<u16>,
+}
+
+/// How many uncontested shards a picker remembers.
+const PREFERRED_CAPACITY: usize = 64;
+
+impl ShardPicker {
+    /// A picker over `shards` shards (clamped to 1–[`MAX_SHARDS`]).
+    pub fn new(shards: u16) -> Self {
+        Self {
+            shards: shards.clamp(1, MAX_SHARDS),
+            state: Mutex::default(),
+        }
+    }
+
+    /// How many shards it picks among.
+    pub fn shards(&self) -> u16 {
+        self.shards
+    }
+
+    /// A shard for one write: the most recently released uncontested one
+    /// not in use, else a random one not in use (any, if all are).
+    pub fn lease(&self) -> ShardLease<'_> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut preferred = None;
+        while let Some(shard) = state.preferred.pop() {
+            if !state.in_use.contains(&shard) {
+                preferred = Some(shard);
+                break;
+            }
+        }
+        let shard = preferred.unwrap_or_else(|| {
+            let free = usize::from(self.shards) > state.in_use.len();
+            let mut shard = pick_shard(self.shards);
+            while free && state.in_use.contains(&shard) {
+                shard = pick_shard(self.shards);
+            }
+            shard
+        });
+        state.in_use.insert(shard);
+        ShardLease {
+            picker: self,
+            shard,
+            contested: false,
+        }
+    }
+
+    fn release(&self, shard: u16, contested: bool) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.in_use.remove(&shard);
+        state.preferred.retain(|kept| *kept != shard);
+        if !contested {
+            state.preferred.push(shard);
+            if state.preferred.len() > PREFERRED_CAPACITY {
+                state.preferred.remove(0);
+            }
+        }
+    }
+}
+
+/// One write's shard, given back to its picker when dropped.
+#[derive(Debug)]
+pub struct ShardLease<'a> {
+    picker: &'a ShardPicker,
+    shard: u16,
+    contested: bool,
+}
+
+impl ShardLease<'_> {
+    /// The shard.
+    pub fn shard(&self) -> u16 {
+        self.shard
+    }
+
+    /// Gives the shard back as one another writer holds: not to be preferred.
+    pub fn contested(mut self) {
+        self.contested = true;
+    }
+}
+
+impl Drop for ShardLease<'_> {
+    fn drop(&mut self) {
+        self.picker.release(self.shard, self.contested);
     }
 }
 
@@ -193,6 +298,37 @@ mod tests {
         assert_eq!(shard_sk(7), "COUNTS#007");
         assert_eq!(shard_sk(999), "COUNTS#999");
         assert!((0..MAX_SHARDS).all(|shard| shard_sk(shard).starts_with(COUNTS_SK)));
+    }
+
+    #[test]
+    fn a_picker_reuses_its_last_uncontested_shard_and_leaves_a_contested_one() {
+        let picker = ShardPicker::new(128);
+
+        let first = picker.lease().shard();
+        let again = picker.lease().shard();
+        let contested = picker.lease();
+        let lost = contested.shard();
+        contested.contested();
+        let after = picker.lease().shard();
+
+        assert_eq!(first, again, "a released shard is leased again");
+        assert_eq!(lost, first);
+        assert_ne!(after, lost, "a contested shard is not preferred");
+    }
+
+    #[test]
+    fn concurrent_leases_of_one_picker_never_share_a_shard() {
+        let picker = ShardPicker::new(64);
+
+        let leases: Vec<ShardLease<'_>> = (0..64).map(|_| picker.lease()).collect();
+
+        let distinct: std::collections::BTreeSet<u16> =
+            leases.iter().map(ShardLease::shard).collect();
+        assert_eq!(distinct.len(), 64);
+        assert!(
+            picker.lease().shard() < 64,
+            "past every shard, any is leased"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! tasks for a while, its rate and latency percentiles.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,16 @@ impl Load {
         self.errors += other.errors;
         self.elapsed += other.elapsed;
         self.latencies.extend(other.latencies);
+    }
+
+    /// Operations run.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Successful operations per second.
+    pub fn success_rate(&self) -> f64 {
+        (self.count - self.errors) as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
     pub fn rate(&self) -> f64 {
@@ -57,19 +67,22 @@ pub fn api_op(app: &Arc<App>, requests: Arc<Vec<Prepared>>, expected: u16) -> Op
     })
 }
 
-/// Runs `operation` from `concurrency` tasks for `duration`; each call
-/// gets a sequence number. `false` counts as an error.
+/// Runs `operation` from `concurrency` tasks for `duration`. Task `i`'s
+/// calls get the numbers `i`, `i + concurrency`, `i + 2·concurrency`, …, so
+/// `n % concurrency` names the task (a writer's own organization or `App`).
+/// `false` counts as an error.
 pub async fn run_load(concurrency: usize, duration: Duration, operation: Op) -> Load {
     let stop = Arc::new(AtomicBool::new(false));
-    let sequence = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..concurrency {
-        let (operation, stop, sequence) = (operation.clone(), stop.clone(), sequence.clone());
+    for task in 0..concurrency {
+        let (operation, stop) = (operation.clone(), stop.clone());
+        let mut next = task as u64;
         tasks.spawn(async move {
             let mut load = Load::default();
             while !stop.load(Ordering::Relaxed) {
-                let n = sequence.fetch_add(1, Ordering::Relaxed);
+                let n = next;
+                next += concurrency as u64;
                 let t = Instant::now();
                 let ok = operation(n).await;
                 load.latencies.push(t.elapsed());

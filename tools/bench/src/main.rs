@@ -15,17 +15,20 @@
 //!    [`shared::App::warm_up`].
 //! 4. Cold start ([`cold`]): each release function binary and `hello-lambda` through a
 //!    Runtime API emulator ([`lambda_harness::runtime_api`]): init, first answer, size, peak RSS.
+//! 5. Busy tenant ([`busy`]): 64 concurrent creators into one organization vs
+//!    spread over 64, through the DynamoDB-faithful proxy, unsharded vs sharded counts.
 //!
 //! Requests go through the handlers via [`request`]; [`format`] formats the
-//! tables. The report runs 2, 3, 4, then 1 (see [`sections`]).
+//! tables. The report runs 2, 3, 4, 5, then 1 (see [`sections`]).
 //!
 //! Settings (environment, [`settings`]): `BENCH_SIZES` (1000,10000,100000),
 //! `BENCH_CONCURRENCY` (8), `BENCH_SECONDS` per load run (4), `BENCH_ROUNDS`
 //! of direct/API runs (2), `BENCH_COLD_RUNS` (7), `BENCH_SECTIONS`
-//! (cost,overhead,warmup,cold), `BENCH_BIN_DIR` (this binary's directory),
+//! (cost,overhead,warmup,cold,busy), `BENCH_BUSY_WRITERS` (64), `BENCH_BIN_DIR` (this binary's directory),
 //! `BENCH_TABLE` (clients-bench). DynamoDB Local comes from
 //! `AWS_ENDPOINT_URL_DYNAMODB`.
 
+mod busy;
 mod cold;
 mod cost;
 mod direct;
@@ -94,21 +97,27 @@ async fn sections(
     report: &mut String,
 ) -> Vec<String> {
     let mut misses = Vec::new();
-    let org = seed::load_org(orgs);
+    let org = || seed::load_org(orgs);
     if settings.runs("overhead") {
-        let mut rows = overhead::overhead_section(settings, base, org).await;
+        let mut rows = overhead::overhead_section(settings, base, org()).await;
         let (text, miss) = overhead::overhead_table(settings, &mut rows);
         let _ = writeln!(report, "{text}");
         misses.extend(miss);
     }
     if settings.runs("warmup") {
-        let _ = write!(report, "{}", warmup::warmup_section(settings, org).await);
+        let _ = write!(report, "{}", warmup::warmup_section(settings, org()).await);
         let breakdown = warmup::init_breakdown(settings, settings.cold_runs.max(5)).await;
         let _ = writeln!(report, "{breakdown}");
     }
     if settings.runs("cold") {
-        let rows = cold::cold_section(settings, base, org).await;
+        let rows = cold::cold_section(settings, base, org()).await;
         let (text, miss) = cold::cold_table(settings, &rows);
+        let _ = writeln!(report, "{text}");
+        misses.extend(miss);
+    }
+    if settings.runs("busy") {
+        let mut rows = busy::busy_section(settings).await;
+        let (text, miss) = busy::busy_table(&mut rows);
         let _ = writeln!(report, "{text}");
         misses.extend(miss);
     }

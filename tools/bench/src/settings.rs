@@ -29,8 +29,8 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 impl Settings {
     pub fn from_env() -> Self {
         let sizes = std::env::var("BENCH_SIZES").unwrap_or_else(|_| "1000,10000,100000".into());
-        let sections =
-            std::env::var("BENCH_SECTIONS").unwrap_or_else(|_| "cost,overhead,warmup,cold".into());
+        let sections = std::env::var("BENCH_SECTIONS")
+            .unwrap_or_else(|_| "cost,overhead,warmup,cold,busy".into());
         let exe = std::env::current_exe().expect("this binary's path");
         Self {
             sizes: sizes

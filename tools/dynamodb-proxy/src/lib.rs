@@ -95,7 +95,9 @@ use upstream::Upstream;
 /// guide, "What is Amazon DynamoDB?"), and a transaction takes two such
 /// rounds (prepare, then commit). DynamoDB Local's own time in flight is
 /// held too, so 10 ms after its answer models a transaction of two
-/// single-digit-millisecond phases.
+/// single-digit-millisecond phases. The answer is sent when the hold ends
+/// (the service answers a transaction after its commit phase), so the hold
+/// also lengthens a transaction's latency, as on the service.
 pub const DEFAULT_HOLD: Duration = Duration::from_millis(10);
 
 /// A few milliseconds, like a call within a region.
@@ -262,7 +264,14 @@ impl Shared {
                 .unwrap_or_else(|e| e.into_inner())
                 .clear();
         }
+        let held = plan.ticket.is_some() && answer.parts.status.is_success();
         let response = self.settle(plan, answer, &config);
+        if let (true, Some(hold)) = (held, config.conflicts) {
+            // The service answers a transaction when its commit phase ends:
+            // the items are held until the answer, never past it, so one
+            // client's next transaction never meets its own last one.
+            tokio::time::sleep(hold).await;
+        }
         match self.faults.withhold_answer(&operation) {
             None => Ok(response),
             Some(delay) => {

@@ -7,19 +7,34 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use common::{cancellation_codes, client, exists, proxy, put, table, transact_put};
+use common::{cancellation_codes, client, exists, proxy, put, table, transact_put, TransactResult};
+
+/// The hold of these tests: long enough to act while it lasts.
+const HOLD: Duration = Duration::from_millis(1500);
+
+/// Starts a transaction putting `items` in the background and returns once
+/// the proxy holds them (its answer comes when the hold ends).
+async fn holding(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    items: &'static [(&'static str, &'static str)],
+) -> tokio::task::JoinHandle<TransactResult> {
+    let (client, table) = (client.clone(), table.to_owned());
+    let transaction = tokio::spawn(async move { transact_put(&client, &table, items).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    transaction
+}
 
 #[tokio::test]
 async fn overlapping_transactions_on_a_shared_item_conflict_and_disjoint_ones_do_not() {
-    let proxy = proxy(|c| c.conflicts = Some(Duration::from_secs(5))).await;
+    let proxy = proxy(|c| c.conflicts = Some(HOLD)).await;
     let client = client(&proxy.endpoint()).await;
     let table = table(&client).await;
-    transact_put(&client, &table, &[("a", "1"), ("b", "1")])
-        .await
-        .expect("the first transaction commits");
+    let first = holding(&client, &table, &[("a", "1"), ("b", "1")]).await;
 
     let overlapping = transact_put(&client, &table, &[("c", "1"), ("b", "1")]).await;
     let disjoint = transact_put(&client, &table, &[("d", "1"), ("e", "1")]).await;
+    first.await.unwrap().expect("the first transaction commits");
 
     assert_eq!(
         cancellation_codes(overlapping),
@@ -37,10 +52,10 @@ async fn overlapping_transactions_on_a_shared_item_conflict_and_disjoint_ones_do
 
 #[tokio::test]
 async fn a_cancellation_carries_the_service_message_for_each_reason() {
-    let proxy = proxy(|c| c.conflicts = Some(Duration::from_secs(5))).await;
+    let proxy = proxy(|c| c.conflicts = Some(HOLD)).await;
     let client = client(&proxy.endpoint()).await;
     let table = table(&client).await;
-    transact_put(&client, &table, &[("a", "1")]).await.unwrap();
+    let _first = holding(&client, &table, &[("a", "1")]).await;
 
     let error = transact_put(&client, &table, &[("a", "1"), ("z", "1")])
         .await
@@ -64,15 +79,14 @@ async fn a_cancellation_carries_the_service_message_for_each_reason() {
 
 #[tokio::test]
 async fn a_plain_write_on_a_held_item_conflicts_and_succeeds_after_the_hold() {
-    let hold = Duration::from_millis(1500);
-    let proxy = proxy(|c| c.conflicts = Some(hold)).await;
+    let proxy = proxy(|c| c.conflicts = Some(HOLD)).await;
     let client = client(&proxy.endpoint()).await;
     let table = table(&client).await;
-    transact_put(&client, &table, &[("a", "1")]).await.unwrap();
+    let transaction = holding(&client, &table, &[("a", "1")]).await;
 
     let during = put(&client, &table, "a", "1", None).await;
     let other_item = put(&client, &table, "a", "2", None).await;
-    tokio::time::sleep(hold + Duration::from_millis(200)).await;
+    transaction.await.unwrap().unwrap();
     let after = put(&client, &table, "a", "1", None).await;
 
     assert!(
