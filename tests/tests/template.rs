@@ -635,6 +635,23 @@ fn each_function_is_granted_exactly_the_dynamodb_calls_its_code_makes() {
 }
 
 #[test]
+fn the_list_function_may_query_the_table_itself_for_the_counts_shards() {
+    let template = template();
+    let id = logical_id(Function::ListClients);
+
+    let queries_the_table = statements(&template).iter().any(|statement| {
+        statement.function == id
+            && statement.actions.iter().any(|a| a == "dynamodb:Query")
+            && statement.resources.contains(&table_arn())
+    });
+
+    assert!(
+        queries_the_table,
+        "{id}: `total` is a Query of the counts shards (shared::store::counts::read)"
+    );
+}
+
+#[test]
 fn the_openapi_function_has_no_policy_at_all() {
     let template = template();
     let function = &functions(&template)[logical_id(Function::GetOpenApi)];
