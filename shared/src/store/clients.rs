@@ -231,16 +231,7 @@ impl ClientStore {
             let counted = (next.status != current.status).then_some((org, &moved[..]));
             match self.transact(items, counted).await {
                 Ok(()) => return Ok(next),
-                Err(WriteFailure::Conflict { counts_only: true }) => {
-                    self.counts_conflict_pause(attempt).await
-                }
-                Err(WriteFailure::Conflict { counts_only: false }) => backoff(attempt).await,
-                Err(WriteFailure::ConditionFailed) => backoff(attempt).await,
-                Err(WriteFailure::Throttled(error)) => {
-                    throttled = Some(error);
-                    backoff(attempt).await
-                }
-                Err(WriteFailure::Other(error)) => return Err(error),
+                Err(failure) => throttled = self.before_retry(attempt, failure).await?,
             }
         }
         Err(exhausted(WriteKind::Update, throttled))
@@ -278,19 +269,35 @@ impl ClientStore {
             let counted = Some((org, &[(current.status, -1)][..]));
             match self.transact(items, counted).await {
                 Ok(()) => return Ok(()),
-                Err(WriteFailure::Conflict { counts_only: true }) => {
-                    self.counts_conflict_pause(attempt).await
-                }
-                Err(WriteFailure::Conflict { counts_only: false }) => backoff(attempt).await,
-                Err(WriteFailure::ConditionFailed) => backoff(attempt).await,
-                Err(WriteFailure::Throttled(error)) => {
-                    throttled = Some(error);
-                    backoff(attempt).await
-                }
-                Err(WriteFailure::Other(error)) => return Err(error),
+                Err(failure) => throttled = self.before_retry(attempt, failure).await?,
             }
         }
         Err(exhausted(WriteKind::Delete, throttled))
+    }
+
+    /// What an update or a delete does after a failed `attempt` (it re-reads
+    /// the client and tries again): waits as the failure calls for, and
+    /// returns the throttling error if it was throttled (the answer if no
+    /// attempt is left); any other error ends the write.
+    async fn before_retry(
+        &self,
+        attempt: u32,
+        failure: WriteFailure,
+    ) -> Result<Option<StoreError>, StoreError> {
+        match failure {
+            WriteFailure::Conflict { counts_only: true } => {
+                self.counts_conflict_pause(attempt).await
+            }
+            WriteFailure::Conflict { counts_only: false } | WriteFailure::ConditionFailed => {
+                backoff(attempt).await
+            }
+            WriteFailure::Throttled(error) => {
+                backoff(attempt).await;
+                return Ok(Some(error));
+            }
+            WriteFailure::Other(error) => return Err(error),
+        }
+        Ok(None)
     }
 
     /// Waits before retrying a write that lost its counts shard to another
