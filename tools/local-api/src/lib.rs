@@ -25,7 +25,7 @@ pub const BASE_PATH: &str = "/api/v1";
 const MAX_GATEWAY_BODY: usize = 1024 * 1024;
 
 /// The function that serves a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Function {
     ListClients,
     GetClient,
@@ -44,13 +44,14 @@ pub struct Route {
 }
 
 /// The API's routes, as `template.yaml` declares them.
-pub const ROUTES: [(&str, &str, Function); 6] = [
+pub const ROUTES: [(&str, &str, Function); 7] = [
     ("GET", "/api/v1/clients", Function::ListClients),
     ("POST", "/api/v1/clients", Function::CreateClient),
     ("GET", "/api/v1/clients/{id}", Function::GetClient),
     ("PATCH", "/api/v1/clients/{id}", Function::UpdateClient),
     ("DELETE", "/api/v1/clients/{id}", Function::DeleteClient),
     ("GET", "/api/v1/openapi.json", Function::GetOpenApi),
+    ("GET", "/api/v1/docs", Function::GetOpenApi),
 ];
 
 /// Matches a method and raw path the way API Gateway matches the routes above.
@@ -60,6 +61,8 @@ pub fn route(method: &Method, raw_path: &str) -> Option<Route> {
         ("/api/v1/clients", None)
     } else if raw_path == format!("{BASE_PATH}/openapi.json") {
         ("/api/v1/openapi.json", None)
+    } else if raw_path == format!("{BASE_PATH}/docs") {
+        ("/api/v1/docs", None)
     } else {
         let segment = raw_path.strip_prefix(&collection)?.strip_prefix('/')?;
         if segment.is_empty() || segment.contains('/') {
@@ -80,6 +83,7 @@ pub fn route(method: &Method, raw_path: &str) -> Option<Route> {
 fn route_key(method: &str, path: &str) -> &'static str {
     match (method, path) {
         ("GET", "/api/v1/openapi.json") => "GET /api/v1/openapi.json",
+        ("GET", "/api/v1/docs") => "GET /api/v1/docs",
         ("GET", "/api/v1/clients") => "GET /api/v1/clients",
         ("POST", _) => "POST /api/v1/clients",
         ("GET", _) => "GET /api/v1/clients/{id}",
@@ -268,6 +272,16 @@ mod tests {
                 .function,
             Function::DeleteClient
         );
+    }
+
+    #[test]
+    fn the_docs_page_is_served_by_the_openapi_function() {
+        let docs = route(&Method::GET, "/api/v1/docs").unwrap();
+
+        assert_eq!(docs.function, Function::GetOpenApi);
+        assert_eq!(docs.route_key, "GET /api/v1/docs");
+        assert_eq!(route(&Method::POST, "/api/v1/docs"), None);
+        assert_eq!(route(&Method::GET, "/api/v1/docs/x"), None);
     }
 
     #[test]

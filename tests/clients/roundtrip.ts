@@ -1,0 +1,56 @@
+// One round trip through openapi-fetch with the types openapi-typescript
+// generated from the served description (./schema.d.ts, written by
+// tests/tests/generated_clients.rs beside this file): create -> get -> patch
+// -> list -> delete -> get (404). Type-checked with tsc --strict, then run
+// with Node 20.
+//
+// Usage: node roundtrip.js BASE_URL API_KEY
+import createClient from "openapi-fetch";
+import type { paths } from "./schema.js";
+
+// Node's `process`, declared here rather than installing @types/node.
+declare const process: { argv: string[] };
+
+const [baseUrl, key] = process.argv.slice(2);
+const api = createClient<paths>({
+  baseUrl,
+  headers: { Authorization: `Bearer ${key}` },
+});
+
+function check(condition: boolean, what: string, detail: unknown): asserts condition {
+  if (!condition) {
+    throw new Error(`${what}: ${JSON.stringify(detail)}`);
+  }
+}
+
+const created = await api.POST("/clients", {
+  body: { name: "Grace Hopper", phone: "+1 555-0100" },
+});
+check(created.response.status === 201 && created.data !== undefined, "create", created.error);
+const id: string = created.data.data.id;
+check(created.data.data.status === "active", "create status", created.data);
+
+const fetched = await api.GET("/clients/{id}", { params: { path: { id } } });
+check(fetched.response.status === 200 && fetched.data?.data.name === "Grace Hopper", "get", fetched.error);
+
+const patched = await api.PATCH("/clients/{id}", {
+  params: { path: { id } },
+  body: { status: "inactive", notes: "Generated client" },
+});
+check(
+  patched.response.status === 200 && patched.data?.data.status === "inactive" && patched.data.data.notes === "Generated client",
+  "patch",
+  patched.error,
+);
+
+const listed = await api.GET("/clients", { params: { query: { query: "Hopper", limit: 10 } } });
+check(listed.response.status === 200 && listed.data !== undefined, "list", listed.error);
+check(listed.data.total === 1 && listed.data.data.map((c) => c.id).join() === id, "list contents", listed.data);
+
+const deleted = await api.DELETE("/clients/{id}", { params: { path: { id } } });
+check(deleted.response.status === 200 && deleted.data?.success === true, "delete", deleted.error);
+
+const missing = await api.GET("/clients/{id}", { params: { path: { id } } });
+check(missing.response.status === 404 && missing.error?.error.code === "not_found", "404", missing);
+
+console.log("typescript client: create, get, patch, list, delete, 404: ok");
