@@ -1,6 +1,7 @@
 //! Section 4, cold start: each release function binary and `hello-lambda`
 //! (the baseline) started through the Runtime API emulator ([`lambda_harness::runtime_api`])
 //! with a real first request: init, first answer, binary size, peak RSS.
+//! `get-openapi`'s first request is `GET /api/v1/docs`.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -40,6 +41,7 @@ pub async fn cold_section(
     let mut rows = Vec::new();
     let names: Vec<&str> = std::iter::once("hello-lambda")
         .chain(lambda_harness::functions::table_binaries())
+        .chain(std::iter::once("get-openapi"))
         .collect();
     for name in names {
         rows.push(cold_row(settings, name, &env, &events).await);
@@ -113,6 +115,8 @@ impl FirstEvents<'_> {
                 key,
                 Some(&json!({"notes": "cold"})),
             ),
+            // The docs page: its first request builds the page (the heaviest first answer).
+            "get-openapi" => get("/api/v1/docs", key),
             "delete-client" => prepare(
                 Method::DELETE,
                 &format!("/api/v1/clients/{}", self.victims[self.cold_runs + run]),
