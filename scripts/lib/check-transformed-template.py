@@ -131,7 +131,8 @@ def check_environment(source, parameters, expected_config):
             routes += 1
             uri = json.dumps(integration["uri"])
             check("Aliaslive" in uri, f"{method.upper()} {path}: integration {uri} does not invoke the alias")
-    check(routes == 6, f"6 routes expected, {routes} found")
+    # One route per function, and GET /docs also served by the get-openapi function.
+    check(routes == 7, f"7 routes expected, {routes} found")
     for logical_id, resource in resources.items():
         if resource["Type"] == "AWS::Lambda::Permission":
             target = resource["Properties"]["FunctionName"]
