@@ -165,7 +165,11 @@ fn every_sample_event_is_exercised_here() {
     let covered: BTreeSet<String> = FUNCTIONS
         .iter()
         .map(|function| format!("{}.json", function.binary))
-        .chain(["unauthorized.json".to_owned(), "not-found.json".to_owned()])
+        .chain([
+            "unauthorized.json".to_owned(),
+            "not-found.json".to_owned(),
+            "get-docs.json".to_owned(),
+        ])
         .collect();
 
     assert_eq!(
@@ -398,6 +402,27 @@ async fn get_openapi_answers_the_sample_event_with_the_description_and_needs_no_
         (200, first.body),
         "the warm process answers again"
     );
+}
+
+#[tokio::test]
+async fn get_openapi_answers_the_docs_sample_event_with_the_page_and_its_caching_headers() {
+    let event = sample_event("get-docs.json", "", PLACEHOLDER_ID);
+    let mut function = start_without_table("get-openapi").await;
+
+    let answer = function.invoke(&event).await;
+
+    assert_eq!(answer.status, 200, "{}", function.output());
+    let payload = answer.payload();
+    assert_eq!(payload["statusCode"], 200, "{}", function.output());
+    let headers = &payload["headers"];
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(headers["cache-control"], "public, max-age=300");
+    assert!(headers["etag"].as_str().is_some_and(|tag| tag.starts_with('"')));
+    assert!(headers["content-security-policy"]
+        .as_str()
+        .is_some_and(|csp| csp.starts_with("default-src 'none'")));
+    let page = &get_openapi::docs::page().expect("the page builds").html;
+    assert_eq!(payload["body"].as_str(), Some(page.as_str()));
 }
 
 /// The benchmark's own Runtime API emulator (what the RIE does not give:
