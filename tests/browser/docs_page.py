@@ -9,6 +9,7 @@ Checks, failing with exit status 1 and a list of problems:
   the description's x-codeSamples give them;
 - the browser console shows no error and the page throws none;
 - no request the page makes leaves 127.0.0.1 (every one is recorded);
+- the browser got the page gzipped;
 then runs the list example exactly as the page shows it (curl, with the
 real key and the local base URL substituted for the placeholders) and
 expects a 200 with a page of clients. Prints a JSON summary on success.
@@ -79,6 +80,9 @@ def main():
         response = page.goto(docs_url, wait_until="load")
         if response is None or response.status != 200:
             problems.append(f"GET {docs_url}: {response and response.status}")
+        encoding = response.headers.get("content-encoding") if response else None
+        if encoding != "gzip":
+            problems.append(f"the browser got the page with Content-Encoding {encoding!r}, not gzip")
         page.wait_for_selector('[id="operation/listClients"]', timeout=30_000)
         page.wait_for_load_state("networkidle")
         page.screenshot(path=screenshot, full_page=False)
@@ -156,6 +160,7 @@ def main():
         "examples_checked": len(shown),
         "requests": requests_made,
         "list_example_status": curl_status,
+        "content_encoding": encoding,
     }
     if problems:
         print("\n".join(problems), file=sys.stderr)

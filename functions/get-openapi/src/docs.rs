@@ -17,12 +17,21 @@
 //! function's init (cold start) does no more work than before. It is cached
 //! by browsers and CDNs for five minutes and revalidated with its `ETag`
 //! (the SHA-256 of the page): a matching `If-None-Match` answers 304.
+//!
+//! API Gateway HTTP APIs do not compress, so the function does: a caller
+//! that accepts gzip gets the page gzipped (about 0.33 MB instead of 1.14 MB;
+//! compressed once per container, with the page), with its own `ETag`
+//! (`"…-gzip"`) and `Vary: Accept-Encoding`.
 
 use std::sync::OnceLock;
 
-use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use lambda_http::http::header::{
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
+};
 use lambda_http::{Body, Request, Response};
+use flate2::{write::GzEncoder, Compression};
 use sha2::{Digest, Sha256};
+use std::io::Write as _;
 
 /// Redoc's standalone bundle, `redoc@` the version in `vendor/redoc.version`.
 pub const REDOC_JS: &str = include_str!("../vendor/redoc.standalone.js");
@@ -38,6 +47,10 @@ pub struct DocsPage {
     pub html: String,
     /// `"<first 32 hex digits of the SHA-256 of html>"`.
     pub etag: String,
+    /// The page gzipped, for callers that accept it.
+    pub gzip: Vec<u8>,
+    /// `etag` with `-gzip` before the closing quote.
+    pub gzip_etag: String,
     pub content_security_policy: String,
 }
 
@@ -88,9 +101,16 @@ pub fn build(description: &serde_json::Value) -> DocsPage {
     );
     let digest = Sha256::digest(html.as_bytes());
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+    encoder
+        .write_all(html.as_bytes())
+        .expect("writing to a Vec cannot fail");
+    let gzip = encoder.finish().expect("writing to a Vec cannot fail");
     DocsPage {
         html,
         etag: format!("\"{hex}\""),
+        gzip,
+        gzip_etag: format!("\"{hex}-gzip\""),
         content_security_policy,
     }
 }
@@ -109,16 +129,39 @@ fn matches(if_none_match: &str, etag: &str) -> bool {
     })
 }
 
-/// The docs page response: 200 with the page, or 304 when the caller has it.
+/// Whether an `Accept-Encoding` value accepts gzip (named, or `*`, without `q=0`).
+fn accepts_gzip(accept_encoding: &str) -> bool {
+    accept_encoding.split(',').any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        let coding = parts.next().unwrap_or("").to_ascii_lowercase();
+        let refused = parts.any(|p| {
+            p.strip_prefix("q=")
+                .and_then(|q| q.parse::<f32>().ok())
+                .is_some_and(|q| q == 0.0)
+        });
+        (coding == "gzip" || coding == "*") && !refused
+    })
+}
+
+/// The docs page response: 200 with the page (gzipped when the caller
+/// accepts it), or 304 when the caller has it.
 pub fn response(request: &Request, page: &DocsPage, request_id: &str) -> Response<Body> {
+    let gzip = request
+        .headers()
+        .get_all(ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(accepts_gzip);
+    let etag = if gzip { &page.gzip_etag } else { &page.etag };
     let not_modified = request
         .headers()
         .get_all(IF_NONE_MATCH)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .any(|value| matches(value, &page.etag));
-    let builder = Response::builder()
-        .header(ETAG, page.etag.as_str())
+        .any(|value| matches(value, etag));
+    let mut builder = Response::builder()
+        .header(ETAG, etag.as_str())
+        .header(VARY, "accept-encoding")
         .header(CACHE_CONTROL, CACHE_CONTROL_VALUE)
         .header("x-request-id", request_id)
         .header("x-content-type-options", "nosniff")
@@ -126,6 +169,12 @@ pub fn response(request: &Request, page: &DocsPage, request_id: &str) -> Respons
         .header("content-security-policy", page.content_security_policy.as_str());
     let response = if not_modified {
         builder.status(304).body(Body::Empty)
+    } else if gzip {
+        builder = builder.header(CONTENT_ENCODING, "gzip");
+        builder
+            .status(200)
+            .header(CONTENT_TYPE, "text/html; charset=utf-8")
+            .body(Body::Binary(page.gzip.clone()))
     } else {
         builder
             .status(200)
@@ -140,7 +189,14 @@ mod tests {
     use super::*;
 
     fn request(if_none_match: Option<&str>) -> Request {
+        request_with(if_none_match, None)
+    }
+
+    fn request_with(if_none_match: Option<&str>, accept_encoding: Option<&str>) -> Request {
         let mut builder = lambda_http::http::Request::builder().uri("/api/v1/docs");
+        if let Some(codings) = accept_encoding {
+            builder = builder.header("accept-encoding", codings);
+        }
         if let Some(tag) = if_none_match {
             builder = builder.header("if-none-match", tag);
         }
@@ -211,5 +267,29 @@ mod tests {
         assert_eq!(revalidated.headers()["etag"], page.etag.as_str());
         assert_eq!(listed.status(), 304);
         assert_eq!(stale.status(), 200);
+    }
+
+    #[test]
+    fn a_caller_that_accepts_gzip_gets_the_page_gzipped_with_its_own_etag() {
+        use std::io::Read as _;
+        let page = page().unwrap();
+
+        let gzipped = response(&request_with(None, Some("br, gzip;q=0.8")), page, "r1");
+        let refused = response(&request_with(None, Some("gzip;q=0, identity")), page, "r2");
+        let revalidated = response(&request_with(Some(&page.gzip_etag), Some("gzip")), page, "r3");
+
+        assert_eq!(gzipped.status(), 200);
+        assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+        assert_eq!(gzipped.headers()["vary"], "accept-encoding");
+        assert_eq!(gzipped.headers()["etag"], page.gzip_etag.as_str());
+        let mut html = String::new();
+        flate2::read::GzDecoder::new(gzipped.body().as_ref())
+            .read_to_string(&mut html)
+            .unwrap();
+        assert_eq!(html, page.html);
+        assert!(page.gzip.len() * 3 < page.html.len(), "{} bytes gzipped", page.gzip.len());
+        assert!(refused.headers().get("content-encoding").is_none());
+        assert_eq!(refused.headers()["etag"], page.etag.as_str());
+        assert_eq!(revalidated.status(), 304);
     }
 }
