@@ -101,7 +101,7 @@ pub fn build(description: &serde_json::Value) -> DocsPage {
     );
     let digest = Sha256::digest(html.as_bytes());
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
     encoder
         .write_all(html.as_bytes())
         .expect("writing to a Vec cannot fail");
