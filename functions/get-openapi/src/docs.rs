@@ -216,6 +216,21 @@ mod tests {
     }
 
     #[test]
+    fn the_compiled_in_bundle_is_the_one_vendor_redoc_recorded() {
+        let recorded = REDOC_VERSION
+            .split("sha256 ")
+            .nth(1)
+            .and_then(|rest| rest.get(..64))
+            .expect("redoc.version records the bundle's sha256");
+        let actual: String = Sha256::digest(REDOC_JS.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+
+        assert_eq!(actual, recorded, "run scripts/vendor-redoc rather than editing the bundle");
+    }
+
+    #[test]
     fn the_csp_allows_exactly_the_two_inline_scripts_by_hash() {
         let page = page().unwrap();
         let csp = &page.content_security_policy;
