@@ -34,8 +34,7 @@ fn screenshot_path() -> PathBuf {
 }
 
 #[tokio::test]
-async fn the_docs_page_renders_every_operation_with_its_examples_in_chromium_from_loopback_only()
-{
+async fn the_docs_page_renders_every_operation_with_its_examples_in_chromium_from_loopback_only() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
     api.create(&tenant, json!({"name": "John Doe", "phone": "+1 555-1234"}))
@@ -71,7 +70,10 @@ async fn the_docs_page_renders_every_operation_with_its_examples_in_chromium_fro
         "{summary}"
     );
     let png = std::fs::read(&screenshot).expect("the screenshot");
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a real screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a real screenshot"
+    );
 }
 
 #[tokio::test]
@@ -101,8 +103,17 @@ async fn the_docs_page_is_revalidated_with_its_etag_over_http() {
         .unwrap();
 
     assert!(headers.starts_with("http/1.1 200"), "{headers}");
-    assert!(headers.contains("content-type: text/html; charset=utf-8"), "{headers}");
-    assert!(headers.contains("cache-control: public, max-age=300"), "{headers}");
-    assert!(headers.contains("content-security-policy: default-src 'none'"), "{headers}");
+    assert!(
+        headers.contains("content-type: text/html; charset=utf-8"),
+        "{headers}"
+    );
+    assert!(
+        headers.contains("cache-control: public, max-age=300"),
+        "{headers}"
+    );
+    assert!(
+        headers.contains("content-security-policy: default-src 'none'"),
+        "{headers}"
+    );
     assert_eq!(String::from_utf8_lossy(&second.stdout), "304");
 }

@@ -96,13 +96,23 @@ async fn the_python_client_generated_by_openapi_python_client_makes_a_round_trip
 
     let round_trip = run(
         &python(),
-        &[repo_root().join("tests/clients/roundtrip.py").to_str().unwrap(), &server.base_url, &tenant.key],
+        &[
+            repo_root()
+                .join("tests/clients/roundtrip.py")
+                .to_str()
+                .unwrap(),
+            &server.base_url,
+            &tenant.key,
+        ],
         &dir,
         &[("PYTHONPATH", &dir)],
     )
     .await;
     let out = succeeded("the Python client's round trip", &round_trip);
-    assert!(out.contains("create, get, patch, list, delete, 404: ok"), "{out}");
+    assert!(
+        out.contains("create, get, patch, list, delete, 404: ok"),
+        "{out}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -121,27 +131,48 @@ async fn the_typescript_client_from_openapi_typescript_and_openapi_fetch_makes_a
 
     let generated = run(
         &bin.join("openapi-typescript"),
-        &[&format!("{}/openapi.json", server.base_url), "--output", "schema.d.ts"],
+        &[
+            &format!("{}/openapi.json", server.base_url),
+            "--output",
+            "schema.d.ts",
+        ],
         &dir,
         &[],
     )
     .await;
     let log = succeeded("openapi-typescript", &generated);
     assert!(
-        !log.contains('⚠') && !log.to_lowercase().contains("warn") && !log.to_lowercase().contains("error"),
+        !log.contains('⚠')
+            && !log.to_lowercase().contains("warn")
+            && !log.to_lowercase().contains("error"),
         "openapi-typescript warned:\n{log}"
     );
     let schema = std::fs::read_to_string(dir.join("schema.d.ts")).unwrap();
-    assert!(schema.contains("ThrottledError") && schema.contains("429"), "the 429 response was generated");
+    assert!(
+        schema.contains("ThrottledError") && schema.contains("429"),
+        "the 429 response was generated"
+    );
 
     let compiled = run(&bin.join("tsc"), &["--project", "tsconfig.json"], &dir, &[]).await;
-    succeeded("tsc --strict over roundtrip.ts and the generated types", &compiled);
+    succeeded(
+        "tsc --strict over roundtrip.ts and the generated types",
+        &compiled,
+    );
     let node = Path::new("node");
     let version = run(node, &["--version"], &dir, &[]).await;
     let version = succeeded("node --version", &version);
-    let round_trip = run(node, &["roundtrip.js", &server.base_url, &tenant.key], &dir, &[]).await;
+    let round_trip = run(
+        node,
+        &["roundtrip.js", &server.base_url, &tenant.key],
+        &dir,
+        &[],
+    )
+    .await;
     let out = succeeded("the TypeScript client's round trip", &round_trip);
-    assert!(out.contains("create, get, patch, list, delete, 404: ok"), "{out}");
+    assert!(
+        out.contains("create, get, patch, list, delete, 404: ok"),
+        "{out}"
+    );
     eprintln!("typescript client on node {}", version.trim());
     std::fs::remove_dir_all(&dir).ok();
 }

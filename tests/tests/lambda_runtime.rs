@@ -417,7 +417,9 @@ async fn get_openapi_answers_the_docs_sample_event_with_the_page_and_its_caching
     let headers = &payload["headers"];
     assert_eq!(headers["content-type"], "text/html; charset=utf-8");
     assert_eq!(headers["cache-control"], "public, max-age=300");
-    assert!(headers["etag"].as_str().is_some_and(|tag| tag.starts_with('"')));
+    assert!(headers["etag"]
+        .as_str()
+        .is_some_and(|tag| tag.starts_with('"')));
     assert!(headers["content-security-policy"]
         .as_str()
         .is_some_and(|csp| csp.starts_with("default-src 'none'")));

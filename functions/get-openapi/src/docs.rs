@@ -25,11 +25,11 @@
 
 use std::sync::OnceLock;
 
+use flate2::{write::GzEncoder, Compression};
 use lambda_http::http::header::{
     ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
 };
 use lambda_http::{Body, Request, Response};
-use flate2::{write::GzEncoder, Compression};
 use sha2::{Digest, Sha256};
 use std::io::Write as _;
 
@@ -124,9 +124,10 @@ pub fn page() -> Result<&'static DocsPage, &'static str> {
 
 /// Whether an `If-None-Match` value names `etag` (or is `*`).
 fn matches(if_none_match: &str, etag: &str) -> bool {
-    if_none_match.split(',').map(str::trim).any(|tag| {
-        tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag
-    })
+    if_none_match
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
 /// Whether an `Accept-Encoding` value accepts gzip (named, or `*`, without `q=0`).
@@ -166,7 +167,10 @@ pub fn response(request: &Request, page: &DocsPage, request_id: &str) -> Respons
         .header("x-request-id", request_id)
         .header("x-content-type-options", "nosniff")
         .header("referrer-policy", "no-referrer")
-        .header("content-security-policy", page.content_security_policy.as_str());
+        .header(
+            "content-security-policy",
+            page.content_security_policy.as_str(),
+        );
     let response = if not_modified {
         builder.status(304).body(Body::Empty)
     } else if gzip {
@@ -210,8 +214,14 @@ mod tests {
         assert!(page.html.contains(REDOC_JS));
         assert!(page.html.contains("\"operationId\":\"listClients\""));
         assert!(!page.html.contains("<script src"), "no external script");
-        assert!(!page.html.contains("href=\"http"), "no external stylesheet, font or icon");
-        assert!(!REDOC_JS.contains("cdn.redoc.ly"), "the vendored bundle's logo is inline");
+        assert!(
+            !page.html.contains("href=\"http"),
+            "no external stylesheet, font or icon"
+        );
+        assert!(
+            !REDOC_JS.contains("cdn.redoc.ly"),
+            "the vendored bundle's logo is inline"
+        );
         assert!(REDOC_VERSION.starts_with("redoc@2.5.4 sha512-"));
     }
 
@@ -227,7 +237,10 @@ mod tests {
             .map(|b| format!("{b:02x}"))
             .collect();
 
-        assert_eq!(actual, recorded, "run scripts/vendor-redoc rather than editing the bundle");
+        assert_eq!(
+            actual, recorded,
+            "run scripts/vendor-redoc rather than editing the bundle"
+        );
     }
 
     #[test]
@@ -241,7 +254,10 @@ mod tests {
             .find_map(|directive| directive.strip_prefix("script-src "))
             .unwrap();
         assert_eq!(script_src.matches("'sha256-").count(), 2, "{script_src}");
-        assert!(!csp.contains("unsafe-eval") && !csp.contains("http"), "{csp}");
+        assert!(
+            !csp.contains("unsafe-eval") && !csp.contains("http"),
+            "{csp}"
+        );
         // Each script element starts a line (the bundle itself mentions `<script>`).
         let inline: Vec<&str> = page
             .html
@@ -257,11 +273,15 @@ mod tests {
 
     #[test]
     fn the_description_cannot_close_the_script_element_it_sits_in() {
-        let page = build(&serde_json::json!({"info": {"title": "A", "description": "</script><b>"}}));
+        let page =
+            build(&serde_json::json!({"info": {"title": "A", "description": "</script><b>"}}));
 
         assert!(page.html.contains("\\u003c/script\\u003e\\u003cb\\u003e"));
         assert_eq!(page.html.matches("</script>").count(), 2);
-        assert!(!REDOC_JS.contains("</script"), "the bundle cannot be inlined as it is");
+        assert!(
+            !REDOC_JS.contains("</script"),
+            "the bundle cannot be inlined as it is"
+        );
     }
 
     #[test]
@@ -270,7 +290,11 @@ mod tests {
 
         let fresh = response(&request(None), page, "r1");
         let revalidated = response(&request(Some(&page.etag)), page, "r2");
-        let listed = response(&request(Some(&format!("\"other\", W/{}", page.etag))), page, "r3");
+        let listed = response(
+            &request(Some(&format!("\"other\", W/{}", page.etag))),
+            page,
+            "r3",
+        );
         let stale = response(&request(Some("\"other\"")), page, "r4");
 
         assert_eq!(fresh.status(), 200);
@@ -291,7 +315,11 @@ mod tests {
 
         let gzipped = response(&request_with(None, Some("br, gzip;q=0.8")), page, "r1");
         let refused = response(&request_with(None, Some("gzip;q=0, identity")), page, "r2");
-        let revalidated = response(&request_with(Some(&page.gzip_etag), Some("gzip")), page, "r3");
+        let revalidated = response(
+            &request_with(Some(&page.gzip_etag), Some("gzip")),
+            page,
+            "r3",
+        );
 
         assert_eq!(gzipped.status(), 200);
         assert_eq!(gzipped.headers()["content-encoding"], "gzip");
@@ -302,7 +330,11 @@ mod tests {
             .read_to_string(&mut html)
             .unwrap();
         assert_eq!(html, page.html);
-        assert!(page.gzip.len() * 3 < page.html.len(), "{} bytes gzipped", page.gzip.len());
+        assert!(
+            page.gzip.len() * 3 < page.html.len(),
+            "{} bytes gzipped",
+            page.gzip.len()
+        );
         assert!(refused.headers().get("content-encoding").is_none());
         assert_eq!(refused.headers()["etag"], page.etag.as_str());
         assert_eq!(revalidated.status(), 304);

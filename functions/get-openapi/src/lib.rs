@@ -90,7 +90,10 @@ mod tests {
         let response = handle(request);
 
         assert_eq!(response.status(), 200);
-        assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8");
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/html; charset=utf-8"
+        );
         assert!(response.headers().contains_key("content-security-policy"));
         assert!(response.headers().contains_key("x-request-id"));
     }
