@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
 use super::error::WriteKind;
 use super::item::{self, client_key, client_sk, org_pk};
-use super::{counts, idempotency, usage, StoreError, Table};
+use super::{counts, idempotency, search_index, usage, StoreError, Table};
 use crate::domain::input::{ClientPatch, IdempotencyKey, NewClient};
 use crate::domain::model::{Client, ClientId, ExpectedVersion, OrgId, Status, Timestamp};
 
@@ -85,7 +85,21 @@ impl ClientStore {
         new: NewClient,
         idempotency_key: Option<&IdempotencyKey>,
     ) -> Result<Created, StoreError> {
-        outcome_watched(self.try_create(org, new, idempotency_key)).await
+        let created = outcome_watched(self.try_create(org, new, idempotency_key)).await?;
+        if created.replayed {
+            outcome_watched(self.reindex(org, created.client.id)).await?;
+        }
+        Ok(created)
+    }
+
+    /// Puts the search index entries of a client as it is now: a replayed
+    /// create repairs the index of a first attempt whose entries failed.
+    async fn reindex(&self, org: &OrgId, id: ClientId) -> Result<(), StoreError> {
+        if let Some(current) = self.get(org, id).await? {
+            let entries: Vec<_> = search_index::entries(org, &current).into_iter().collect();
+            search_index::put(&self.table, &entries, current.version).await?;
+        }
+        Ok(())
     }
 
     async fn try_create(
@@ -125,6 +139,35 @@ impl ClientStore {
                 &client,
             )?);
         }
+        let entries: Vec<_> = search_index::entries(org, &client).into_iter().collect();
+        let (committed, indexed) = tokio::join!(
+            self.commit_create(org, written, client, idempotency_key, &fingerprint),
+            search_index::put(&self.table, &entries, 1),
+        );
+        match committed {
+            Ok(created) if !created.replayed => {
+                indexed.map_err(committed_unindexed)?;
+                Ok(created)
+            }
+            // This create's entries name a client that was never written.
+            Ok(_) | Err(StoreError::Contended { .. } | StoreError::IdempotencyKeyReused) => {
+                discard_entries(&self.table, &entries).await;
+                committed
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Commits a new client (and its idempotency record), retrying races.
+    async fn commit_create(
+        &self,
+        org: &OrgId,
+        written: Vec<TransactWriteItem>,
+        client: Client,
+        idempotency_key: Option<&IdempotencyKey>,
+        fingerprint: &str,
+    ) -> Result<Created, StoreError> {
+        let id = client.id;
         let created = Created {
             client,
             replayed: false,
@@ -141,7 +184,7 @@ impl ClientStore {
                 // a request with the same key may be committing.
                 Err(WriteFailure::Conflict { counts_only: false }) => {
                     if let Some(key) = idempotency_key {
-                        if let Some(replay) = self.replay(org, key, &fingerprint).await? {
+                        if let Some(replay) = self.replay(org, key, fingerprint).await? {
                             return Ok(replay);
                         }
                     }
@@ -156,7 +199,7 @@ impl ClientStore {
                         return Ok(created);
                     }
                     if let Some(key) = idempotency_key {
-                        if let Some(replay) = self.replay(org, key, &fingerprint).await? {
+                        if let Some(replay) = self.replay(org, key, fingerprint).await? {
                             return Ok(replay);
                         }
                     }
@@ -229,8 +272,21 @@ impl ClientStore {
             let items = vec![TransactWriteItem::builder().put(put).build()];
             let moved = [(current.status, -1), (next.status, 1)];
             let counted = (next.status != current.status).then_some((org, &moved[..]));
-            match self.transact(items, counted).await {
-                Ok(()) => return Ok(next),
+            let (added, unneeded) = search_index::changes(org, &current, &next);
+            let (committed, indexed) = tokio::join!(
+                self.transact(items, counted),
+                search_index::put(&self.table, &added, next.version),
+            );
+            match committed {
+                Ok(()) => {
+                    indexed.map_err(committed_unindexed)?;
+                    let dropped =
+                        search_index::delete_unneeded(&self.table, &unneeded, next.version).await;
+                    if let Err(error) = dropped {
+                        tracing::warn!(%error, "unneeded search index entries left behind");
+                    }
+                    return Ok(next);
+                }
                 Err(failure) => throttled = self.before_retry(attempt, failure).await?,
             }
         }
@@ -268,7 +324,12 @@ impl ClientStore {
             let items = vec![TransactWriteItem::builder().delete(delete).build()];
             let counted = Some((org, &[(current.status, -1)][..]));
             match self.transact(items, counted).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    let entries: Vec<_> =
+                        search_index::entries(org, &current).into_iter().collect();
+                    discard_entries(&self.table, &entries).await;
+                    return Ok(());
+                }
                 Err(failure) => throttled = self.before_retry(attempt, failure).await?,
             }
         }
@@ -424,6 +485,22 @@ async fn outcome_watched<T>(
     match usage::watch_writes(write).await {
         (Err(StoreError::Unavailable(cause)), true) => Err(StoreError::WriteOutcomeUnknown(cause)),
         (result, _) => result,
+    }
+}
+
+/// The error of a write whose client committed but whose search index
+/// entries could not be written: answered as "outcome unknown", so that the
+/// caller repeats it (a create with its `Idempotency-Key`, whose replay
+/// writes the entries again); `clients-admin backfill-search` also repairs it.
+fn committed_unindexed(error: StoreError) -> StoreError {
+    StoreError::WriteOutcomeUnknown(Box::new(error))
+}
+
+/// Deletes search index entries no client needs, best effort: a leftover
+/// costs a read in later searches, never a wrong result (reads verify).
+async fn discard_entries(table: &Table, entries: &[search_index::Entry]) {
+    if let Err(error) = search_index::delete(table, entries).await {
+        tracing::warn!(%error, "search index entries of a missing client left behind");
     }
 }
 

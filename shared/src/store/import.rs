@@ -1,15 +1,16 @@
 //! Bulk import: many clients written at once, for demo data, tests and the
 //! benchmark. Not an API path: it skips validation and per-client
-//! transactions, writing with `BatchWriteItem` from several concurrent
-//! writers, then adds the imported clients to the organization's counts in
-//! one `UpdateItem`. The clients must be new (fresh ids).
+//! transactions, writing the client items and their search index entries
+//! with `BatchWriteItem` from several concurrent writers, then adds the
+//! imported clients to the organization's counts in one `UpdateItem`. The
+//! clients must be new (fresh ids).
 
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 
 use super::item::to_item;
-use super::{counts, StoreError, Table};
+use super::{counts, search_index, StoreError, Table};
 use crate::domain::model::{Client, ClientId, OrgId, Status};
 
 /// Items per `BatchWriteItem`, DynamoDB's maximum.
@@ -39,27 +40,53 @@ pub fn sample_clients(n: usize) -> Vec<Client> {
         .collect()
 }
 
-/// Writes `clients` into the organization with `writers` concurrent
-/// `BatchWriteItem` loops (unprocessed items are sent again), then adds them
-/// to its counts.
+/// Writes `clients` into the organization, with their search index
+/// entries, from `writers` concurrent `BatchWriteItem` loops (unprocessed
+/// items are sent again), then adds them to its counts.
 pub async fn import_clients(
     table: &Table,
     org: &OrgId,
     clients: &[Client],
     writers: usize,
 ) -> Result<(), StoreError> {
-    let mut batches = Vec::new();
-    for chunk in clients.chunks(BATCH_SIZE) {
-        let mut batch = Vec::with_capacity(chunk.len());
-        for client in chunk {
-            let put = PutRequest::builder()
-                .set_item(Some(to_item(org, client)?))
-                .build()
-                .map_err(StoreError::failed)?;
-            batch.push(WriteRequest::builder().put_request(put).build());
+    import(table, org, clients, writers, true).await
+}
+
+/// Like [`import_clients`] but without the search index entries, as data
+/// written before the index existed (for testing `backfill-search`).
+pub async fn import_clients_without_search_index(
+    table: &Table,
+    org: &OrgId,
+    clients: &[Client],
+    writers: usize,
+) -> Result<(), StoreError> {
+    import(table, org, clients, writers, false).await
+}
+
+async fn import(
+    table: &Table,
+    org: &OrgId,
+    clients: &[Client],
+    writers: usize,
+    with_search_index: bool,
+) -> Result<(), StoreError> {
+    let mut requests = Vec::new();
+    for client in clients {
+        let put = PutRequest::builder()
+            .set_item(Some(to_item(org, client)?))
+            .build()
+            .map_err(StoreError::failed)?;
+        requests.push(WriteRequest::builder().put_request(put).build());
+        if with_search_index {
+            for entry in search_index::entries(org, client) {
+                requests.push(entry.put_request(client.version)?);
+            }
         }
-        batches.push(batch);
     }
+    let batches: Vec<Vec<WriteRequest>> = requests
+        .chunks(BATCH_SIZE)
+        .map(<[WriteRequest]>::to_vec)
+        .collect();
     let batches = Arc::new(Mutex::new(batches));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..writers.max(1) {
@@ -69,19 +96,7 @@ pub async fn import_clients(
                 let Some(batch) = batches.lock().unwrap_or_else(|e| e.into_inner()).pop() else {
                     return Ok::<(), StoreError>(());
                 };
-                let mut pending = Some(batch);
-                while let Some(batch) = pending.take() {
-                    let output = table
-                        .client
-                        .batch_write_item()
-                        .request_items(&table.name, batch)
-                        .send()
-                        .await?;
-                    pending = output
-                        .unprocessed_items
-                        .and_then(|mut rest| rest.remove(&table.name))
-                        .filter(|rest| !rest.is_empty());
-                }
+                table.batch_write(batch).await?;
             }
         });
     }

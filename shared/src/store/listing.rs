@@ -1,15 +1,18 @@
-//! List pages: sorted, filtered by status, searched, paged by offset.
+//! List pages: sorted, filtered by status, searched, paged by offset or cursor.
 //!
 //! Without a search, a page walks a keys-only index in the requested order,
 //! skipping `offset` entries and keeping `limit`, then fetches those clients
-//! with one `BatchGetItem`; `total` comes from the counts item. With a
-//! search, the organization's compact `byCreated` index is read whole with a
-//! DynamoDB filter (name and phone digits), the matches are sorted in memory
-//! and the page is fetched the same way. See `docs/data-model.md` for costs.
+//! with one `BatchGetItem`; `total` comes from the counts shards. With a
+//! search, the search index ([`super::search_index`]) gives the candidate
+//! clients, whose current items are read (strongly consistent, only the
+//! fields that verify and sort them) and checked with the exact matching
+//! rule; the matches are sorted in memory and the page is fetched the same
+//! way. See `docs/data-model.md` for costs.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::clients::ClientStore;
 use super::item::{self, client_key, client_sk, id_from_sk, org_pk, status_pk, Item};
@@ -17,14 +20,26 @@ use super::schema::{
     attr, IndexDefinition, BY_CREATED, BY_NAME, BY_PHONE, BY_STATUS_CREATED, BY_STATUS_NAME,
     BY_STATUS_PHONE,
 };
+use super::search_index;
+use super::table::MAX_BATCH_ROUNDS;
 use super::StoreError;
 use crate::domain::list_query::{ListQuery, SortField, SortOrder};
 use crate::domain::model::{Client, ClientId, OrgId, Status};
 use crate::domain::position::Position;
 use crate::domain::search::SearchTerm;
 
-/// How many times unprocessed keys of a `BatchGetItem` are asked for again.
-const MAX_BATCH_GET_ROUNDS: u32 = 5;
+/// Keys per `BatchGetItem`, DynamoDB's maximum.
+const BATCH_GET_SIZE: usize = 100;
+/// `BatchGetItem` calls of one request in flight at once.
+const BATCH_GETS_IN_FLIGHT: usize = 8;
+/// What search reads of each candidate client to verify and sort it.
+const SEARCH_FIELDS: [&str; 5] = [
+    attr::SK,
+    attr::NAME_FOLD,
+    attr::PHONE_DIGITS,
+    attr::PHONE,
+    attr::STATUS,
+];
 
 /// One page of a list, with what it cost.
 #[derive(Debug, Clone, PartialEq)]
@@ -196,6 +211,9 @@ impl ClientStore {
         Ok((entries, false))
     }
 
+    /// A search: the candidates from the search index, each verified
+    /// against its current client item (the exact rule and the status
+    /// filter), sorted, counted and paged in memory; then the page's clients.
     async fn search(
         &self,
         org: &OrgId,
@@ -204,53 +222,18 @@ impl ClientStore {
         after: Option<&Position>,
     ) -> Result<ListPage, StoreError> {
         let mut cost = ReadCost::default();
+        let candidates = search_index::candidates(&self.table, org, term).await?;
+        cost.calls += candidates.calls;
+        cost.items_read += candidates.entries_read;
         let mut hits = Vec::new();
-        let mut start_key: Option<Item> = None;
-        let mut filter = "contains(#nameFold, :name)".to_owned();
-        if term.phone_digits.is_some() {
-            filter = format!("({filter} OR contains(#phoneDigits, :digits))");
-        }
-        if query.status.single().is_some() {
-            filter.push_str(" AND #status = :status");
-        }
-        loop {
-            let mut request = self
-                .table
-                .client
-                .query()
-                .table_name(&self.table.name)
-                .index_name(BY_CREATED.name)
-                .key_condition_expression("#pk = :pk")
-                .filter_expression(&filter)
-                .projection_expression("#sk, #nameFold, #phone, #status")
-                .expression_attribute_names("#pk", attr::PK)
-                .expression_attribute_names("#sk", attr::SK)
-                .expression_attribute_names("#nameFold", attr::NAME_FOLD)
-                .expression_attribute_names("#phone", attr::PHONE)
-                .expression_attribute_names("#status", attr::STATUS)
-                .expression_attribute_values(":pk", AttributeValue::S(org_pk(org)))
-                .expression_attribute_values(":name", AttributeValue::S(term.name_fold.clone()))
-                .set_exclusive_start_key(start_key.take());
-            if let Some(digits) = &term.phone_digits {
-                request = request
-                    .expression_attribute_names("#phoneDigits", attr::PHONE_DIGITS)
-                    .expression_attribute_values(":digits", AttributeValue::S(digits.clone()));
-            }
-            if let Some(status) = query.status.single() {
-                request = request.expression_attribute_values(
-                    ":status",
-                    AttributeValue::S(status.as_str().into()),
-                );
-            }
-            let output = request.send().await?;
-            cost.calls += 1;
-            cost.items_read += output.scanned_count.max(0) as u64;
-            for entry in output.items.unwrap_or_default() {
-                hits.push(SearchHit::from_entry(&entry)?.position(query.sort_by));
-            }
-            match output.last_evaluated_key {
-                Some(key) => start_key = Some(key),
-                None => break,
+        for entry in self
+            .fetch(org, &candidates.ids, Some(&SEARCH_FIELDS), &mut cost)
+            .await?
+        {
+            let hit = SearchHit::from_item(&entry)?;
+            let status_kept = query.status.single().is_none_or(|s| s == hit.status);
+            if status_kept && term.matches(&hit.name_fold, hit.phone_digits.as_deref()) {
+                hits.push(hit.position(query.sort_by));
             }
         }
         let ascending = query.sort_order == SortOrder::Asc;
@@ -296,28 +279,70 @@ impl ClientStore {
         ids: &[ClientId],
         cost: &mut ReadCost,
     ) -> Result<Vec<Client>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<Item> = ids.iter().map(|id| client_key(org, *id)).collect();
-        let mut pending = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .build()
-                .map_err(StoreError::failed)?,
-        );
         let mut found: HashMap<ClientId, Client> = HashMap::with_capacity(ids.len());
-        let mut rounds = 0;
+        for entry in self.fetch(org, ids, None, cost).await? {
+            let client = item::from_item(entry)?;
+            found.insert(client.id, client);
+        }
+        Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+    }
+
+    /// The items of these clients (only `fields`, if given), read strongly
+    /// consistent with `BatchGetItem`s of 100 keys, [`BATCH_GETS_IN_FLIGHT`]
+    /// at once, in no particular order; clients that do not exist are left out.
+    async fn fetch(
+        &self,
+        org: &OrgId,
+        ids: &[ClientId],
+        fields: Option<&[&str]>,
+        cost: &mut ReadCost,
+    ) -> Result<Vec<Item>, StoreError> {
+        let batches = ids
+            .chunks(BATCH_GET_SIZE)
+            .map(|chunk| self.fetch_batch(org, chunk, fields));
+        let results: Vec<(Vec<Item>, u32)> = stream::iter(batches)
+            .buffer_unordered(BATCH_GETS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        let mut items = Vec::with_capacity(ids.len());
+        for (batch, calls) in results {
+            cost.calls += calls;
+            cost.items_read += batch.len() as u64;
+            items.extend(batch);
+        }
+        Ok(items)
+    }
+
+    /// One `BatchGetItem` of at most 100 clients, unprocessed keys asked
+    /// again; returns the items and the calls it took.
+    async fn fetch_batch(
+        &self,
+        org: &OrgId,
+        ids: &[ClientId],
+        fields: Option<&[&str]>,
+    ) -> Result<(Vec<Item>, u32), StoreError> {
+        let keys: Vec<Item> = ids.iter().map(|id| client_key(org, *id)).collect();
+        let mut request = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true);
+        if let Some(fields) = fields {
+            let names: Vec<String> = (0..fields.len()).map(|i| format!("#f{i}")).collect();
+            request = request.projection_expression(names.join(", "));
+            for (name, field) in names.into_iter().zip(fields) {
+                request = request.expression_attribute_names(name, *field);
+            }
+        }
+        let mut pending = Some(request.build().map_err(StoreError::failed)?);
+        let (mut items, mut calls) = (Vec::with_capacity(ids.len()), 0);
         while let Some(request) = pending.take() {
-            rounds += 1;
-            if rounds > MAX_BATCH_GET_ROUNDS {
+            calls += 1;
+            if calls > MAX_BATCH_ROUNDS {
                 return Err(StoreError::Unavailable(
                     "BatchGetItem left keys unprocessed after every retry".into(),
                 ));
             }
-            if rounds > 1 {
-                tokio::time::sleep(std::time::Duration::from_millis(20 << rounds)).await;
+            if calls > 1 {
+                tokio::time::sleep(std::time::Duration::from_millis(20 << calls)).await;
             }
             let output = self
                 .table
@@ -326,23 +351,19 @@ impl ClientStore {
                 .request_items(&self.table.name, request)
                 .send()
                 .await?;
-            cost.calls += 1;
-            for entry in output
-                .responses
-                .unwrap_or_default()
-                .remove(&self.table.name)
-                .unwrap_or_default()
-            {
-                cost.items_read += 1;
-                let client = item::from_item(entry)?;
-                found.insert(client.id, client);
-            }
+            items.extend(
+                output
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table.name)
+                    .unwrap_or_default(),
+            );
             pending = output
                 .unprocessed_keys
                 .and_then(|mut unprocessed| unprocessed.remove(&self.table.name))
                 .filter(|rest| !rest.keys().is_empty());
         }
-        Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+        Ok((items, calls))
     }
 }
 
@@ -385,22 +406,24 @@ fn sk_id(entry: &Item) -> Result<ClientId, StoreError> {
     .ok_or_else(|| StoreError::corrupt("index entry without a client sort key"))
 }
 
-/// What search reads of a client from the compact index: enough to sort.
+/// What search reads of a candidate client: enough to verify and sort it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct SearchHit {
     id: ClientId,
     name_fold: String,
     phone: Option<String>,
+    phone_digits: Option<String>,
     status: Status,
 }
 
 impl SearchHit {
-    fn from_entry(entry: &Item) -> Result<Self, StoreError> {
-        let broken = || StoreError::corrupt("search index entry is missing a projected attribute");
+    fn from_item(entry: &Item) -> Result<Self, StoreError> {
+        let broken = || StoreError::corrupt("client item is missing a search attribute");
         Ok(Self {
             id: sk_id(entry)?,
             name_fold: text(entry, attr::NAME_FOLD).ok_or_else(broken)?,
             phone: text(entry, attr::PHONE),
+            phone_digits: text(entry, attr::PHONE_DIGITS),
             status: text(entry, attr::STATUS)
                 .as_deref()
                 .and_then(Status::parse)
@@ -442,6 +465,7 @@ mod tests {
             id: ClientId::new(),
             name_fold: name.into(),
             phone: phone.map(Into::into),
+            phone_digits: None,
             status,
         }
     }

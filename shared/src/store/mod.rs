@@ -7,6 +7,8 @@
 //! - [`clients`]: get, create, update and delete, optimistic and bounded.
 //! - [`counts`]: the per-organization counts item, kept exact in each write's transaction.
 //! - [`listing`]: list pages, sorted, filtered and searched through the indexes.
+//! - [`search_index`]: the suffix items that make a substring search one `begins_with` query.
+//! - [`search_backfill`]: writes the search index of clients stored before it existed.
 //! - [`idempotency`]: records that replay the first answer to an `Idempotency-Key`.
 //! - [`keys`]: API key records.
 //! - [`import`]: bulk import of sample or existing clients (demo data, tests, benchmark).
@@ -26,6 +28,8 @@ pub mod item;
 pub mod keys;
 pub mod listing;
 pub mod schema;
+pub mod search_backfill;
+pub mod search_index;
 pub mod table;
 pub mod usage;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 use super::error::StoreError;
@@ -20,6 +20,9 @@ pub const SDK_MAX_ATTEMPTS: u32 = 3;
 /// The longest any one DynamoDB call may take, retries included; keeps a
 /// request well inside the function's timeout when DynamoDB is unreachable.
 pub const SDK_OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+/// Rounds of a batch call (`BatchWriteItem`, `BatchGetItem`) whose
+/// unprocessed part is sent again before giving up.
+pub const MAX_BATCH_ROUNDS: u32 = 6;
 
 /// The roots of Amazon Trust Services (Amazon Root CA 1–4 and the Starfield
 /// Services G2 root that cross-signs them), which issue the certificates of
@@ -106,6 +109,37 @@ impl Table {
             .send()
             .await?;
         Ok(output.item)
+    }
+
+    /// Sends one `BatchWriteItem` of at most 25 requests, sending the
+    /// unprocessed ones again (with a short, growing pause) until none is
+    /// left; [`StoreError::Unavailable`] if some are still unprocessed after
+    /// [`MAX_BATCH_ROUNDS`] rounds.
+    pub async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        let mut pending = Some(requests).filter(|r| !r.is_empty());
+        let mut rounds = 0;
+        while let Some(batch) = pending.take() {
+            rounds += 1;
+            if rounds > MAX_BATCH_ROUNDS {
+                return Err(StoreError::Unavailable(
+                    "BatchWriteItem left items unprocessed after every retry".into(),
+                ));
+            }
+            if rounds > 1 {
+                tokio::time::sleep(Duration::from_millis(20 << rounds)).await;
+            }
+            let output = self
+                .client
+                .batch_write_item()
+                .request_items(&self.name, batch)
+                .send()
+                .await?;
+            pending = output
+                .unprocessed_items
+                .and_then(|mut rest| rest.remove(&self.name))
+                .filter(|rest| !rest.is_empty());
+        }
+        Ok(())
     }
 
     /// Every item of partition `pk` whose `sk` begins with `sk_prefix`, read
