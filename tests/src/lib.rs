@@ -11,10 +11,12 @@
 //! parses it with `lambda_http`, and calls the route's function handler.
 //!
 //! Also here, for every test file: [`repo_root`] ([`paths`]), the event
-//! fixtures' placeholders ([`fixtures`]), [`client_uri`], [`ids`] and
+//! fixtures' placeholders ([`fixtures`]), [`client_uri`], [`ids`],
+//! [`expected_order`] and
 //! [`join_all`]. The function binaries run through the `lambda-harness`
 //! crate (under AWS's Runtime Interface Emulator: `tests/tests/lambda_runtime.rs`).
 
+use std::cmp::Ordering as CmpOrdering;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,8 +25,8 @@ use lambda_http::http::{Method, Request as HttpRequest};
 use serde_json::Value;
 use shared::domain::model::{Client, OrgId};
 use shared::function::Config;
-use shared::store::import::import_clients;
 pub use shared::store::import::sample_clients;
+use shared::store::import::{import_clients, import_clients_without_search_index};
 use shared::store::keys::KeyStore;
 use shared::store::{counts, schema, Table};
 use shared::App;
@@ -259,6 +261,14 @@ impl TestApi {
             .await
             .expect("import the clients");
     }
+
+    /// Like [`Self::seed`] but without search index entries: clients as
+    /// stored before the index existed.
+    pub async fn seed_without_search_index(&self, org: &OrgId, clients: &[Client]) {
+        import_clients_without_search_index(&self.table, org, clients, 4)
+            .await
+            .expect("import the clients");
+    }
 }
 
 /// A request to send through [`TestApi::send`].
@@ -343,6 +353,39 @@ impl TestResponse {
             .map(|details| details.iter().filter_map(|d| d["field"].as_str()).collect())
             .unwrap_or_default()
     }
+}
+
+/// The contract's order, computed independently of the store.
+pub fn expected_order(clients: &[Value], sort_by: &str, descending: bool) -> Vec<String> {
+    let mut sorted = clients.to_vec();
+    sorted.sort_by(|a, b| {
+        let by_field = match sort_by {
+            "name" => a["name"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .cmp(&b["name"].as_str().unwrap().to_lowercase()),
+            "phone" => match (a["phone"].as_str(), b["phone"].as_str()) {
+                (Some(x), Some(y)) => x.cmp(y),
+                (Some(_), None) => CmpOrdering::Less,
+                (None, Some(_)) => CmpOrdering::Greater,
+                (None, None) => CmpOrdering::Equal,
+            },
+            "status" => a["status"].as_str().cmp(&b["status"].as_str()),
+            "createdAt" => a["createdAt"].as_str().cmp(&b["createdAt"].as_str()),
+            other => panic!("unknown sort field {other}"),
+        };
+        let ordering = by_field.then(a["id"].as_str().cmp(&b["id"].as_str()));
+        if descending {
+            ordering.reverse()
+        } else {
+            ordering
+        }
+    });
+    sorted
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// The ids of a list answer's `data`, in order.

@@ -297,9 +297,10 @@ impl ClientStore {
         fields: Option<&[&str]>,
         cost: &mut ReadCost,
     ) -> Result<Vec<Item>, StoreError> {
-        let batches = ids
+        let batches: Vec<_> = ids
             .chunks(BATCH_GET_SIZE)
-            .map(|chunk| self.fetch_batch(org, chunk, fields));
+            .map(|chunk| self.fetch_batch(org, chunk, fields))
+            .collect();
         let results: Vec<(Vec<Item>, u32)> = stream::iter(batches)
             .buffer_unordered(BATCH_GETS_IN_FLIGHT)
             .try_collect()

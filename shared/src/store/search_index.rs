@@ -182,33 +182,39 @@ pub async fn delete_unneeded(
     entries: &[Entry],
     version: u64,
 ) -> Result<(), StoreError> {
-    stream::iter(entries)
-        .map(|entry| async move {
-            let result = table
-                .client
-                .delete_item()
-                .table_name(&table.name)
-                .set_key(Some(entry.key()))
-                .condition_expression("#v <= :v")
-                .expression_attribute_names("#v", VERSION)
-                .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
-                .send()
-                .await;
-            match result {
-                Ok(_) => Ok(()),
-                Err(error)
-                    if error
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
-                    Ok(())
-                }
-                Err(error) => Err(StoreError::from(error)),
-            }
-        })
+    let deletes: Vec<_> = entries
+        .iter()
+        .map(|entry| delete_if_not_newer(table, entry, version))
+        .collect();
+    stream::iter(deletes)
         .buffer_unordered(WRITES_IN_FLIGHT)
         .try_collect::<()>()
         .await
+}
+
+/// Deletes one entry while it was written for `version` or earlier.
+async fn delete_if_not_newer(table: &Table, entry: &Entry, version: u64) -> Result<(), StoreError> {
+    let result = table
+        .client
+        .delete_item()
+        .table_name(&table.name)
+        .set_key(Some(entry.key()))
+        .condition_expression("#v <= :v")
+        .expression_attribute_names("#v", VERSION)
+        .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(())
+        }
+        Err(error) => Err(StoreError::from(error)),
+    }
 }
 
 /// Sends write requests in `BatchWriteItem` calls of 25, [`WRITES_IN_FLIGHT`] at once.
@@ -217,8 +223,13 @@ pub async fn write_all(table: &Table, requests: Vec<WriteRequest>) -> Result<(),
         .chunks(BATCH_WRITE_SIZE)
         .map(<[WriteRequest]>::to_vec)
         .collect();
-    stream::iter(batches)
+    // Futures collected first: a lazy `map` in the stream trips the
+    // `Send` check of the spawned request futures (higher-ranked lifetimes).
+    let writes: Vec<_> = batches
+        .into_iter()
         .map(|batch| table.batch_write(batch))
+        .collect();
+    stream::iter(writes)
         .buffer_unordered(WRITES_IN_FLIGHT)
         .try_collect::<()>()
         .await

@@ -6,8 +6,13 @@
 //! clients-admin list-keys   --org ORG
 //! clients-admin revoke-key  --org ORG --key-id ID
 //! clients-admin seed        --org ORG --count N
+//! clients-admin backfill-search (--org ORG [--from CLIENT_ID] | --all)
 //! clients-admin table-definition
 //! ```
+//!
+//! `backfill-search` writes the search index entries of clients stored
+//! before the index existed. It is idempotent; it prints its progress after
+//! every page of 100 clients with the `--from` that resumes after it.
 //!
 //! The table is `--table NAME` or `TABLE_NAME`; AWS settings (region,
 //! credentials, `AWS_ENDPOINT_URL_DYNAMODB`) come from the environment as for
@@ -16,10 +21,10 @@
 
 use std::process::ExitCode;
 
-use shared::domain::model::OrgId;
+use shared::domain::model::{ClientId, OrgId};
 use shared::store::import::{import_clients, sample_clients};
 use shared::store::keys::KeyStore;
-use shared::store::{schema, Table};
+use shared::store::{schema, search_backfill, Table};
 
 const USAGE: &str = "usage:
   clients-admin [--table NAME] create-table
@@ -27,6 +32,8 @@ const USAGE: &str = "usage:
   clients-admin [--table NAME] list-keys --org ORG
   clients-admin [--table NAME] revoke-key --org ORG --key-id ID
   clients-admin [--table NAME] seed --org ORG --count N   (sample clients, for demos)
+  clients-admin [--table NAME] backfill-search --org ORG [--from CLIENT_ID]
+  clients-admin [--table NAME] backfill-search --all      (every organization, one table scan to find them)
   clients-admin table-definition
 The table defaults to $TABLE_NAME.";
 
@@ -38,7 +45,15 @@ enum Command {
     ListKeys { org: OrgId },
     RevokeKey { org: OrgId, key_id: String },
     Seed { org: OrgId, count: usize },
+    BackfillSearch { orgs: Orgs, from: Option<ClientId> },
     TableDefinition,
+}
+
+/// Which organizations a command works on.
+#[derive(Debug, PartialEq, Eq)]
+enum Orgs {
+    One(OrgId),
+    All,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -53,6 +68,8 @@ fn parse(args: &[String]) -> Result<Invocation, String> {
     let mut label = None;
     let mut key_id = None;
     let mut count = None;
+    let mut from = None;
+    let mut all = false;
     let mut command = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -62,6 +79,14 @@ fn parse(args: &[String]) -> Result<Invocation, String> {
             "--org" => org = Some(value("--org")?.parse::<OrgId>()?),
             "--label" => label = Some(value("--label")?),
             "--key-id" => key_id = Some(value("--key-id")?),
+            "--from" => {
+                let text = value("--from")?;
+                from = Some(
+                    ClientId::parse(&text)
+                        .ok_or(format!("--from must be a client id, got {text:?}"))?,
+                );
+            }
+            "--all" => all = true,
             "--count" => {
                 let text = value("--count")?;
                 count = Some(
@@ -93,6 +118,15 @@ fn parse(args: &[String]) -> Result<Invocation, String> {
         Some("seed") => Command::Seed {
             org: need_org()?,
             count: count.ok_or("--count is required")?,
+        },
+        Some("backfill-search") => Command::BackfillSearch {
+            orgs: match (org, all) {
+                (Some(org), false) => Orgs::One(org),
+                (None, true) if from.is_none() => Orgs::All,
+                (None, true) => return Err("--from needs --org, not --all".into()),
+                _ => return Err("backfill-search needs --org ORG or --all".into()),
+            },
+            from,
         },
         Some("table-definition") => Command::TableDefinition,
         Some(other) => return Err(format!("unknown command {other:?}")),
@@ -187,6 +221,30 @@ async fn run(invocation: Invocation) -> Result<(), String> {
                 .map_err(|e| failed(&e))?;
             eprintln!("added {count} sample clients to organization {org}");
         }
+        Command::BackfillSearch { orgs, from } => {
+            let orgs = match orgs {
+                Orgs::One(org) => vec![org],
+                Orgs::All => search_backfill::organizations(&table)
+                    .await
+                    .map_err(|e| failed(&e))?,
+            };
+            for org in orgs {
+                let done = search_backfill::backfill(&table, &org, from, |progress| {
+                    if let Some(last) = progress.last {
+                        eprintln!(
+                            "{org}: {} clients, {} entries; resume with --org {org} --from {last}",
+                            progress.clients, progress.entries
+                        );
+                    }
+                })
+                .await
+                .map_err(|e| failed(&e))?;
+                eprintln!(
+                    "{org}: search index written for {} clients ({} entries)",
+                    done.clients, done.entries
+                );
+            }
+        }
         Command::TableDefinition => unreachable!("handled above"),
     }
     Ok(())
@@ -212,6 +270,32 @@ mod tests {
                 label: "ci".into()
             }
         );
+    }
+
+    #[test]
+    fn backfill_search_takes_one_organization_and_a_checkpoint_or_all() {
+        let one = parse(&args(
+            "backfill-search --org acme --from 0192f1d4-6c1e-7c3a-9a4e-2b1f0d9c8e7a",
+        ))
+        .unwrap();
+        let all = parse(&args("backfill-search --all")).unwrap();
+
+        assert_eq!(
+            one.command,
+            Command::BackfillSearch {
+                orgs: Orgs::One("acme".parse().unwrap()),
+                from: ClientId::parse("0192f1d4-6c1e-7c3a-9a4e-2b1f0d9c8e7a"),
+            }
+        );
+        assert_eq!(
+            all.command,
+            Command::BackfillSearch {
+                orgs: Orgs::All,
+                from: None
+            }
+        );
+        assert!(parse(&args("backfill-search")).is_err());
+        assert!(parse(&args("backfill-search --org acme --from x")).is_err());
     }
 
     #[test]
