@@ -1,5 +1,6 @@
 //! Set-up: the organizations the sections measure in, each seeded with
-//! sample clients by bulk import and given an API key.
+//! sample clients by bulk import (with their search index entries), 10 of
+//! them named with a rare word, and given an API key.
 
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -9,6 +10,7 @@ use shared::store::import::{import_clients, sample_clients};
 use shared::store::keys::KeyStore;
 use shared::store::Table;
 
+use crate::cost::RARE_WORD;
 use crate::format::thousands;
 use crate::settings::{say, Settings};
 
@@ -39,7 +41,12 @@ async fn seed_org(table: &Table, size: usize, report: &mut String) -> Org {
     let org: OrgId = format!("bench-{size}-{}", uuid::Uuid::now_v7().simple())
         .parse()
         .expect("an org id");
-    let clients = sample_clients(size);
+    let mut clients = sample_clients(size);
+    // 10 clients named with a word no other has: a search whose matches do
+    // not grow with the organization.
+    for k in 0..10.min(size) {
+        clients[k * size / 10].name = format!("{RARE_WORD} {k}");
+    }
     let t = Instant::now();
     import_clients(table, &org, &clients, 8)
         .await

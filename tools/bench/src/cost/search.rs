@@ -1,0 +1,59 @@
+//! The search rows of the cost table: queries whose number of matches is
+//! fixed whatever the organization's size (the seeded rare word, a name
+//! prefix), one matching about 1 % of the clients, and a 1-character query
+//! matching every client; each with its median latency.
+
+use std::time::{Duration, Instant};
+
+use super::CostRun;
+use crate::format::median;
+use crate::request::{get, send};
+
+/// Runs timed per search row (after the metered one).
+pub const LATENCY_RUNS: usize = 5;
+
+/// The word [`crate::seed`] gives 10 clients of every organization, and no other.
+pub const RARE_WORD: &str = "Zephyrine";
+
+/// The searches measured: label, query string, grows by design (matches grow with the organization).
+const SEARCHES: [(&str, &str, bool); 4] = [
+    (
+        "search \"zephyrine\" (10 matches)",
+        "limit=50&query=zephyrine",
+        false,
+    ),
+    (
+        "search \"client 00004\" (10 matches)",
+        "limit=50&query=client%2000004",
+        false,
+    ),
+    ("search \"555-12\" (~1 %)", "limit=50&query=555-12", true),
+    ("search \"e\" (every client)", "limit=50&query=e", true),
+];
+
+/// A 200-character name (the longest allowed), for the cost of its index entries.
+pub fn long_name() -> String {
+    "Bench Long Name ".repeat(13).chars().take(200).collect()
+}
+
+impl CostRun {
+    /// Each of [`SEARCHES`]: metered once, then timed [`LATENCY_RUNS`] times.
+    pub(super) async fn searches(&mut self, index: usize, key: &str) {
+        for (label, query, grows) in SEARCHES {
+            let request = get(&format!("/api/v1/clients?{query}"), key);
+            let (tally, _) = self.measure(&request, 200, label).await;
+            let mut times: Vec<Duration> = Vec::with_capacity(LATENCY_RUNS);
+            if tally.failed.is_none() {
+                for _ in 0..LATENCY_RUNS {
+                    let started = Instant::now();
+                    send(&self.app, &request).await;
+                    times.push(started.elapsed());
+                }
+            }
+            self.meter.take();
+            let p50 = (!times.is_empty()).then(|| median(times));
+            let note = if grows { "matches grow with n" } else { "" };
+            self.put_timed(label, index, (Some(tally), p50), note, grows);
+        }
+    }
+}
