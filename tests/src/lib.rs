@@ -23,11 +23,13 @@ use std::time::Duration;
 
 use lambda_http::http::{Method, Request as HttpRequest};
 use serde_json::Value;
+use shared::domain::list_query::ListQuery;
 use shared::domain::model::{Client, OrgId};
 use shared::function::Config;
 pub use shared::store::import::sample_clients;
 use shared::store::import::{import_clients, import_clients_without_search_index};
 use shared::store::keys::KeyStore;
+use shared::store::listing::ListPage;
 use shared::store::{counts, schema, Table};
 use shared::App;
 
@@ -242,6 +244,15 @@ impl TestApi {
         let response = self.get(tenant, &format!("/api/v1/clients?{query}")).await;
         assert_eq!(response.status, 200, "list ?{query}: {}", response.body);
         response.body
+    }
+
+    /// A first list page straight from the store, with what it cost.
+    pub async fn page(&self, org: &OrgId, query: &ListQuery) -> ListPage {
+        self.app
+            .clients
+            .list(org, query, None)
+            .await
+            .expect("a list page")
     }
 
     /// Counts an organization's client items per status `(active, inactive)`

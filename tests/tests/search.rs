@@ -309,18 +309,8 @@ async fn a_search_costs_what_it_finds_whatever_the_organizations_size() {
         ..ListQuery::default()
     };
 
-    let small_page = api
-        .app
-        .clients
-        .list(&small.org, &query, None)
-        .await
-        .unwrap();
-    let large_page = api
-        .app
-        .clients
-        .list(&large.org, &query, None)
-        .await
-        .unwrap();
+    let small_page = api.page(&small.org, &query).await;
+    let large_page = api.page(&large.org, &query).await;
 
     assert_eq!((small_page.total, large_page.total), (10, 10));
     assert_eq!(

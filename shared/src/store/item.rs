@@ -154,23 +154,27 @@ pub fn from_item(item: Item) -> Result<Client, StoreError> {
         .into_client()
 }
 
+/// An active client at version 1 with a fresh id, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_client(name: &str, phone: Option<&str>) -> Client {
+    let id = ClientId::new();
+    Client {
+        id,
+        name: name.into(),
+        phone: phone.map(Into::into),
+        status: Status::Active,
+        notes: None,
+        created_at: id.created_at(),
+        updated_at: id.created_at(),
+        version: 1,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn client(name: &str, phone: Option<&str>) -> Client {
-        let id = ClientId::new();
-        Client {
-            id,
-            name: name.into(),
-            phone: phone.map(Into::into),
-            status: Status::Active,
-            notes: None,
-            created_at: id.created_at(),
-            updated_at: id.created_at(),
-            version: 1,
-        }
-    }
+    use super::test_client as client;
 
     #[test]
     fn items_round_trip_to_the_same_client() {

@@ -21,7 +21,7 @@ use super::schema::{
     BY_STATUS_PHONE,
 };
 use super::search_index;
-use super::table::MAX_BATCH_ROUNDS;
+use super::table::before_batch_round;
 use super::StoreError;
 use crate::domain::list_query::{ListQuery, SortField, SortOrder};
 use crate::domain::model::{Client, ClientId, OrgId, Status};
@@ -337,14 +337,7 @@ impl ClientStore {
         let (mut items, mut calls) = (Vec::with_capacity(ids.len()), 0);
         while let Some(request) = pending.take() {
             calls += 1;
-            if calls > MAX_BATCH_ROUNDS {
-                return Err(StoreError::Unavailable(
-                    "BatchGetItem left keys unprocessed after every retry".into(),
-                ));
-            }
-            if calls > 1 {
-                tokio::time::sleep(std::time::Duration::from_millis(20 << calls)).await;
-            }
+            before_batch_round(calls, "BatchGetItem").await?;
             let output = self
                 .table
                 .client

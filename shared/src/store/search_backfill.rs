@@ -11,8 +11,9 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::counts::COUNTS_SK;
-use super::item::{self, client_sk, org_pk, CLIENT_SK_PREFIX};
+use super::item::{self, client_key, org_pk, CLIENT_SK_PREFIX};
 use super::schema::attr;
+use super::table::PagePart;
 use super::{search_index, StoreError, Table};
 use crate::domain::model::{ClientId, OrgId};
 
@@ -42,27 +43,15 @@ pub async fn backfill(
         last: from,
         ..Progress::default()
     };
-    let mut start_key = from.map(|id| {
-        [
-            (attr::PK.to_owned(), AttributeValue::S(org_pk(org))),
-            (attr::SK.to_owned(), AttributeValue::S(client_sk(id))),
-        ]
-        .into()
-    });
+    let mut start_key = from.map(|id| client_key(org, id));
     loop {
         let output = table
-            .client
-            .query()
-            .table_name(&table.name)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_names("#sk", attr::SK)
-            .expression_attribute_values(":pk", AttributeValue::S(org_pk(org)))
-            .expression_attribute_values(":prefix", AttributeValue::S(CLIENT_SK_PREFIX.into()))
-            .consistent_read(true)
-            .limit(PAGE_CLIENTS)
-            .set_exclusive_start_key(start_key.take())
-            .send()
+            .prefix_page(
+                &org_pk(org),
+                CLIENT_SK_PREFIX,
+                start_key.take(),
+                PagePart::AtMost(PAGE_CLIENTS),
+            )
             .await?;
         let mut requests = Vec::new();
         for entry in output.items.unwrap_or_default() {

@@ -28,6 +28,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::item::org_pk;
 use super::schema::attr;
+use super::table::PagePart;
 use super::{StoreError, Table};
 use crate::domain::model::{Client, ClientId, OrgId};
 use crate::domain::search::{fold_name, phone_digits, SearchTerm};
@@ -278,18 +279,7 @@ pub async fn candidates(
         let mut start_key = None;
         loop {
             let output = table
-                .client
-                .query()
-                .table_name(&table.name)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", attr::PK)
-                .expression_attribute_names("#sk", attr::SK)
-                .expression_attribute_values(":pk", AttributeValue::S(partition.clone()))
-                .expression_attribute_values(":prefix", AttributeValue::S(prefix.clone()))
-                .projection_expression("#sk")
-                .consistent_read(true)
-                .set_exclusive_start_key(start_key)
-                .send()
+                .prefix_page(&partition, &prefix, start_key, PagePart::SortKeys)
                 .await?;
             found.calls += 1;
             found.entries_read += output.scanned_count.max(0) as u64;
@@ -316,19 +306,7 @@ pub async fn candidates(
 mod tests {
     use super::*;
 
-    fn client(name: &str, phone: Option<&str>) -> Client {
-        let id = ClientId::new();
-        Client {
-            id,
-            name: name.into(),
-            phone: phone.map(Into::into),
-            status: crate::domain::model::Status::Active,
-            notes: None,
-            created_at: id.created_at(),
-            updated_at: id.created_at(),
-            version: 1,
-        }
-    }
+    use crate::store::item::test_client as client;
 
     fn org() -> OrgId {
         "acme".parse().unwrap()

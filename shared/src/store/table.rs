@@ -7,6 +7,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
@@ -120,14 +121,7 @@ impl Table {
         let mut rounds = 0;
         while let Some(batch) = pending.take() {
             rounds += 1;
-            if rounds > MAX_BATCH_ROUNDS {
-                return Err(StoreError::Unavailable(
-                    "BatchWriteItem left items unprocessed after every retry".into(),
-                ));
-            }
-            if rounds > 1 {
-                tokio::time::sleep(Duration::from_millis(20 << rounds)).await;
-            }
+            before_batch_round(rounds, "BatchWriteItem").await?;
             let output = self
                 .client
                 .batch_write_item()
@@ -142,6 +136,34 @@ impl Table {
         Ok(())
     }
 
+    /// One page (strongly consistent `Query`) of the items of partition `pk`
+    /// whose `sk` begins with `sk_prefix`, resuming at `start_key`.
+    pub async fn prefix_page(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        start_key: Option<Item>,
+        part: PagePart,
+    ) -> Result<QueryOutput, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#sk", attr::SK)
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+            .expression_attribute_values(":prefix", AttributeValue::S(sk_prefix.into()))
+            .consistent_read(true)
+            .set_exclusive_start_key(start_key);
+        query = match part {
+            PagePart::Whole => query,
+            PagePart::SortKeys => query.projection_expression("#sk"),
+            PagePart::AtMost(items) => query.limit(items),
+        };
+        Ok(query.send().await?)
+    }
+
     /// Every item of partition `pk` whose `sk` begins with `sk_prefix`, read
     /// strongly consistent, page after page: O(matching items), so only for
     /// bounded sets (an organization's API keys) and off-request checks.
@@ -150,17 +172,7 @@ impl Table {
         let mut start_key = None;
         loop {
             let output = self
-                .client
-                .query()
-                .table_name(&self.name)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", attr::PK)
-                .expression_attribute_names("#sk", attr::SK)
-                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-                .expression_attribute_values(":prefix", AttributeValue::S(sk_prefix.into()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start_key)
-                .send()
+                .prefix_page(&pk, sk_prefix, start_key, PagePart::Whole)
                 .await?;
             items.extend(output.items.unwrap_or_default());
             start_key = output.last_evaluated_key;
@@ -169,6 +181,32 @@ impl Table {
             }
         }
     }
+}
+
+/// What a page of [`Table::prefix_page`] holds.
+#[derive(Debug, Clone, Copy)]
+pub enum PagePart {
+    /// Whole items, up to 1 MB.
+    Whole,
+    /// Only the sort keys, up to 1 MB of items.
+    SortKeys,
+    /// At most this many whole items.
+    AtMost(i32),
+}
+
+/// Called before round `round` (1-based) of a batch call whose unprocessed
+/// part is sent again: a short pause growing with the round, or
+/// [`StoreError::Unavailable`] past [`MAX_BATCH_ROUNDS`].
+pub async fn before_batch_round(round: u32, operation: &str) -> Result<(), StoreError> {
+    if round > MAX_BATCH_ROUNDS {
+        return Err(StoreError::Unavailable(
+            format!("{operation} left requests unprocessed after every retry").into(),
+        ));
+    }
+    if round > 1 {
+        tokio::time::sleep(Duration::from_millis(20 << round)).await;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
