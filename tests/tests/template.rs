@@ -585,7 +585,8 @@ fn each_function_logs_to_its_own_log_group_with_retention() {
 
 /// What each function's code calls (shared/src/store): every function of a
 /// client route looks up the API key (GetItem); writes go through
-/// TransactWriteItems, which IAM authorises per item action. `get-openapi`
+/// TransactWriteItems, which IAM authorises per item action, and search index
+/// entries through BatchWriteItem (and DeleteItem on a rename). `get-openapi`
 /// serves a description compiled into it and may call nothing.
 const EXPECTED_ACTIONS: [(Function, &[&str]); 6] = [
     (
@@ -600,6 +601,7 @@ const EXPECTED_ACTIONS: [(Function, &[&str]); 6] = [
     (
         Function::CreateClient,
         &[
+            "dynamodb:BatchWriteItem",
             "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
@@ -608,6 +610,8 @@ const EXPECTED_ACTIONS: [(Function, &[&str]); 6] = [
     (
         Function::UpdateClient,
         &[
+            "dynamodb:BatchWriteItem",
+            "dynamodb:DeleteItem",
             "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
@@ -616,6 +620,7 @@ const EXPECTED_ACTIONS: [(Function, &[&str]); 6] = [
     (
         Function::DeleteClient,
         &[
+            "dynamodb:BatchWriteItem",
             "dynamodb:DeleteItem",
             "dynamodb:GetItem",
             "dynamodb:UpdateItem",
