@@ -12,9 +12,11 @@ use super::{StoreError, Table};
 
 /// Attribute names of the table's keys and index keys.
 pub mod attr {
-    /// The table's partition key: `ORG#<org>` or `APIKEY#<hash>`.
+    /// The table's partition key: `ORG#<org>`, `APIKEY#<hash>`, or a search
+    /// index partition `ORG#<org>#NAME#<c>` / `ORG#<org>#PHONE#<d>`.
     pub const PK: &str = "pk";
-    /// The table's sort key: `CLIENT#<id>`, `COUNTS`, `IDEM#<key>`, `KEY#<id>`, `APIKEY`.
+    /// The table's sort key: `CLIENT#<id>`, `COUNTS…`, `IDEM#<key>`, `KEY#<id>`,
+    /// `APIKEY`, or a search index entry's `<suffix>\x01<id>`.
     pub const SK: &str = "sk";
     /// The `byStatus*` indexes' partition key.
     pub const STATUS_PK: &str = "statusPk";
