@@ -1,8 +1,9 @@
 //! Search through the suffix index against DynamoDB Local: results equal a
 //! brute-force filter of every client over randomized Unicode names and
 //! phones; writes are visible to search at once; stale index entries never
-//! come back; the cost follows the matches, not the organization; the
-//! backfill makes clients stored without index entries searchable.
+//! come back, and late deletes spare entries put back since; the cost
+//! follows the matches, not the organization; the backfill makes clients
+//! stored without index entries searchable.
 
 use std::time::Instant;
 
@@ -363,4 +364,35 @@ async fn the_backfill_makes_clients_stored_without_index_entries_searchable_and_
         .filter(|c| c.status == Status::Inactive)
         .count();
     assert_eq!(status_counts["total"], inactive);
+}
+
+#[tokio::test]
+async fn a_late_delete_keeps_an_entry_that_a_newer_write_put_back() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    let client = sample_clients(1).remove(0);
+    let entries: Vec<_> = search_index::entries(&tenant.org, &client)
+        .into_iter()
+        .collect();
+    let exists = |entry: &search_index::Entry| {
+        let (table, pk, sk) = (api.table.clone(), entry.pk.clone(), entry.sk.clone());
+        async move { table.get_item(pk, sk).await.unwrap().is_some() }
+    };
+    // Version 5 put the entries back after version 4 dropped them.
+    search_index::put(&api.table, &entries, 5).await.unwrap();
+
+    search_index::delete_unneeded(&api.table, &entries, 4)
+        .await
+        .unwrap();
+    let kept = exists(&entries[0]).await;
+    search_index::delete_unneeded(&api.table, &entries, 6)
+        .await
+        .unwrap();
+    let dropped = !exists(&entries[0]).await;
+
+    assert!(
+        kept,
+        "written for version 5: a delete for version 4 keeps it"
+    );
+    assert!(dropped, "a delete for version 6 removes it");
 }
