@@ -173,7 +173,7 @@ impl CostRun {
 
         let long = json!({"name": search::long_name(), "phone": "+1 555-0000"});
         let request = prepare(Method::POST, "/api/v1/clients", key, Some(&long));
-        let (tally, _) = self.measure(&request, 201, "create, 200-char name").await;
+        let (tally, long) = self.measure(&request, 201, "create, 200-char name").await;
         self.put(
             "POST /clients (200-char name)",
             index,
@@ -181,6 +181,10 @@ impl CostRun {
             "",
             false,
         );
+        // Removed again, unmetered, so the organization keeps its size.
+        let long_uri = format!("/api/v1/clients/{}", long["data"]["id"].as_str().unwrap());
+        let delete = prepare(Method::DELETE, &long_uri, key, None);
+        send_ok(&self.app, &delete, 200, "delete").await;
 
         let patch = json!({"name": "Bench Renamed", "status": "inactive"});
         let request = prepare(Method::PATCH, &created_uri, key, Some(&patch));
