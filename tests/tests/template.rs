@@ -1363,11 +1363,14 @@ fn role_statements(template: &Value) -> Vec<(String, Value)> {
 #[test]
 fn writes_are_limited_to_organization_items_and_api_key_items_are_only_read() {
     let template = template();
+    // Item writes, each authorised against the item's partition key
+    // (BatchWriteItem too: the search index entries, ORG#<org>#NAME#…).
     let writes = [
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "dynamodb:ConditionCheckItem",
+        "dynamodb:BatchWriteItem",
     ];
     let mut conditioned = 0;
     for (id, statement) in role_statements(&template) {
