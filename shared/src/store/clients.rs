@@ -7,6 +7,14 @@
 //! read, and re-read and retry (bounded, with jittered backoff) when another
 //! writer got there first; a write that lost a transaction conflict retries
 //! at once on another counts shard.
+//!
+//! Each write also keeps the client's search index entries
+//! ([`super::search_index`]): a create puts them, and an update that changes
+//! the name or phone puts the new ones, concurrently with the transaction;
+//! after it commits, an update drops the entries no longer needed and a
+//! delete drops them all (best effort: reads verify every candidate). If
+//! the entries fail while the transaction committed, the write answers
+//! "outcome unknown" ([`StoreError::WriteOutcomeUnknown`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
