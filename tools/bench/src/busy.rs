@@ -180,7 +180,7 @@ pub fn busy_table(rows: &mut [BusyRow]) -> (String, Vec<String>) {
     );
     let _ = writeln!(
         out,
-        "{:>6}  {:>5}  {:>10}  {:>9}  {:>5}  {:>5}  {:>10}  {:>9}  {:>8}  {:>8}  {}",
+        "{:>6}  {:>5}  {:>10}  {:>9}  {:>5}  {:>5}  {:>10}  {:>9}  {:>8}  {:>8}  totals",
         "shards",
         "orgs",
         "201s/s",
@@ -191,7 +191,6 @@ pub fn busy_table(rows: &mut [BusyRow]) -> (String, Vec<String>) {
         "throttles",
         "p50",
         "p99",
-        "totals"
     );
     let mut misses = Vec::new();
     for index in 0..rows.len() {
