@@ -38,7 +38,7 @@ pub mod fixtures;
 pub mod paths;
 
 pub use fixtures::{PLACEHOLDER_ID, PLACEHOLDER_KEY};
-pub use paths::repo_root;
+pub use paths::{python, repo_root};
 
 /// The table every test shares (each test in its own organization).
 pub const TEST_TABLE: &str = "clients-test";

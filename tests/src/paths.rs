@@ -10,3 +10,11 @@ pub fn repo_root() -> PathBuf {
         .expect("tests/ lives in the workspace root")
         .to_path_buf()
 }
+
+/// The project virtual environment's Python (`PYTHON`, set by `scripts/test`),
+/// else `.tools/venv/bin/python`.
+pub fn python() -> PathBuf {
+    std::env::var_os("PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".tools/venv/bin/python"))
+}

@@ -13,17 +13,8 @@
 
 use std::path::PathBuf;
 
-use integration_tests::{repo_root, TestApi};
+use integration_tests::{python, repo_root, TestApi};
 use serde_json::{json, Value};
-
-fn python() -> String {
-    std::env::var("PYTHON").unwrap_or_else(|_| {
-        repo_root()
-            .join(".tools/venv/bin/python")
-            .to_string_lossy()
-            .into_owned()
-    })
-}
 
 fn screenshot_path() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")

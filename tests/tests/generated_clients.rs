@@ -15,13 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use integration_tests::{repo_root, TestApi};
-
-fn python() -> PathBuf {
-    std::env::var_os("PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".tools/venv/bin/python"))
-}
+use integration_tests::{python, repo_root, TestApi};
 
 fn ts_clients() -> PathBuf {
     std::env::var_os("TS_CLIENTS")

@@ -35,7 +35,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use integration_tests::{repo_root, Tenant, TestApi};
+use integration_tests::{python, repo_root, Tenant, TestApi};
 use serde_json::{json, Value};
 
 /// Cases per operation (and phase) unless `SCHEMATHESIS_MAX_EXAMPLES` says otherwise.
@@ -45,15 +45,6 @@ const MIN_CASES: u64 = 1_000;
 /// The API operations schemathesis tests from the served description (all
 /// but the description's own): the five client operations and the docs page.
 const CLIENT_OPERATIONS: u64 = 6;
-
-fn python() -> String {
-    std::env::var("PYTHON").unwrap_or_else(|_| {
-        repo_root()
-            .join(".tools/venv/bin/python")
-            .to_string_lossy()
-            .into_owned()
-    })
-}
 
 fn setting<T: std::str::FromStr>(name: &str) -> Option<T> {
     let text = std::env::var(name).ok()?;
@@ -165,7 +156,7 @@ async fn schemathesis(
         .env("NO_COLOR", "1")
         .output()
         .await
-        .unwrap_or_else(|e| panic!("run {} (PYTHON): {e}", python()));
+        .unwrap_or_else(|e| panic!("run {} (PYTHON): {e}", python().display()));
     let seconds = started.elapsed().as_secs_f64();
     let text = format!(
         "{}{}",
@@ -175,7 +166,7 @@ async fn schemathesis(
     let report = std::fs::read_to_string(&report).unwrap_or_else(|e| {
         panic!(
             "schemathesis wrote no report ({e}): is it installed in {} (scripts/test installs it)? exit {:?}\n{text}",
-            python(),
+            python().display(),
             output.status.code()
         )
     });
