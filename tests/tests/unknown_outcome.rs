@@ -170,3 +170,31 @@ async fn a_write_throttled_on_every_attempt_says_nothing_was_changed() {
     assert_unavailable_saying(&refused, NOTHING_CHANGED);
     assert_eq!(api.recount(&tenant.org).await, (0, 0));
 }
+
+#[tokio::test]
+async fn a_write_that_cannot_reach_dynamodb_at_all_says_nothing_was_changed() {
+    let proxy = Proxy::start(ProxyConfig::transparent(dynamodb_local_endpoint()))
+        .await
+        .expect("start the proxy");
+    let client = shared::store::connect_to(Some(&proxy.endpoint())).await;
+    let config = Config {
+        key_cache_ttl: Duration::from_secs(60),
+        ..Config::for_table(TEST_TABLE)
+    };
+    let api = TestApi::with_dynamodb(client, &config).await;
+    let tenant = api.tenant().await;
+    assert_eq!(
+        api.list(&tenant, "").await["total"],
+        0,
+        "the key is now cached"
+    );
+    drop(proxy);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // No Idempotency-Key: the transaction is the create's first DynamoDB call.
+    let refused = api
+        .post(&tenant, "/api/v1/clients", &json!({"name": "Unsent"}))
+        .await;
+
+    assert_unavailable_saying(&refused, NOTHING_CHANGED);
+}

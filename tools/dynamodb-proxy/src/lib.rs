@@ -447,14 +447,18 @@ impl Proxy {
     }
 }
 
-/// Accepts connections until the task is aborted.
+/// Accepts and serves connections until the task is aborted.
 async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    // The connections belong to this task: aborting it (dropping the
+    // `Proxy`) closes them too, so a stopped proxy serves nothing more.
+    let mut connections = tokio::task::JoinSet::new();
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
+        while connections.try_join_next().is_some() {}
         let shared = Arc::clone(&shared);
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let service =
                 hyper::service::service_fn(move |request| Arc::clone(&shared).handle(request));
             // A connection closed by a fault ends here with an error: expected.
