@@ -14,7 +14,7 @@
 //! after it commits, an update drops the entries no longer needed and a
 //! delete drops them all (best effort: reads verify every candidate). If
 //! the entries fail while the transaction committed, the write answers
-//! "outcome unknown" ([`StoreError::WriteOutcomeUnknown`]).
+//! "may have been applied" ([`outcome::WriteOutcome::MaybeApplied`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -26,7 +26,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
 use super::error::WriteKind;
 use super::item::{self, client_key, client_sk, org_pk};
-use super::{counts, idempotency, search_index, usage, StoreError, Table};
+use super::{counts, idempotency, outcome, search_index, StoreError, Table};
 use crate::domain::input::{ClientPatch, IdempotencyKey, NewClient};
 use crate::domain::model::{Client, ClientId, ExpectedVersion, OrgId, Status, Timestamp};
 
@@ -84,7 +84,7 @@ impl ClientStore {
     /// replays it and creates nothing; a different body is
     /// [`StoreError::IdempotencyKeyReused`].
     ///
-    /// Fails with [`StoreError::WriteOutcomeUnknown`] when DynamoDB became
+    /// Fails with [`StoreError::Unavailable`] saying [`outcome::WriteOutcome::MaybeApplied`] when DynamoDB became
     /// unavailable after an attempt may have been applied (as do
     /// [`Self::update`] and [`Self::delete`]).
     pub async fn create(
@@ -440,9 +440,9 @@ impl ClientStore {
                     } else if codes.contains(&"ThrottlingError") {
                         // The service throttles a transaction by cancelling
                         // it; nothing was written, and the SDK does not retry it.
-                        Err(WriteFailure::Throttled(StoreError::Unavailable(Box::new(
+                        Err(WriteFailure::Throttled(StoreError::unavailable(
                             SdkError::ServiceError(service),
-                        ))))
+                        )))
                     } else if !conflicted.is_empty() {
                         Err(WriteFailure::Conflict {
                             counts_only: counts_last && conflicted == [last],
@@ -485,15 +485,13 @@ fn exhausted(kind: WriteKind, last_throttled: Option<StoreError>) -> StoreError 
     })
 }
 
-/// Runs a write, turning "unavailable" into "outcome unknown" when one of
-/// its attempts was sent and left unanswered ([`usage::watch_writes`]).
+/// Runs a write; if it ends unavailable, says whether one of its attempts
+/// may have been applied ([`outcome::watch_writes`]).
 async fn outcome_watched<T>(
     write: impl std::future::Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {
-    match usage::watch_writes(write).await {
-        (Err(StoreError::Unavailable(cause)), true) => Err(StoreError::WriteOutcomeUnknown(cause)),
-        (result, _) => result,
-    }
+    let (result, outcome) = outcome::watch_writes(write).await;
+    result.map_err(|error| error.with_outcome(outcome))
 }
 
 /// The error of a write whose client committed but whose search index
@@ -501,7 +499,7 @@ async fn outcome_watched<T>(
 /// caller repeats it (a create with its `Idempotency-Key`, whose replay
 /// writes the entries again); `clients-admin backfill-search` also repairs it.
 fn committed_unindexed(error: StoreError) -> StoreError {
-    StoreError::WriteOutcomeUnknown(Box::new(error))
+    StoreError::maybe_applied(error)
 }
 
 /// Deletes search index entries no client needs, best effort: a leftover

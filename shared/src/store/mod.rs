@@ -15,6 +15,7 @@
 //! - [`table`]: the DynamoDB client (TLS, timeouts, retries) and the [`Table`] it works on.
 //! - [`usage`]: the DynamoDB calls and items read of the request being served.
 //! - [`error`]: [`StoreError`], and how a failed DynamoDB call is classified.
+//! - [`outcome`]: whether a failed write may have been applied, from the types of its attempts' failures.
 //!
 //! The data model and the cost of every request are written down in
 //! `docs/data-model.md`.
@@ -27,6 +28,7 @@ pub mod import;
 pub mod item;
 pub mod keys;
 pub mod listing;
+pub mod outcome;
 pub mod schema;
 pub mod search_backfill;
 pub mod search_index;

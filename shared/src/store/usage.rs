@@ -1,6 +1,5 @@
 //! What DynamoDB did for the request being served: calls sent and items
-//! read, for the per-request metrics and log line; and whether a write may
-//! have been applied although no answer said so.
+//! read, for the per-request metrics and log line.
 //!
 //! [`UsageInterceptor`] is installed on the DynamoDB client by
 //! [`super::connect`]. It counts every attempt sent (retries included) and,
@@ -9,17 +8,10 @@
 //! the task that made the call. [`measure`] opens that tally around a
 //! request; calls made outside any [`measure`] (init, bulk imports on
 //! spawned tasks) are not counted. Nothing is parsed or changed on the wire.
-//!
-//! [`watch_writes`] opens a second, independent watch around a store write:
-//! it learns whether any attempt of a write operation was sent and got no
-//! answer (a timeout, a connection lost mid-request), after which DynamoDB
-//! may or may not have applied it. An attempt that never reached DynamoDB
-//! (connection refused, connect timeout) or that DynamoDB answered with an
-//! error does not count: it certainly changed nothing.
+//! (Whether a failed write may have been applied is [`super::outcome`]'s.)
 
-use std::error::Error as StdError;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
@@ -29,10 +21,8 @@ use aws_sdk_dynamodb::operation::scan::ScanOutput;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
     AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
-    FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
@@ -53,53 +43,6 @@ struct Tally {
 
 tokio::task_local! {
     static TALLY: Arc<Tally>;
-    static WRITE_WATCH: Arc<WriteWatch>;
-}
-
-/// What [`watch_writes`] learns about the write attempts inside it.
-#[derive(Debug, Default)]
-struct WriteWatch {
-    /// An attempt of a write operation is on the wire.
-    in_flight: AtomicBool,
-    /// Some write attempt was sent and got no answer.
-    unanswered: AtomicBool,
-}
-
-/// The operations that change items.
-const WRITE_OPERATIONS: [&str; 5] = [
-    "TransactWriteItems",
-    "PutItem",
-    "UpdateItem",
-    "DeleteItem",
-    "BatchWriteItem",
-];
-
-/// Runs `write`, and says whether any write attempt inside it was sent and
-/// left unanswered (its effect unknown).
-pub async fn watch_writes<F: Future>(write: F) -> (F::Output, bool) {
-    let watch = Arc::new(WriteWatch::default());
-    let output = WRITE_WATCH.scope(Arc::clone(&watch), write).await;
-    (output, watch.unanswered.load(Ordering::Relaxed))
-}
-
-/// Whether `error` (an attempt's failure) shows the request never reached
-/// DynamoDB: the connection was refused or could not be made in time.
-fn never_sent(error: &(dyn StdError + 'static)) -> bool {
-    let mut next = Some(error);
-    while let Some(error) = next {
-        if error
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
-            || error
-                .downcast_ref::<hyper_util::client::legacy::Error>()
-                .is_some_and(hyper_util::client::legacy::Error::is_connect)
-            || error.to_string().starts_with("HTTP connect timeout")
-        {
-            return true;
-        }
-        next = error.source();
-    }
-    false
 }
 
 /// Runs `work`, counting the DynamoDB calls it makes (on its own task).
@@ -133,34 +76,9 @@ impl Intercept for UsageInterceptor {
         &self,
         _context: &BeforeTransmitInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        add(1, 0);
-        let is_write = cfg
-            .load::<Metadata>()
-            .is_some_and(|metadata| WRITE_OPERATIONS.contains(&metadata.name()));
-        let _ = WRITE_WATCH.try_with(|watch| watch.in_flight.store(is_write, Ordering::Relaxed));
-        Ok(())
-    }
-
-    fn read_after_attempt(
-        &self,
-        context: &FinalizerInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let _ = WRITE_WATCH.try_with(|watch| {
-            let was_write = watch.in_flight.swap(false, Ordering::Relaxed);
-            // No answer after sending, or a server error (DynamoDB's 5xx do
-            // not say whether a write was applied).
-            let unanswered = match context.response() {
-                Some(response) => response.status().is_server_error(),
-                None => matches!(context.output_or_error(), Some(Err(error)) if !never_sent(error)),
-            };
-            if was_write && unanswered {
-                watch.unanswered.store(true, Ordering::Relaxed);
-            }
-        });
+        add(1, 0);
         Ok(())
     }
 
