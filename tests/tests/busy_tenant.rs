@@ -128,7 +128,7 @@ async fn thirty_two_writers_in_one_organization_get_no_conflict_and_exact_counts
         WRITERS,
         summary.transactions_cancelled + summary.plain_conflicts,
         summary.throttles_total(),
-        shared::store::clients::retried_writes()
+        shared::store::write::retried_writes()
     );
 }
 

@@ -5,6 +5,7 @@
 //!   used to create the table and checked against `template.yaml`.
 //! - [`item`]: how a client is laid out as an item (keys, sort keys, search fields).
 //! - [`clients`]: get, create, update and delete, optimistic and bounded.
+//! - [`write`]: the one write path (a transaction with a counts shard) and its one retry policy.
 //! - [`counts`]: the per-organization counts item, kept exact in each write's transaction.
 //! - [`listing`]: list pages, sorted, filtered and searched through the indexes.
 //! - [`search_index`]: the suffix items that make a substring search one `begins_with` query.
@@ -34,6 +35,7 @@ pub mod search_backfill;
 pub mod search_index;
 pub mod table;
 pub mod usage;
+pub mod write;
 
 pub use error::StoreError;
 pub use table::{connect, connect_to, Table};

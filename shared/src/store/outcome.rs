@@ -185,3 +185,18 @@ impl Intercept for OutcomeInterceptor {
         Ok(())
     }
 }
+
+/// What the write attempts made so far inside the enclosing
+/// [`watch_writes`] may have changed ([`WriteOutcome::NotApplied`] outside
+/// any watch): lets a write that retries tell its own earlier attempt's
+/// effect from another writer's.
+pub fn so_far() -> WriteOutcome {
+    let unanswered = WRITE_WATCH
+        .try_with(|watch| watch.unanswered.load(Ordering::Relaxed))
+        .unwrap_or(false);
+    if unanswered {
+        WriteOutcome::MaybeApplied
+    } else {
+        WriteOutcome::NotApplied
+    }
+}
