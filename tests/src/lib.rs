@@ -26,11 +26,13 @@ use serde_json::Value;
 use shared::domain::list_query::ListQuery;
 use shared::domain::model::{Client, OrgId};
 use shared::function::Config;
-pub use shared::store::import::sample_clients;
-use shared::store::import::{import_clients, import_clients_without_search_index};
-use shared::store::keys::KeyStore;
+use shared::store::admin::import::import_clients;
+pub use shared::store::admin::import::sample_clients;
+use shared::store::admin::keys::KeyAdmin;
+use shared::store::admin::table::create_table;
 use shared::store::listing::ListPage;
-use shared::store::{counts, schema, Table};
+use shared::store::search_index;
+use shared::store::{counts, Table};
 use shared::App;
 
 pub mod emf;
@@ -217,17 +219,15 @@ impl TestApi {
     /// `config`; creates the configured table if it is missing.
     pub async fn with_dynamodb(client: aws_sdk_dynamodb::Client, config: &Config) -> Self {
         let table = Table::new(client.clone(), &config.table_name);
-        schema::create_table(&table)
-            .await
-            .expect("create the test table");
+        create_table(&table).await.expect("create the test table");
         Self {
             app: Arc::new(App::new(client, config)),
             table,
         }
     }
 
-    pub fn keys(&self) -> KeyStore {
-        KeyStore::new(self.table.clone())
+    pub fn keys(&self) -> KeyAdmin {
+        KeyAdmin::new(self.table.clone())
     }
 
     /// A new organization and an API key for it.
@@ -343,9 +343,14 @@ impl TestApi {
     /// Like [`Self::seed`] but without search index entries: clients as
     /// stored before the index existed.
     pub async fn seed_without_search_index(&self, org: &OrgId, clients: &[Client]) {
-        import_clients_without_search_index(&self.table, org, clients, 4)
+        self.seed(org, clients).await;
+        let entries: Vec<_> = clients
+            .iter()
+            .flat_map(|client| search_index::entries(org, client))
+            .collect();
+        search_index::delete(&self.table, &entries)
             .await
-            .expect("import the clients");
+            .expect("delete the clients' search index entries");
     }
 }
 

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use shared::domain::list_query::ListQuery;
 use shared::domain::model::{Client, ClientId, Status};
 use shared::domain::search::{fold_name, phone_digits, SearchTerm};
-use shared::store::search_backfill::backfill;
+use shared::store::admin::search_backfill::backfill;
 use shared::store::search_index;
 
 /// A small deterministic generator (xorshift64*), so a failure can be replayed.

@@ -29,10 +29,15 @@ use std::sync::Mutex;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
-use super::item::{self, client_key, client_sk, org_pk};
+use super::counts;
+use super::error::StoreError;
+use super::idempotency;
+use super::item::{self, client_key};
+use super::layout::{client_sk, org_pk};
 use super::outcome::{self, WriteOutcome};
+use super::search_index;
+use super::table::Table;
 use super::write::{self, Failure, WriteKind};
-use super::{counts, idempotency, search_index, StoreError, Table};
 use crate::domain::input::{ClientPatch, IdempotencyKey, NewClient};
 use crate::domain::model::{Client, ClientId, ExpectedVersion, OrgId, Timestamp};
 

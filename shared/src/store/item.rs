@@ -1,74 +1,18 @@
-//! How a client is laid out as a DynamoDB item.
-//!
-//! | attribute | value | used by |
-//! |---|---|---|
-//! | `pk` | `ORG#<org>` | table, `byCreated`, `byName`, `byPhone` |
-//! | `sk` | `CLIENT#<id>` | table |
-//! | `statusPk` | `ORG#<org>#STATUS#<status>` | `byStatus*` |
-//! | `createdSk` | `<id>` (UUID v7: sorts by creation, then id) | `byCreated`, `byStatusCreated` |
-//! | `nameSk` | `<folded name>\x01<id>` | `byName`, `byStatusName` |
-//! | `phoneSk` | `<phone>\x01<id>`, or `~\x01<id>` without a phone | `byPhone`, `byStatusPhone` |
-//! | `nameFold`, `phoneDigits` | search fields | `byCreated` (projected) |
-//!
-//! The `\x01` separator sorts below every character a name or phone may hold
-//! (names refuse control characters), so comparing sort keys compares
-//! `(field, id)`: ties are broken by id. `~` sorts above every phone
-//! character, so clients without a phone come last ascending and first
-//! descending.
+//! How a client is laid out as a DynamoDB item (attribute names and key
+//! formats are [`super::layout`]'s): [`to_item`] and [`from_item`].
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use super::{schema::attr, StoreError};
+use super::error::StoreError;
+use super::layout::{attr, client_sk, name_sort_key, org_pk, phone_sort_key, status_pk};
 use crate::domain::model::{Client, ClientId, OrgId, Status, Timestamp};
 use crate::domain::search::{fold_name, phone_digits};
 
 /// A DynamoDB item, attribute by attribute.
 pub type Item = HashMap<String, AttributeValue>;
-
-const SORT_KEY_SEPARATOR: char = '\u{1}';
-const NO_PHONE: &str = "~";
-/// What every client item's `sk` starts with (a `begins_with` on it selects
-/// an organization's clients).
-pub const CLIENT_SK_PREFIX: &str = "CLIENT#";
-
-/// The partition key of every item of an organization.
-pub fn org_pk(org: &OrgId) -> String {
-    format!("ORG#{org}")
-}
-
-/// The sort key of a client's item.
-pub fn client_sk(id: ClientId) -> String {
-    format!("{CLIENT_SK_PREFIX}{id}")
-}
-
-/// The partition key of the `byStatus*` indexes: one per organization and status.
-pub fn status_pk(org: &OrgId, status: Status) -> String {
-    format!("ORG#{org}#STATUS#{status}")
-}
-
-/// The id in a client item's `sk`.
-pub fn id_from_sk(sk: &str) -> Option<ClientId> {
-    ClientId::parse(sk.strip_prefix(CLIENT_SK_PREFIX)?)
-}
-
-/// The `nameSk` of a client: folded name, then id.
-pub fn name_sort_key(name_fold: &str, id: ClientId) -> String {
-    format!("{name_fold}{SORT_KEY_SEPARATOR}{id}")
-}
-
-/// The `phoneSk` of a client: phone (or `~` for none), then id.
-pub fn phone_sort_key(phone: Option<&str>, id: ClientId) -> String {
-    format!("{}{SORT_KEY_SEPARATOR}{id}", phone.unwrap_or(NO_PHONE))
-}
-
-/// The order of `sortBy=status`: status, then id (search sorts by this key;
-/// index walks get it from the `byStatusCreated` partitions, one after the other).
-pub fn status_sort_key(status: Status, id: ClientId) -> String {
-    format!("{status}{SORT_KEY_SEPARATOR}{id}")
-}
 
 /// The key of a client's item.
 pub fn client_key(org: &OrgId, id: ClientId) -> Item {
@@ -173,6 +117,7 @@ pub(crate) fn test_client(name: &str, phone: Option<&str>) -> Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::layout::id_from_sk;
 
     use super::test_client as client;
 

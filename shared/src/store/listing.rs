@@ -15,14 +15,14 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::clients::ClientStore;
-use super::item::{self, client_key, client_sk, id_from_sk, org_pk, status_pk, Item};
-use super::schema::{
-    attr, IndexDefinition, BY_CREATED, BY_NAME, BY_PHONE, BY_STATUS_CREATED, BY_STATUS_NAME,
-    BY_STATUS_PHONE,
+use super::error::StoreError;
+use super::item::{self, client_key, Item};
+use super::layout::{
+    self, attr, client_sk, id_from_sk, org_pk, status_pk, IndexDefinition, BY_CREATED, BY_NAME,
+    BY_PHONE, BY_STATUS_CREATED, BY_STATUS_NAME, BY_STATUS_PHONE,
 };
 use super::search_index;
 use super::table::before_batch_round;
-use super::StoreError;
 use crate::domain::list_query::{ListQuery, SortField, SortOrder};
 use crate::domain::model::{Client, ClientId, OrgId, Status};
 use crate::domain::position::Position;
@@ -429,9 +429,9 @@ impl SearchHit {
     /// search results sort (and resume from a cursor) exactly like index walks.
     fn position(self, field: SortField) -> Position {
         let sort_key = match field {
-            SortField::Name => item::name_sort_key(&self.name_fold, self.id),
-            SortField::Phone => item::phone_sort_key(self.phone.as_deref(), self.id),
-            SortField::Status => item::status_sort_key(self.status, self.id),
+            SortField::Name => layout::name_sort_key(&self.name_fold, self.id),
+            SortField::Phone => layout::phone_sort_key(self.phone.as_deref(), self.id),
+            SortField::Status => layout::status_sort_key(self.status, self.id),
             SortField::CreatedAt => self.id.to_string(),
         };
         Position {

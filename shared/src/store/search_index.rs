@@ -26,10 +26,9 @@ use std::collections::{BTreeSet, HashSet};
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use super::item::org_pk;
-use super::schema::attr;
-use super::table::PagePart;
-use super::{StoreError, Table};
+use super::error::StoreError;
+use super::layout::{attr, search_partition};
+use super::table::{PagePart, Table};
 use crate::domain::model::{Client, ClientId, OrgId};
 use crate::domain::search::{fold_name, phone_digits, SearchTerm};
 
@@ -94,11 +93,11 @@ enum Field {
 
 impl Field {
     fn partition(self, org: &OrgId, first: char) -> String {
-        let field = match self {
+        let tag = match self {
             Self::Name => "NAME",
             Self::Phone => "PHONE",
         };
-        format!("{}#{field}#{first}", org_pk(org))
+        search_partition(org, tag, first)
     }
 }
 

@@ -30,7 +30,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::counts::{self, ShardPicker};
-use super::{StoreError, Table};
+use super::error::StoreError;
+use super::table::Table;
 use crate::domain::model::{OrgId, Status};
 
 /// How many times a write is attempted when it keeps losing races.

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 use shared::domain::model::{Client, ClientId, OrgId, Status};
 use shared::store::counts;
-use shared::store::item::{client_key, org_pk, to_item};
-use shared::store::schema::{attr, BY_CREATED};
+use shared::store::item::{client_key, to_item};
+use shared::store::layout::{attr, org_pk, BY_CREATED};
 use shared::store::Table;
 
 use crate::load::Op;

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 use shared::domain::model::{Client, OrgId};
-use shared::store::import::{import_clients, sample_clients};
-use shared::store::keys::KeyStore;
+use shared::store::admin::import::{import_clients, sample_clients};
+use shared::store::admin::keys::KeyAdmin;
 use shared::store::Table;
 
 use crate::cost::RARE_WORD;
@@ -64,7 +64,7 @@ async fn seed_org(table: &Table, size: usize, report: &mut String) -> Org {
         elapsed.as_secs_f64(),
         size as f64 / elapsed.as_secs_f64()
     );
-    let (key, _) = KeyStore::new(table.clone())
+    let (key, _) = KeyAdmin::new(table.clone())
         .create_key(&org, "bench")
         .await
         .expect("an API key");
