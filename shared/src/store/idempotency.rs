@@ -64,7 +64,7 @@ pub async fn first_use(
     }
     Ok(Some(FirstUse {
         fingerprint: record.fingerprint,
-        client: record.client.into_client()?,
+        client: record.client.into_client(),
     }))
 }
 

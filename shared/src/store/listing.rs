@@ -26,20 +26,24 @@ use super::table::before_batch_round;
 use crate::domain::list_query::{ListQuery, SortField, SortOrder};
 use crate::domain::model::{Client, ClientId, OrgId, Status};
 use crate::domain::position::Position;
-use crate::domain::search::SearchTerm;
+use crate::domain::search::{SearchTerm, SEARCHABLE_FIELDS};
 
 /// Keys per `BatchGetItem`, DynamoDB's maximum.
 const BATCH_GET_SIZE: usize = 100;
 /// `BatchGetItem` calls of one request in flight at once.
 const BATCH_GETS_IN_FLIGHT: usize = 8;
-/// What search reads of each candidate client to verify and sort it.
-const SEARCH_FIELDS: [&str; 5] = [
-    attr::SK,
-    attr::NAME_FOLD,
-    attr::PHONE_DIGITS,
-    attr::PHONE,
-    attr::STATUS,
-];
+/// What search reads of each candidate client to verify and sort it: its
+/// sort key, phone and status (to sort), the folded name (to sort by name),
+/// and the normalized value of every searchable field (to verify).
+fn search_fields() -> Vec<&'static str> {
+    let mut fields = vec![attr::SK, attr::NAME_FOLD, attr::PHONE, attr::STATUS];
+    for field in &SEARCHABLE_FIELDS {
+        if !fields.contains(&field.stored_as) {
+            fields.push(field.stored_as);
+        }
+    }
+    fields
+}
 
 /// One page of a list, with what it cost.
 #[derive(Debug, Clone, PartialEq)]
@@ -227,12 +231,12 @@ impl ClientStore {
         cost.items_read += candidates.entries_read;
         let mut hits = Vec::new();
         for entry in self
-            .fetch(org, &candidates.ids, Some(&SEARCH_FIELDS), &mut cost)
+            .fetch(org, &candidates.ids, Some(&search_fields()), &mut cost)
             .await?
         {
             let hit = SearchHit::from_item(&entry)?;
             let status_kept = query.status.single().is_none_or(|s| s == hit.status);
-            if status_kept && term.matches(&hit.name_fold, hit.phone_digits.as_deref()) {
+            if status_kept && term.matches(&hit.searchable) {
                 hits.push(hit.position(query.sort_by));
             }
         }
@@ -406,8 +410,9 @@ struct SearchHit {
     id: ClientId,
     name_fold: String,
     phone: Option<String>,
-    phone_digits: Option<String>,
     status: Status,
+    /// The normalized value of each searchable field, in the order of [`SEARCHABLE_FIELDS`].
+    searchable: Vec<Option<String>>,
 }
 
 impl SearchHit {
@@ -417,7 +422,10 @@ impl SearchHit {
             id: sk_id(entry)?,
             name_fold: text(entry, attr::NAME_FOLD).ok_or_else(broken)?,
             phone: text(entry, attr::PHONE),
-            phone_digits: text(entry, attr::PHONE_DIGITS),
+            searchable: SEARCHABLE_FIELDS
+                .iter()
+                .map(|field| text(entry, field.stored_as))
+                .collect(),
             status: text(entry, attr::STATUS)
                 .as_deref()
                 .and_then(Status::parse)
@@ -459,8 +467,8 @@ mod tests {
             id: ClientId::new(),
             name_fold: name.into(),
             phone: phone.map(Into::into),
-            phone_digits: None,
             status,
+            searchable: Vec::new(),
         }
     }
 

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
+use shared::domain::fields::ClientName;
 use shared::domain::model::{Client, OrgId};
 use shared::store::admin::import::{import_clients, sample_clients};
 use shared::store::admin::keys::KeyAdmin;
@@ -45,7 +46,8 @@ async fn seed_org(table: &Table, size: usize, report: &mut String) -> Org {
     // 10 clients named with a word no other has: a search whose matches do
     // not grow with the organization.
     for k in 0..10.min(size) {
-        clients[k * size / 10].name = format!("{RARE_WORD} {k}");
+        clients[k * size / 10].name =
+            ClientName::parse(&format!("{RARE_WORD} {k}")).expect("a valid name");
     }
     let t = Instant::now();
     import_clients(table, &org, &clients, 8)

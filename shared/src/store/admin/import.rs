@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 
+use crate::domain::input::NewClient;
 use crate::domain::model::{Client, ClientId, OrgId, Status};
 use crate::store::counts;
 use crate::store::error::StoreError;
@@ -24,21 +25,16 @@ const BATCH_SIZE: usize = 25;
 pub fn sample_clients(n: usize) -> Vec<Client> {
     (0..n)
         .map(|i| {
-            let id = ClientId::new();
-            Client {
-                id,
-                name: format!("Client {i:05}"),
-                phone: (i % 7 != 0).then(|| format!("+1 555-{:04}", (i * 7919) % 10_000)),
-                status: if i % 3 == 0 {
-                    Status::Inactive
-                } else {
-                    Status::Active
-                },
-                notes: Some("sample data".into()),
-                created_at: id.created_at(),
-                updated_at: id.created_at(),
-                version: 1,
-            }
+            let body = serde_json::json!({
+                "name": format!("Client {i:05}"),
+                "phone": (i % 7 != 0).then(|| format!("+1 555-{:04}", (i * 7919) % 10_000)),
+                "status": if i % 3 == 0 { "inactive" } else { "active" },
+                "notes": "sample data",
+            });
+            let object = body.as_object().expect("a JSON object");
+            NewClient::from_json(object)
+                .expect("a valid sample client")
+                .into_client(ClientId::new())
         })
         .collect()
 }
