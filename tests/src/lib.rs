@@ -27,12 +27,14 @@ use shared::domain::list_query::ListQuery;
 use shared::domain::model::{Client, OrgId};
 use shared::domain::position::Position;
 use shared::function::Config;
-pub use shared::store::import::sample_clients;
-use shared::store::import::{import_clients, import_clients_without_search_index};
-use shared::store::keys::KeyStore;
+use shared::store::admin::import::import_clients;
+pub use shared::store::admin::import::sample_clients;
+use shared::store::admin::keys::KeyAdmin;
+use shared::store::admin::table::create_table;
 use shared::store::listing::ListPage;
+use shared::store::search_index;
 use shared::store::usage::{self, Usage};
-use shared::store::{counts, schema, Table};
+use shared::store::{counts, Table};
 use shared::App;
 
 pub mod emf;
@@ -116,6 +118,77 @@ pub struct LocalServer {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
+impl LocalServer {
+    /// The local server on a free 127.0.0.1 port, serving with `containers`.
+    pub async fn start(containers: local_api::Containers) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let address = listener.local_addr().expect("a bound address");
+        let base_url = format!("http://{address}{}", local_api::BASE_PATH);
+        let task = tokio::spawn(local_api::serve(listener, Arc::new(containers)));
+        LocalServer { base_url, task }
+    }
+
+    /// Sends one HTTP/1.1 request (`path` under the base path, with its
+    /// query) over a fresh connection and reads the whole answer.
+    pub async fn request(&self, request: &TestRequest) -> TestResponse {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let authority = self
+            .base_url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .expect("an authority");
+        let mut stream = tokio::net::TcpStream::connect(authority)
+            .await
+            .expect("connect to the local server");
+        let mut head = format!(
+            "{} {} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\ncontent-length: {}\r\n",
+            request.method,
+            request.uri,
+            request.body.len()
+        );
+        for (name, value) in &request.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream
+            .write_all(head.as_bytes())
+            .await
+            .expect("send the head");
+        stream
+            .write_all(&request.body)
+            .await
+            .expect("send the body");
+        let mut answer = Vec::new();
+        stream
+            .read_to_end(&mut answer)
+            .await
+            .expect("read the answer");
+        let text = String::from_utf8_lossy(&answer);
+        let (head, body) = text.split_once("\r\n\r\n").expect("a whole HTTP answer");
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|line| line.split(' ').nth(1))
+            .and_then(|code| code.parse().ok())
+            .expect("a status line");
+        let mut headers = lambda_http::http::HeaderMap::new();
+        for (name, value) in lines.filter_map(|line| line.split_once(':')) {
+            headers.append(
+                lambda_http::http::HeaderName::try_from(name.trim()).expect("a header name"),
+                value.trim().parse().expect("a header value"),
+            );
+        }
+        TestResponse {
+            status,
+            headers,
+            body: serde_json::from_str(body).unwrap_or(Value::Null),
+        }
+    }
+}
+
 impl Drop for LocalServer {
     fn drop(&mut self) {
         self.task.abort();
@@ -148,17 +221,15 @@ impl TestApi {
     /// `config`; creates the configured table if it is missing.
     pub async fn with_dynamodb(client: aws_sdk_dynamodb::Client, config: &Config) -> Self {
         let table = Table::new(client.clone(), &config.table_name);
-        schema::create_table(&table)
-            .await
-            .expect("create the test table");
+        create_table(&table).await.expect("create the test table");
         Self {
             app: Arc::new(App::new(client, config)),
             table,
         }
     }
 
-    pub fn keys(&self) -> KeyStore {
-        KeyStore::new(self.table.clone())
+    pub fn keys(&self) -> KeyAdmin {
+        KeyAdmin::new(self.table.clone())
     }
 
     /// A new organization and an API key for it.
@@ -172,15 +243,11 @@ impl TestApi {
         Tenant { org, key: key.key }
     }
 
-    /// Serves this app over HTTP with the local server, as `scripts/run-local` does.
+    /// Serves this app over HTTP with the local server, as `scripts/run-local`
+    /// does, but with no container limit (every request at once).
     pub async fn serve_http(&self) -> LocalServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free port");
-        let address = listener.local_addr().expect("a bound address");
-        let base_url = format!("http://{address}{}", local_api::BASE_PATH);
-        let task = tokio::spawn(local_api::serve(listener, Arc::clone(&self.app)));
-        LocalServer { base_url, task }
+        let containers = local_api::Containers::Unlimited(Arc::clone(&self.app));
+        LocalServer::start(containers).await
     }
 
     /// Sends a request as API Gateway would ([`TestRequest::gateway_event`])
@@ -274,9 +341,14 @@ impl TestApi {
     /// Like [`Self::seed`] but without search index entries: clients as
     /// stored before the index existed.
     pub async fn seed_without_search_index(&self, org: &OrgId, clients: &[Client]) {
-        import_clients_without_search_index(&self.table, org, clients, 4)
+        self.seed(org, clients).await;
+        let entries: Vec<_> = clients
+            .iter()
+            .flat_map(|client| search_index::entries(org, client))
+            .collect();
+        search_index::delete(&self.table, &entries)
             .await
-            .expect("import the clients");
+            .expect("delete the clients' search index entries");
     }
 }
 

@@ -19,7 +19,8 @@ use integration_tests::{client_uri, dynamodb_local_endpoint, join_all, TestApi, 
 use serde_json::{json, Value};
 use shared::domain::model::Status;
 use shared::function::Config;
-use shared::store::counts::{self, COUNTS_SK};
+use shared::store::counts;
+use shared::store::layout::COUNTS_SK;
 
 const WRITERS: usize = 32;
 const CREATES_PER_WRITER: usize = 4;
@@ -128,7 +129,7 @@ async fn thirty_two_writers_in_one_organization_get_no_conflict_and_exact_counts
         WRITERS,
         summary.transactions_cancelled + summary.plain_conflicts,
         summary.throttles_total(),
-        shared::store::clients::retried_writes()
+        shared::store::write::retried_writes()
     );
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 pub use crate::domain::validation::FieldError;
 use crate::domain::validation::FieldErrors;
-use crate::store::error::{StoreError, WriteKind, WriteOutcome};
+use crate::store::error::{StoreError, WriteOutcome};
 
 /// A cause kept for the log, never shown to the caller.
 pub type Cause = Box<dyn StdError + Send + Sync + 'static>;
@@ -77,15 +77,6 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => Self::NotFound,
             StoreError::VersionMismatch => Self::PreconditionFailed,
-            StoreError::Contended {
-                kind: WriteKind::Create,
-                ..
-            } => Self::Conflict(
-                "The client could not be created because of concurrent writes; retry.",
-            ),
-            StoreError::Contended { .. } => {
-                Self::Conflict("The client is being changed by other requests; retry.")
-            }
             StoreError::IdempotencyKeyReused => Self::Conflict(
                 "This Idempotency-Key was already used with a different request body.",
             ),
@@ -231,10 +222,7 @@ mod tests {
     fn store_errors_are_answered_by_the_contract() {
         let unavailable = ApiError::from(StoreError::unavailable("throttled"));
         let corrupt = ApiError::from(StoreError::corrupt("counts item: active is not a number"));
-        let contended = ApiError::from(StoreError::Contended {
-            kind: WriteKind::Update,
-            attempts: 8,
-        });
+        let lost_every_race = ApiError::from(StoreError::unavailable("lost the race 8 times"));
 
         assert_eq!(ApiError::from(StoreError::NotFound).status(), 404);
         assert_eq!(ApiError::from(StoreError::VersionMismatch).status(), 412);
@@ -242,7 +230,7 @@ mod tests {
             ApiError::from(StoreError::IdempotencyKeyReused).status(),
             409
         );
-        assert_eq!(contended.status(), 409);
+        assert_eq!(lost_every_race.status(), 503);
         assert!(matches!(
             unavailable,
             ApiError::Unavailable {

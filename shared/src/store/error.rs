@@ -11,17 +11,6 @@ pub use super::outcome::WriteOutcome;
 /// An underlying error, kept for the log.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
-/// Which write gave up after losing races.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteKind {
-    /// Creating a client.
-    Create,
-    /// Updating a client.
-    Update,
-    /// Deleting a client.
-    Delete,
-}
-
 /// Why a store operation did not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -31,14 +20,6 @@ pub enum StoreError {
     /// The client is not at a version the write accepts.
     #[error("the item is not at an expected version")]
     VersionMismatch,
-    /// The write lost every one of its bounded attempts to concurrent writers.
-    #[error("{kind:?} lost the race to concurrent writers {attempts} times")]
-    Contended {
-        /// The write that gave up.
-        kind: WriteKind,
-        /// How many times it was attempted.
-        attempts: u32,
-    },
     /// An idempotency key was first used with a request of another fingerprint.
     #[error("the idempotency key was first used with another request")]
     IdempotencyKeyReused,

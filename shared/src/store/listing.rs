@@ -15,31 +15,35 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::clients::ClientStore;
-use super::item::{self, client_key, client_sk, id_from_sk, org_pk, status_pk, Item};
-use super::schema::{
-    attr, IndexDefinition, BY_CREATED, BY_NAME, BY_PHONE, BY_STATUS_CREATED, BY_STATUS_NAME,
-    BY_STATUS_PHONE,
+use super::error::StoreError;
+use super::item::{self, client_key, Item};
+use super::layout::{
+    self, attr, client_sk, id_from_sk, org_pk, status_pk, IndexDefinition, BY_CREATED, BY_NAME,
+    BY_PHONE, BY_STATUS_CREATED, BY_STATUS_NAME, BY_STATUS_PHONE,
 };
 use super::search_index;
 use super::table::before_batch_round;
-use super::StoreError;
 use crate::domain::list_query::{ListQuery, SortField, SortOrder};
 use crate::domain::model::{Client, ClientId, OrgId, Status};
 use crate::domain::position::Position;
-use crate::domain::search::SearchTerm;
+use crate::domain::search::{SearchTerm, SEARCHABLE_FIELDS};
 
 /// Keys per `BatchGetItem`, DynamoDB's maximum.
 const BATCH_GET_SIZE: usize = 100;
 /// `BatchGetItem` calls of one request in flight at once.
 const BATCH_GETS_IN_FLIGHT: usize = 8;
-/// What search reads of each candidate client to verify and sort it.
-const SEARCH_FIELDS: [&str; 5] = [
-    attr::SK,
-    attr::NAME_FOLD,
-    attr::PHONE_DIGITS,
-    attr::PHONE,
-    attr::STATUS,
-];
+/// What search reads of each candidate client to verify and sort it: its
+/// sort key, phone and status (to sort), the folded name (to sort by name),
+/// and the normalized value of every searchable field (to verify).
+fn search_fields() -> Vec<&'static str> {
+    let mut fields = vec![attr::SK, attr::NAME_FOLD, attr::PHONE, attr::STATUS];
+    for field in &SEARCHABLE_FIELDS {
+        if !fields.contains(&field.stored_as) {
+            fields.push(field.stored_as);
+        }
+    }
+    fields
+}
 
 /// One page of a list. What reading it cost is counted by
 /// [`super::usage::measure`] around the call, like any other request's.
@@ -199,10 +203,10 @@ impl ClientStore {
     ) -> Result<ListPage, StoreError> {
         let candidates = search_index::candidates(&self.table, org, term).await?;
         let mut hits = Vec::new();
-        for entry in self.fetch(org, &candidates, Some(&SEARCH_FIELDS)).await? {
+        for entry in self.fetch(org, &candidates, Some(&search_fields())).await? {
             let hit = SearchHit::from_item(&entry)?;
             let status_kept = query.status.single().is_none_or(|s| s == hit.status);
-            if status_kept && term.matches(&hit.name_fold, hit.phone_digits.as_deref()) {
+            if status_kept && term.matches(&hit.searchable) {
                 hits.push(hit.position(query.sort_by));
             }
         }
@@ -366,8 +370,9 @@ struct SearchHit {
     id: ClientId,
     name_fold: String,
     phone: Option<String>,
-    phone_digits: Option<String>,
     status: Status,
+    /// The normalized value of each searchable field, in the order of [`SEARCHABLE_FIELDS`].
+    searchable: Vec<Option<String>>,
 }
 
 impl SearchHit {
@@ -377,7 +382,10 @@ impl SearchHit {
             id: sk_id(entry)?,
             name_fold: text(entry, attr::NAME_FOLD).ok_or_else(broken)?,
             phone: text(entry, attr::PHONE),
-            phone_digits: text(entry, attr::PHONE_DIGITS),
+            searchable: SEARCHABLE_FIELDS
+                .iter()
+                .map(|field| text(entry, field.stored_as))
+                .collect(),
             status: text(entry, attr::STATUS)
                 .as_deref()
                 .and_then(Status::parse)
@@ -389,9 +397,9 @@ impl SearchHit {
     /// search results sort (and resume from a cursor) exactly like index walks.
     fn position(self, field: SortField) -> Position {
         let sort_key = match field {
-            SortField::Name => item::name_sort_key(&self.name_fold, self.id),
-            SortField::Phone => item::phone_sort_key(self.phone.as_deref(), self.id),
-            SortField::Status => item::status_sort_key(self.status, self.id),
+            SortField::Name => layout::name_sort_key(&self.name_fold, self.id),
+            SortField::Phone => layout::phone_sort_key(self.phone.as_deref(), self.id),
+            SortField::Status => layout::status_sort_key(self.status, self.id),
             SortField::CreatedAt => self.id.to_string(),
         };
         Position {
@@ -419,8 +427,8 @@ mod tests {
             id: ClientId::new(),
             name_fold: name.into(),
             phone: phone.map(Into::into),
-            phone_digits: None,
             status,
+            searchable: Vec::new(),
         }
     }
 

@@ -1,5 +1,5 @@
 //! Whether a failed write may have been applied: part of the store's error
-//! contract ([`super::StoreError::Unavailable`] carries a [`WriteOutcome`]).
+//! contract ([`super::error::StoreError::Unavailable`] carries a [`WriteOutcome`]).
 //!
 //! DynamoDB may apply a write whose answer never arrives (an attempt that
 //! timed out after it was sent, a connection lost mid-request) and does not
@@ -183,5 +183,20 @@ impl Intercept for OutcomeInterceptor {
             let _ = WRITE_WATCH.try_with(|watch| watch.unanswered.store(true, Ordering::Relaxed));
         }
         Ok(())
+    }
+}
+
+/// What the write attempts made so far inside the enclosing
+/// [`watch_writes`] may have changed ([`WriteOutcome::NotApplied`] outside
+/// any watch): lets a write that retries tell its own earlier attempt's
+/// effect from another writer's.
+pub fn so_far() -> WriteOutcome {
+    let unanswered = WRITE_WATCH
+        .try_with(|watch| watch.unanswered.load(Ordering::Relaxed))
+        .unwrap_or(false);
+    if unanswered {
+        WriteOutcome::MaybeApplied
+    } else {
+        WriteOutcome::NotApplied
     }
 }

@@ -22,8 +22,8 @@ use lambda_http::http::Method;
 use serde_json::json;
 use shared::domain::model::OrgId;
 use shared::function::Config;
+use shared::store::admin::keys::KeyAdmin;
 use shared::store::counts::{self, DEFAULT_SHARDS};
-use shared::store::keys::KeyStore;
 use shared::store::Table;
 use shared::App;
 
@@ -121,7 +121,7 @@ async fn measure(
 
 /// `count` fresh organizations, each with a key.
 async fn tenants(table: &Table, count: usize) -> Vec<(OrgId, String)> {
-    let keys = KeyStore::new(table.clone());
+    let keys = KeyAdmin::new(table.clone());
     let mut orgs = Vec::new();
     for _ in 0..count {
         let org: OrgId = format!("busy-{}", uuid::Uuid::now_v7().simple())

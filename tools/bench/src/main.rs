@@ -42,7 +42,7 @@ mod warmup;
 
 use std::fmt::Write as _;
 
-use shared::store::schema;
+use shared::store::admin::table::create_table;
 use shared::store::Table;
 
 use settings::Settings;
@@ -67,9 +67,7 @@ async fn run() {
     );
     let base = shared::store::connect().await;
     let table = Table::new(base.clone(), &settings.table);
-    schema::create_table(&table)
-        .await
-        .expect("create the bench table");
+    create_table(&table).await.expect("create the bench table");
 
     let mut report = String::new();
     let _ = writeln!(report, "Machine: {}", format::machine());
