@@ -125,11 +125,10 @@ async fn thirty_two_writers_in_one_organization_get_no_conflict_and_exact_counts
     assert_eq!(only("active").await, active);
     assert_eq!(only("inactive").await, inactive);
     eprintln!(
-        "busy_tenant: {} writers, {} conflicts answered by the proxy, {} throttles, {} retried writes",
+        "busy_tenant: {} writers, {} conflicts answered by the proxy, {} throttles",
         WRITERS,
         summary.transactions_cancelled + summary.plain_conflicts,
         summary.throttles_total(),
-        shared::store::write::retried_writes()
     );
 }
 
