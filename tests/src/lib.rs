@@ -25,6 +25,7 @@ use lambda_http::http::{Method, Request as HttpRequest};
 use serde_json::Value;
 use shared::domain::list_query::ListQuery;
 use shared::domain::model::{Client, OrgId};
+use shared::domain::position::Position;
 use shared::function::Config;
 use shared::store::admin::import::import_clients;
 pub use shared::store::admin::import::sample_clients;
@@ -32,6 +33,7 @@ use shared::store::admin::keys::KeyAdmin;
 use shared::store::admin::table::create_table;
 use shared::store::listing::ListPage;
 use shared::store::search_index;
+use shared::store::usage::{self, Usage};
 use shared::store::{counts, Table};
 use shared::App;
 
@@ -248,26 +250,13 @@ impl TestApi {
         LocalServer::start(containers).await
     }
 
-    /// Sends a request as API Gateway would and returns the handler's answer.
-    /// The query string goes into the event's `rawQueryString` as API Gateway
-    /// sends it, so it may be longer than an `http::Uri` allows.
+    /// Sends a request as API Gateway would ([`TestRequest::gateway_event`])
+    /// and returns the handler's answer.
     pub async fn send(&self, request: TestRequest) -> TestResponse {
-        let (path, query) = request.uri.split_once('?').unwrap_or((&request.uri, ""));
-        let mut builder = HttpRequest::builder()
-            .method(request.method.clone())
-            .uri(path);
-        for (name, value) in &request.headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        let (parts, ()) = builder.body(()).expect("a valid test request").into_parts();
-        let Some(route) = local_api::route(&parts.method, parts.uri.path()) else {
-            panic!("no route for {} {}", request.method, request.uri);
-        };
-        let mut event = local_api::gateway_event(&parts, &request.body, &route, "test-request-id");
-        event["rawQueryString"] = Value::String(query.to_owned());
+        let (function, event) = request.gateway_event();
         let lambda_request =
             lambda_http::request::from_str(&event.to_string()).expect("a valid gateway event");
-        let response = local_api::invoke(&self.app, route.function, lambda_request).await;
+        let response = local_api::invoke(&self.app, function, lambda_request).await;
         TestResponse::from_lambda(response)
     }
 
@@ -314,12 +303,21 @@ impl TestApi {
     }
 
     /// A first list page straight from the store, with what it cost.
-    pub async fn page(&self, org: &OrgId, query: &ListQuery) -> ListPage {
-        self.app
-            .clients
-            .list(org, query, None)
-            .await
-            .expect("a list page")
+    pub async fn page(&self, org: &OrgId, query: &ListQuery) -> (ListPage, Usage) {
+        self.page_after(org, query, None).await
+    }
+
+    /// A list page straight from the store, after `after` (a cursor's
+    /// position) if given, with what it cost as the product counts it (the
+    /// figures of a request's closing log line).
+    pub async fn page_after(
+        &self,
+        org: &OrgId,
+        query: &ListQuery,
+        after: Option<&Position>,
+    ) -> (ListPage, Usage) {
+        let (page, usage) = usage::measure(self.app.clients.list(org, query, after)).await;
+        (page.expect("a list page"), usage)
     }
 
     /// Counts an organization's client items per status `(active, inactive)`
@@ -390,6 +388,25 @@ impl TestRequest {
     pub fn raw_body(mut self, body: Vec<u8>) -> Self {
         self.body = body;
         self
+    }
+
+    /// The route's function and the HTTP API (payload 2.0) event API
+    /// Gateway would send it for this request, built by the local server's
+    /// code. The query string goes into the event's `rawQueryString` as API
+    /// Gateway sends it, so it may be longer than an `http::Uri` allows.
+    pub fn gateway_event(&self) -> (local_api::Function, Value) {
+        let (path, query) = self.uri.split_once('?').unwrap_or((&self.uri, ""));
+        let mut builder = HttpRequest::builder().method(self.method.clone()).uri(path);
+        for (name, value) in &self.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let (parts, ()) = builder.body(()).expect("a valid test request").into_parts();
+        let Some(route) = local_api::route(&parts.method, parts.uri.path()) else {
+            panic!("no route for {} {}", self.method, self.uri);
+        };
+        let mut event = local_api::gateway_event(&parts, &self.body, &route, "test-request-id");
+        event["rawQueryString"] = Value::String(query.to_owned());
+        (route.function, event)
     }
 }
 

@@ -14,7 +14,9 @@
 //! - [`admin`]: what operators and tools do off the request path (table
 //!   creation, key administration, imports, search backfill).
 //! - [`table`]: the DynamoDB client (TLS, timeouts, retries) and the [`Table`] it works on.
-//! - [`usage`]: the DynamoDB calls and items read of the request being served.
+//! - [`usage`]: what DynamoDB did for the request being served (calls, items
+//!   read, read and write units): the one count its log line, metrics, the
+//!   tests' cost bounds and the benchmark read.
 //! - [`error`]: [`StoreError`], and how a failed DynamoDB call is classified.
 //! - [`outcome`]: whether a failed write may have been applied, from the types of its attempts' failures.
 //!

@@ -220,18 +220,6 @@ pub async fn write_all(table: &Table, requests: Vec<WriteRequest>) -> Result<(),
         .await
 }
 
-/// The distinct clients whose index entries begin with a search term, and
-/// what reading them cost.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Candidates {
-    /// Candidate ids, each once (to be verified against the client items).
-    pub ids: Vec<ClientId>,
-    /// `Query` calls sent.
-    pub calls: u32,
-    /// Index entries read (`ScannedCount`).
-    pub entries_read: u64,
-}
-
 /// The partitions and prefixes a search term is looked up under: what it
 /// matches in each searchable field, in that field's partition of its first
 /// character.
@@ -250,13 +238,14 @@ fn probes(org: &OrgId, term: &SearchTerm) -> Vec<(String, String)> {
 }
 
 /// Reads the entries of every probe of `term` (strongly consistent `Query`,
-/// page after page, keys only) and returns the distinct candidate ids.
+/// page after page, keys only) and returns the distinct candidate ids, each
+/// once, to be verified against the client items.
 pub async fn candidates(
     table: &Table,
     org: &OrgId,
     term: &SearchTerm,
-) -> Result<Candidates, StoreError> {
-    let mut found = Candidates::default();
+) -> Result<Vec<ClientId>, StoreError> {
+    let mut found = Vec::new();
     let mut seen = HashSet::new();
     for (partition, prefix) in probes(org, term) {
         let mut start_key = None;
@@ -264,8 +253,6 @@ pub async fn candidates(
             let output = table
                 .prefix_page(&partition, &prefix, start_key, PagePart::SortKeys)
                 .await?;
-            found.calls += 1;
-            found.entries_read += output.scanned_count.max(0) as u64;
             for entry in output.items.unwrap_or_default() {
                 let id = match entry.get(attr::SK) {
                     Some(AttributeValue::S(sk)) => id_of(sk),
@@ -273,7 +260,7 @@ pub async fn candidates(
                 }
                 .ok_or_else(|| StoreError::corrupt("search index entry without a client id"))?;
                 if seen.insert(id) {
-                    found.ids.push(id);
+                    found.push(id);
                 }
             }
             start_key = output.last_evaluated_key;

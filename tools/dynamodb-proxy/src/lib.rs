@@ -50,6 +50,7 @@
 //! "WithholdAnswer", "operation": "TransactWriteItems", "count": 1,
 //! "delay_ms": 3000}`), `DELETE /_proxy/faults`.
 
+pub mod answers;
 pub mod conflicts;
 pub mod cost;
 pub mod faults;
@@ -255,6 +256,10 @@ impl Shared {
                 return Err(Closed("upstream unreachable"));
             }
         };
+        if answer.parts.status.is_success() {
+            self.counters
+                .answered(answers::reported(&operation, &answer.body));
+        }
         if matches!(
             operation.as_str(),
             "CreateTable" | "DeleteTable" | "UpdateTable"

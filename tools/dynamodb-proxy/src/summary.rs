@@ -1,5 +1,6 @@
-//! What the proxy did, per feature: requests forwarded, conflicts answered,
-//! throttles by partition, faults fired and time delayed.
+//! What the proxy did, per feature: requests forwarded (and what their
+//! answers report reading and consuming), conflicts answered, throttles by
+//! partition, faults fired and time delayed.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -12,6 +13,13 @@ use serde::Serialize;
 pub struct Summary {
     /// Requests forwarded to the upstream, by operation.
     pub forwarded: BTreeMap<String, u64>,
+    /// Items and index entries read, as the upstream's successful answers
+    /// show them ([`crate::answers`]).
+    pub items_read: u64,
+    /// Read capacity units the upstream's answers report (`ConsumedCapacity`).
+    pub read_units: f64,
+    /// Write capacity units the upstream's answers report (`ConsumedCapacity`).
+    pub write_units: f64,
     /// `TransactionCanceledException`s answered for a `TransactionConflict`.
     pub transactions_cancelled: u64,
     /// `TransactionConflictException`s answered to single-item writes.
@@ -64,6 +72,15 @@ impl Counters {
     /// Counts one forwarded request.
     pub fn forwarded(&self, operation: &str) {
         self.update(|s| *s.forwarded.entry(operation.to_owned()).or_default() += 1);
+    }
+
+    /// Counts what one successful upstream answer reports.
+    pub fn answered(&self, reported: crate::answers::Reported) {
+        self.update(|s| {
+            s.items_read += reported.items_read;
+            s.read_units += reported.read_units;
+            s.write_units += reported.write_units;
+        });
     }
 
     /// Counts one throttle of a partition.
