@@ -48,10 +48,12 @@ pub use paths::{python, repo_root};
 pub const TEST_TABLE: &str = "clients-test";
 
 /// The variable that sends every [`TestApi`] of a test process through
-/// the DynamoDB-faithful proxy (`tools/dynamodb-proxy`: transaction
-/// conflicts, per-partition throughput, in-region latency): `faithful`.
-/// `scripts/test` runs the race, idempotency and outage tests a second time
-/// with it.
+/// the DynamoDB-faithful proxy (`tools/dynamodb-proxy --faithful`:
+/// transaction conflicts, per-partition throughput, index propagation lag,
+/// server errors, in-region latency): `faithful`. The `DYNAMODB_PROXY_*`
+/// variables change its parts as they change the binary's (e.g.
+/// `DYNAMODB_PROXY_INDEX_LAG_MS=0`, `DYNAMODB_PROXY_SERVER_ERROR_RATE=0`,
+/// `DYNAMODB_PROXY_SEED=7`). `scripts/test`'s second pass runs tests with it.
 pub const PROXY_VARIABLE: &str = "CLIENTS_TEST_PROXY";
 
 /// The DynamoDB Local that `scripts/test` started.
@@ -79,7 +81,8 @@ fn shared_proxy_endpoint(upstream: &str) -> String {
     ENDPOINT
         .get_or_init(|| {
             let (sender, receiver) = std::sync::mpsc::channel();
-            let config = dynamodb_proxy::ProxyConfig::faithful(upstream);
+            let config = dynamodb_proxy::cli::faithful_from_env(upstream)
+                .unwrap_or_else(|e| panic!("the proxy's DYNAMODB_PROXY_* variables: {e}"));
             std::thread::spawn(move || {
                 let runtime = tokio::runtime::Runtime::new().expect("a runtime for the proxy");
                 runtime.block_on(async move {
