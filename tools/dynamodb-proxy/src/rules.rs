@@ -19,7 +19,7 @@ use hyper::header::HeaderMap;
 use hyper::Response;
 use serde_json::{json, Map, Value};
 
-use crate::conflicts::{ItemId, Ticket};
+use crate::conflicts::{ItemId, Refusal, Ticket};
 use crate::cost::{self, Access, Charge};
 use crate::schema::TableSchema;
 use crate::size::{item_size, read_units};
@@ -95,10 +95,15 @@ impl Shared {
                 let Some(writes) = self.writes(operation, headers, &request).await else {
                     return Verdict::Forward(Plan::default());
                 };
+                let token = request
+                    .get("ClientRequestToken")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
                 self.write_verdict(
                     operation,
                     headers,
                     writes,
+                    token,
                     config.conflicts.is_some(),
                     config.throughput,
                 )
@@ -192,6 +197,7 @@ impl Shared {
         operation: &str,
         headers: &HeaderMap,
         writes: Vec<Write>,
+        request_token: Option<String>,
         conflicts: bool,
         limits: Option<Limits>,
     ) -> Verdict {
@@ -199,9 +205,14 @@ impl Shared {
         let transaction = operation == "TransactWriteItems";
         let mut ticket = None;
         if conflicts && transaction {
-            match self.holds.acquire(&ids) {
+            let token = request_token.as_deref();
+            match self.holds.acquire(&ids, token) {
                 Ok(held) => ticket = Some(held),
-                Err(conflicting) => {
+                Err(Refusal::InProgress) => {
+                    self.counters.update(|s| s.transactions_in_progress += 1);
+                    return Verdict::Answer(wire::transaction_in_progress());
+                }
+                Err(Refusal::Conflict(conflicting)) => {
                     self.counters.update(|s| s.transactions_cancelled += 1);
                     let reasons: Vec<Reason> = conflicting
                         .iter()

@@ -25,6 +25,9 @@ pub struct Summary {
     pub transactions_cancelled: u64,
     /// `TransactionConflictException`s answered to single-item writes.
     pub plain_conflicts: u64,
+    /// `TransactionInProgressException`s answered to repeats of a
+    /// transaction still in flight (same `ClientRequestToken`).
+    pub transactions_in_progress: u64,
     /// Throttles, by partition label (`table/T {"S":"x"}`, `table/T/index/I {"S":"y"}`):
     /// requests refused and batch items returned unprocessed.
     pub throttles: BTreeMap<String, u64>,

@@ -129,6 +129,17 @@ pub fn transaction_canceled(reasons: &[Reason]) -> Response<Full<Bytes>> {
     )
 }
 
+/// `TransactionInProgressException`, for a transaction whose
+/// `ClientRequestToken` is that of one still in flight (member `Message`, as
+/// the SDK's `shape_transaction_in_progress_exception.rs` reads it; the text
+/// is the API reference's description of the error).
+pub fn transaction_in_progress() -> Response<Full<Bytes>> {
+    error(
+        "TransactionInProgressException",
+        json!({"Message": "The transaction with the given request token is already in progress."}),
+    )
+}
+
 /// `TransactionConflictException`, for a single-item write on a held item.
 pub fn transaction_conflict() -> Response<Full<Bytes>> {
     error(
