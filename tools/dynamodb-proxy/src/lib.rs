@@ -50,20 +50,21 @@
 //! "WithholdAnswer", "operation": "TransactWriteItems", "count": 1,
 //! "delay_ms": 3000}`), `DELETE /_proxy/faults`.
 
+mod config;
 pub mod conflicts;
 pub mod cost;
 pub mod faults;
 mod rules;
 pub mod schema;
 pub mod size;
+mod state;
 pub mod summary;
 pub mod throughput;
 pub mod upstream;
 pub mod wire;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
@@ -73,85 +74,13 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
+pub use config::{ProxyConfig, DEFAULT_HOLD, IN_REGION_LATENCY};
 pub use faults::Fault;
 pub use summary::Summary;
 pub use throughput::Limits;
 
-use conflicts::Holds;
-use faults::Faults;
 use rules::{Plan, Verdict};
-use schema::TableSchema;
-use summary::Counters;
-use throughput::Buckets;
-use upstream::Upstream;
-
-/// The default hold of a transaction's items after the upstream answers it.
-///
-/// The service keeps a transaction's items prepared from its prepare phase
-/// until its commit phase ends (Idziorek et al., "Distributed Transactions
-/// at Scale in Amazon DynamoDB", USENIX ATC 2023). The paper plots
-/// `TransactWriteItems` latency without absolute values; what AWS publishes
-/// is DynamoDB's "single-digit millisecond" latency per request (developer
-/// guide, "What is Amazon DynamoDB?"), and a transaction takes two such
-/// rounds (prepare, then commit). DynamoDB Local's own time in flight is
-/// held too, so 10 ms after its answer models a transaction of two
-/// single-digit-millisecond phases. The answer is sent when the hold ends
-/// (the service answers a transaction after its commit phase), so the hold
-/// also lengthens a transaction's latency, as on the service.
-pub const DEFAULT_HOLD: Duration = Duration::from_millis(10);
-
-/// A few milliseconds, like a call within a region.
-pub const IN_REGION_LATENCY: Duration = Duration::from_millis(3);
-
-/// What the proxy does; every part can be changed while it runs ([`Proxy::set_config`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProxyConfig {
-    /// The upstream's base URL, e.g. `http://127.0.0.1:8000`.
-    pub upstream: String,
-    /// Where to listen (127.0.0.1, port 0 for a free one); read at start only.
-    pub listen: SocketAddr,
-    /// Transaction conflicts: the hold after a transaction's answer; `None` turns them off.
-    pub conflicts: Option<Duration>,
-    /// Per-partition throughput limits; `None` turns throttling off.
-    pub throughput: Option<Limits>,
-    /// Delay before each forwarded call (`Duration::ZERO`: none).
-    pub latency: Duration,
-}
-
-impl ProxyConfig {
-    /// Every part off: a pass-through to `upstream`, on a free 127.0.0.1 port.
-    pub fn transparent(upstream: impl Into<String>) -> Self {
-        Self {
-            upstream: upstream.into(),
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            conflicts: None,
-            throughput: None,
-            latency: Duration::ZERO,
-        }
-    }
-
-    /// Every part on with the service's figures: [`DEFAULT_HOLD`], the
-    /// default [`Limits`] and [`IN_REGION_LATENCY`].
-    pub fn faithful(upstream: impl Into<String>) -> Self {
-        Self {
-            conflicts: Some(DEFAULT_HOLD),
-            throughput: Some(Limits::default()),
-            latency: IN_REGION_LATENCY,
-            ..Self::transparent(upstream)
-        }
-    }
-}
-
-/// The state every connection shares.
-pub(crate) struct Shared {
-    config: RwLock<ProxyConfig>,
-    upstream: Upstream,
-    schemas: Mutex<HashMap<String, Arc<TableSchema>>>,
-    holds: Holds,
-    buckets: Buckets,
-    faults: Faults,
-    counters: Counters,
-}
+use state::Shared;
 
 /// Why a connection is closed without an answer (a fault).
 #[derive(Debug)]
@@ -166,41 +95,6 @@ impl std::fmt::Display for Closed {
 impl std::error::Error for Closed {}
 
 impl Shared {
-    fn config(&self) -> ProxyConfig {
-        self.config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// The table's schema, from the cache or the upstream's `DescribeTable`.
-    async fn schema(&self, table: &str, headers: &hyper::HeaderMap) -> Option<Arc<TableSchema>> {
-        if let Some(schema) = self
-            .schemas
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(table)
-        {
-            return Some(Arc::clone(schema));
-        }
-        let upstream = self.config().upstream;
-        let answer = self
-            .upstream
-            .call(
-                &upstream,
-                headers,
-                "DescribeTable",
-                &serde_json::json!({"TableName": table}),
-            )
-            .await?;
-        let schema = Arc::new(TableSchema::from_describe(&answer)?);
-        self.schemas
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(table.to_owned(), Arc::clone(&schema));
-        Some(schema)
-    }
-
     /// Answers one request.
     async fn handle(
         self: Arc<Self>,
@@ -385,15 +279,7 @@ impl Proxy {
     pub async fn start(config: ProxyConfig) -> std::io::Result<Self> {
         let listener = TcpListener::bind(config.listen).await?;
         let address = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            config: RwLock::new(config),
-            upstream: Upstream::default(),
-            schemas: Mutex::default(),
-            holds: Holds::default(),
-            buckets: Buckets::default(),
-            faults: Faults::default(),
-            counters: Counters::default(),
-        });
+        let shared = Arc::new(Shared::new(config));
         let task = tokio::spawn(serve(listener, Arc::clone(&shared)));
         Ok(Self {
             shared,
@@ -439,11 +325,7 @@ impl Proxy {
 
     /// Changes the configuration (all but `listen`) for the next requests.
     pub fn set_config(&self, config: ProxyConfig) {
-        *self
-            .shared
-            .config
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = config;
+        self.shared.set_config(config);
     }
 }
 

@@ -23,9 +23,9 @@ use crate::conflicts::{ItemId, Ticket};
 use crate::cost::{self, Access, Charge};
 use crate::schema::TableSchema;
 use crate::size::{item_size, read_units};
+use crate::state::Shared;
 use crate::throughput::Limits;
 use crate::wire::{self, Reason, ThrottlingReason};
-use crate::Shared;
 
 /// Charges computed from the upstream's answer (a read's real size).
 pub type AfterAnswer = Box<dyn FnOnce(&Value) -> Vec<Charge> + Send>;
