@@ -42,8 +42,11 @@ impl SearchTerm {
         })
     }
 
-    /// The reference matching rule; the store evaluates the same rule in
-    /// DynamoDB's `contains` over the stored `nameFold` and `phoneDigits`.
+    /// The matching rule, over a client's stored `nameFold` and
+    /// `phoneDigits`. The store finds candidates in its suffix search index
+    /// (`store::search_index`: one `begins_with` `Query` per part, a
+    /// superset of the matches) and keeps those whose current client item
+    /// passes this test (`store::listing`).
     pub fn matches(&self, name_fold: &str, phone_digits: Option<&str>) -> bool {
         name_fold.contains(&self.name_fold)
             || matches!(
