@@ -23,6 +23,7 @@ use serde_json::{json, Map, Value};
 use shared::domain::input::{ClientPatch, IdempotencyKey, NewClient};
 use shared::domain::list_query::ListQuery;
 use shared::domain::validation::FieldError;
+use shared::store::outcome::WriteOutcome;
 use shared::ApiError;
 
 // ---------------------------------------------------------------- helpers
@@ -706,11 +707,11 @@ fn every_error_the_code_can_make_is_described() {
             ApiError::PayloadTooLarge,
             ApiError::UnsupportedMediaType,
             ApiError::Unavailable {
-                retry_after: std::time::Duration::from_secs(1),
+                outcome: WriteOutcome::NotApplied,
                 cause: "throttled".into(),
             },
-            ApiError::UnavailableOutcomeUnknown {
-                retry_after: std::time::Duration::from_secs(1),
+            ApiError::Unavailable {
+                outcome: WriteOutcome::MaybeApplied,
                 cause: "an attempt timed out".into(),
             },
             ApiError::internal("a bug"),

@@ -15,33 +15,38 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::clients::ClientStore;
-use super::item::{self, client_key, client_sk, id_from_sk, org_pk, status_pk, Item};
-use super::schema::{
-    attr, IndexDefinition, BY_CREATED, BY_NAME, BY_PHONE, BY_STATUS_CREATED, BY_STATUS_NAME,
-    BY_STATUS_PHONE,
+use super::error::StoreError;
+use super::item::{self, client_key, Item};
+use super::layout::{
+    self, attr, client_sk, id_from_sk, org_pk, status_pk, IndexDefinition, BY_CREATED, BY_NAME,
+    BY_PHONE, BY_STATUS_CREATED, BY_STATUS_NAME, BY_STATUS_PHONE,
 };
 use super::search_index;
 use super::table::before_batch_round;
-use super::StoreError;
 use crate::domain::list_query::{ListQuery, SortField, SortOrder};
 use crate::domain::model::{Client, ClientId, OrgId, Status};
 use crate::domain::position::Position;
-use crate::domain::search::SearchTerm;
+use crate::domain::search::{SearchTerm, SEARCHABLE_FIELDS};
 
 /// Keys per `BatchGetItem`, DynamoDB's maximum.
 const BATCH_GET_SIZE: usize = 100;
 /// `BatchGetItem` calls of one request in flight at once.
 const BATCH_GETS_IN_FLIGHT: usize = 8;
-/// What search reads of each candidate client to verify and sort it.
-const SEARCH_FIELDS: [&str; 5] = [
-    attr::SK,
-    attr::NAME_FOLD,
-    attr::PHONE_DIGITS,
-    attr::PHONE,
-    attr::STATUS,
-];
+/// What search reads of each candidate client to verify and sort it: its
+/// sort key, phone and status (to sort), the folded name (to sort by name),
+/// and the normalized value of every searchable field (to verify).
+fn search_fields() -> Vec<&'static str> {
+    let mut fields = vec![attr::SK, attr::NAME_FOLD, attr::PHONE, attr::STATUS];
+    for field in &SEARCHABLE_FIELDS {
+        if !fields.contains(&field.stored_as) {
+            fields.push(field.stored_as);
+        }
+    }
+    fields
+}
 
-/// One page of a list, with what it cost.
+/// One page of a list. What reading it cost is counted by
+/// [`super::usage::measure`] around the call, like any other request's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListPage {
     /// The page's clients, in order.
@@ -50,17 +55,6 @@ pub struct ListPage {
     pub total: u64,
     /// Where the next page starts; `None` on the last page.
     pub next: Option<Position>,
-    /// What reading the page cost in DynamoDB.
-    pub cost: ReadCost,
-}
-
-/// DynamoDB work done for one list request, as DynamoDB reported it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ReadCost {
-    /// Requests sent to DynamoDB.
-    pub calls: u32,
-    /// Index entries and items read (`ScannedCount` of queries, items returned by gets).
-    pub items_read: u64,
 }
 
 /// One ordered run of index entries: an index, one partition, one direction.
@@ -113,10 +107,7 @@ impl ClientStore {
         query: &ListQuery,
         after: Option<&Position>,
     ) -> Result<ListPage, StoreError> {
-        let mut cost = ReadCost::default();
         let counts = self.counts(org).await?;
-        cost.calls += 1;
-        cost.items_read += 1;
         let total = match query.status.single() {
             Some(status) => counts.of(status),
             None => counts.total(),
@@ -125,24 +116,16 @@ impl ClientStore {
             (Vec::new(), false)
         } else {
             let runs = index_runs(org, query);
-            self.walk_runs(
-                org,
-                &runs,
-                after,
-                query.offset,
-                query.limit as usize,
-                &mut cost,
-            )
-            .await?
+            self.walk_runs(org, &runs, after, query.offset, query.limit as usize)
+                .await?
         };
         let ids: Vec<ClientId> = entries.iter().map(|entry| entry.id).collect();
-        let clients = self.fetch_in_order(org, &ids, &mut cost).await?;
+        let clients = self.fetch_in_order(org, &ids).await?;
         let next = entries.into_iter().last().filter(|_| more);
         Ok(ListPage {
             clients,
             total,
             next,
-            cost,
         })
     }
 
@@ -156,7 +139,6 @@ impl ClientStore {
         after: Option<&Position>,
         mut skip: u64,
         take: usize,
-        cost: &mut ReadCost,
     ) -> Result<(Vec<Position>, bool), StoreError> {
         let mut entries = Vec::with_capacity(take + 1);
         let first_run = after.map_or(0, |position| position.run);
@@ -183,8 +165,6 @@ impl ClientStore {
                     .set_exclusive_start_key(start_key.take())
                     .send()
                     .await?;
-                cost.calls += 1;
-                cost.items_read += output.scanned_count.max(0) as u64;
                 for entry in output.items.unwrap_or_default() {
                     if skip > 0 {
                         skip -= 1;
@@ -221,18 +201,12 @@ impl ClientStore {
         term: &SearchTerm,
         after: Option<&Position>,
     ) -> Result<ListPage, StoreError> {
-        let mut cost = ReadCost::default();
         let candidates = search_index::candidates(&self.table, org, term).await?;
-        cost.calls += candidates.calls;
-        cost.items_read += candidates.entries_read;
         let mut hits = Vec::new();
-        for entry in self
-            .fetch(org, &candidates.ids, Some(&SEARCH_FIELDS), &mut cost)
-            .await?
-        {
+        for entry in self.fetch(org, &candidates, Some(&search_fields())).await? {
             let hit = SearchHit::from_item(&entry)?;
             let status_kept = query.status.single().is_none_or(|s| s == hit.status);
-            if status_kept && term.matches(&hit.name_fold, hit.phone_digits.as_deref()) {
+            if status_kept && term.matches(&hit.searchable) {
                 hits.push(hit.position(query.sort_by));
             }
         }
@@ -261,13 +235,12 @@ impl ClientStore {
         let end = (start + query.limit as usize).min(hits.len());
         let page = &hits[start..end];
         let ids: Vec<ClientId> = page.iter().map(|hit| hit.id).collect();
-        let clients = self.fetch_in_order(org, &ids, &mut cost).await?;
+        let clients = self.fetch_in_order(org, &ids).await?;
         let next = page.last().filter(|_| end < hits.len()).cloned();
         Ok(ListPage {
             clients,
             total,
             next,
-            cost,
         })
     }
 
@@ -277,10 +250,9 @@ impl ClientStore {
         &self,
         org: &OrgId,
         ids: &[ClientId],
-        cost: &mut ReadCost,
     ) -> Result<Vec<Client>, StoreError> {
         let mut found: HashMap<ClientId, Client> = HashMap::with_capacity(ids.len());
-        for entry in self.fetch(org, ids, None, cost).await? {
+        for entry in self.fetch(org, ids, None).await? {
             let client = item::from_item(entry)?;
             found.insert(client.id, client);
         }
@@ -295,33 +267,25 @@ impl ClientStore {
         org: &OrgId,
         ids: &[ClientId],
         fields: Option<&[&str]>,
-        cost: &mut ReadCost,
     ) -> Result<Vec<Item>, StoreError> {
         let batches: Vec<_> = ids
             .chunks(BATCH_GET_SIZE)
             .map(|chunk| self.fetch_batch(org, chunk, fields))
             .collect();
-        let results: Vec<(Vec<Item>, u32)> = stream::iter(batches)
+        let results: Vec<Vec<Item>> = stream::iter(batches)
             .buffer_unordered(BATCH_GETS_IN_FLIGHT)
             .try_collect()
             .await?;
-        let mut items = Vec::with_capacity(ids.len());
-        for (batch, calls) in results {
-            cost.calls += calls;
-            cost.items_read += batch.len() as u64;
-            items.extend(batch);
-        }
-        Ok(items)
+        Ok(results.into_iter().flatten().collect())
     }
 
-    /// One `BatchGetItem` of at most 100 clients, unprocessed keys asked
-    /// again; returns the items and the calls it took.
+    /// One `BatchGetItem` of at most 100 clients, unprocessed keys asked again.
     async fn fetch_batch(
         &self,
         org: &OrgId,
         ids: &[ClientId],
         fields: Option<&[&str]>,
-    ) -> Result<(Vec<Item>, u32), StoreError> {
+    ) -> Result<Vec<Item>, StoreError> {
         let keys: Vec<Item> = ids.iter().map(|id| client_key(org, *id)).collect();
         let mut request = KeysAndAttributes::builder()
             .set_keys(Some(keys))
@@ -334,10 +298,10 @@ impl ClientStore {
             }
         }
         let mut pending = Some(request.build().map_err(StoreError::failed)?);
-        let (mut items, mut calls) = (Vec::with_capacity(ids.len()), 0);
+        let (mut items, mut rounds) = (Vec::with_capacity(ids.len()), 0);
         while let Some(request) = pending.take() {
-            calls += 1;
-            before_batch_round(calls, "BatchGetItem").await?;
+            rounds += 1;
+            before_batch_round(rounds, "BatchGetItem").await?;
             let output = self
                 .table
                 .client
@@ -357,7 +321,7 @@ impl ClientStore {
                 .and_then(|mut unprocessed| unprocessed.remove(&self.table.name))
                 .filter(|rest| !rest.keys().is_empty());
         }
-        Ok((items, calls))
+        Ok(items)
     }
 }
 
@@ -406,8 +370,9 @@ struct SearchHit {
     id: ClientId,
     name_fold: String,
     phone: Option<String>,
-    phone_digits: Option<String>,
     status: Status,
+    /// The normalized value of each searchable field, in the order of [`SEARCHABLE_FIELDS`].
+    searchable: Vec<Option<String>>,
 }
 
 impl SearchHit {
@@ -417,7 +382,10 @@ impl SearchHit {
             id: sk_id(entry)?,
             name_fold: text(entry, attr::NAME_FOLD).ok_or_else(broken)?,
             phone: text(entry, attr::PHONE),
-            phone_digits: text(entry, attr::PHONE_DIGITS),
+            searchable: SEARCHABLE_FIELDS
+                .iter()
+                .map(|field| text(entry, field.stored_as))
+                .collect(),
             status: text(entry, attr::STATUS)
                 .as_deref()
                 .and_then(Status::parse)
@@ -429,9 +397,9 @@ impl SearchHit {
     /// search results sort (and resume from a cursor) exactly like index walks.
     fn position(self, field: SortField) -> Position {
         let sort_key = match field {
-            SortField::Name => item::name_sort_key(&self.name_fold, self.id),
-            SortField::Phone => item::phone_sort_key(self.phone.as_deref(), self.id),
-            SortField::Status => item::status_sort_key(self.status, self.id),
+            SortField::Name => layout::name_sort_key(&self.name_fold, self.id),
+            SortField::Phone => layout::phone_sort_key(self.phone.as_deref(), self.id),
+            SortField::Status => layout::status_sort_key(self.status, self.id),
             SortField::CreatedAt => self.id.to_string(),
         };
         Position {
@@ -459,8 +427,8 @@ mod tests {
             id: ClientId::new(),
             name_fold: name.into(),
             phone: phone.map(Into::into),
-            phone_digits: None,
             status,
+            searchable: Vec::new(),
         }
     }
 

@@ -26,9 +26,11 @@ mod cli;
 use std::process::ExitCode;
 
 use clap::Parser;
-use shared::store::import::{import_clients, sample_clients};
-use shared::store::keys::KeyStore;
-use shared::store::{schema, search_backfill, Table};
+use shared::store::admin::import::{import_clients, sample_clients};
+use shared::store::admin::keys::KeyAdmin;
+use shared::store::admin::search_backfill;
+use shared::store::admin::table::{cloudformation_properties, create_table};
+use shared::store::Table;
 
 use cli::{Command, Invocation};
 
@@ -46,7 +48,7 @@ async fn main() -> ExitCode {
 
 async fn run(invocation: Invocation) -> Result<(), String> {
     if invocation.command == Command::TableDefinition {
-        let definition = serde_json::to_string_pretty(&schema::cloudformation_properties())
+        let definition = serde_json::to_string_pretty(&cloudformation_properties())
             .map_err(|e| e.to_string())?;
         println!("{definition}");
         return Ok(());
@@ -60,12 +62,12 @@ async fn run(invocation: Invocation) -> Result<(), String> {
         |error: &(dyn std::error::Error + 'static)| shared::http::error::cause_chain(error);
     match invocation.command {
         Command::CreateTable => {
-            let created = schema::create_table(&table).await.map_err(|e| failed(&e))?;
+            let created = create_table(&table).await.map_err(|e| failed(&e))?;
             let verb = if created { "created" } else { "already exists" };
             eprintln!("table {table_name}: {verb}");
         }
         Command::CreateKey { org, label } => {
-            let (key, info) = KeyStore::new(table)
+            let (key, info) = KeyAdmin::new(table)
                 .create_key(&org, &label)
                 .await
                 .map_err(|e| failed(&e))?;
@@ -77,7 +79,7 @@ async fn run(invocation: Invocation) -> Result<(), String> {
             println!("{}", key.key);
         }
         Command::ListKeys { org } => {
-            let keys = KeyStore::new(table)
+            let keys = KeyAdmin::new(table)
                 .list_keys(&org)
                 .await
                 .map_err(|e| failed(&e))?;
@@ -91,7 +93,7 @@ async fn run(invocation: Invocation) -> Result<(), String> {
             }
         }
         Command::RevokeKey { org, key_id } => {
-            let info = KeyStore::new(table)
+            let info = KeyAdmin::new(table)
                 .revoke_key(&org, &key_id)
                 .await
                 .map_err(|e| failed(&e))?;

@@ -1,7 +1,9 @@
 //! Section 1, cost vs organization size: every kind of request sent through
-//! the handlers in each seeded organization, metered by a [`CostRun`]
-//! (DynamoDB calls, items read and capacity units), and the table of what
-//! they cost. The search rows, with their latency, are in [`search`].
+//! the handlers in each seeded organization, counted by the product's own
+//! counter ([`shared::store::usage::measure`], the figures of each
+//! request's closing log line and metrics): DynamoDB calls, items read and
+//! the capacity units DynamoDB reported. The search rows, with their
+//! latency, are in [`search`].
 
 mod run;
 mod search;
@@ -10,15 +12,15 @@ use std::fmt::Write as _;
 
 use lambda_http::http::Method;
 use serde_json::{json, Value};
+use shared::store::usage::Usage;
 
 use crate::format::{thousands, units};
-use crate::meter::Tally;
 use crate::request::{get, prepare, send_ok};
 use crate::seed::Org;
 use crate::settings::{say, Settings};
 
 pub use run::CostRow;
-use run::CostRun;
+use run::{CostRun, Tally};
 
 /// The list pages measured: label, query string, grows by design.
 const LISTS: [(&str, &str, bool); 8] = [
@@ -95,7 +97,7 @@ async fn single_client(run: &mut CostRun, index: usize, org: &Org) {
         "",
         false,
     );
-    // Removed again, unmetered, so the organization keeps its size.
+    // Removed again, not measured, so the organization keeps its size.
     let long_uri = format!("/api/v1/clients/{}", long["data"]["id"].as_str().unwrap());
     let delete = prepare(Method::DELETE, &long_uri, key, None);
     send_ok(run.app(), &delete, 200, "delete").await;
@@ -205,14 +207,13 @@ fn cell_text(cell: Option<&Tally>) -> String {
     match cell {
         Some(Tally {
             failed: Some(status),
-            calls,
-            ..
-        }) => format!("HTTP {status} ({calls} calls)"),
-        Some(t) => format!(
+            usage,
+        }) => format!("HTTP {status} ({} calls)", usage.calls),
+        Some(Tally { usage, .. }) => format!(
             "{} / {} / {}",
-            t.calls,
-            t.read,
-            units(t.read_units + t.write_units)
+            usage.calls,
+            usage.items_read,
+            units(usage.read_units + usage.write_units)
         ),
         None => "—".to_owned(),
     }
@@ -221,26 +222,30 @@ fn cell_text(cell: Option<&Tally>) -> String {
 /// "flat" when the largest organization costs no more calls and at most 10 %
 /// more items than the smallest; else how it grows (a miss unless by design).
 fn verdict(row: &CostRow, misses: &mut Vec<String>) -> String {
-    let present: Vec<&Tally> = row
+    let present: Vec<&Usage> = row
         .cells
         .iter()
         .flatten()
         .filter(|t| t.failed.is_none())
+        .map(|t| &t.usage)
         .collect();
     match (present.first(), present.last()) {
         (Some(a), Some(b)) if present.len() >= 2 => {
-            let flat = b.calls <= a.calls && b.read <= a.read + a.read / 10 + 2;
+            let flat = b.calls <= a.calls && b.items_read <= a.items_read + a.items_read / 10 + 2;
             if flat {
                 "flat".to_owned()
             } else if row.grows_by_design {
                 format!(
                     "grows ×{:.0} ({})",
-                    b.read as f64 / a.read.max(1) as f64,
+                    b.items_read as f64 / a.items_read.max(1) as f64,
                     row.note
                 )
             } else {
                 misses.push(row.label.clone());
-                format!("GROWS ×{:.1} (bug)", b.read as f64 / a.read.max(1) as f64)
+                format!(
+                    "GROWS ×{:.1} (bug)",
+                    b.items_read as f64 / a.items_read.max(1) as f64
+                )
             }
         }
         _ => String::new(),

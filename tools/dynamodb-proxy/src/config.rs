@@ -1,9 +1,12 @@
 //! What a proxy does ([`ProxyConfig`]) and the service's figures it
-//! defaults to ([`DEFAULT_HOLD`], [`IN_REGION_LATENCY`]).
+//! defaults to ([`DEFAULT_HOLD`], [`IN_REGION_LATENCY`], and the other
+//! parts' own defaults).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::index_view::DEFAULT_INDEX_LAG;
+use crate::server_errors::ServerErrors;
 use crate::throughput::Limits;
 
 /// The default hold of a transaction's items after the upstream answers it.
@@ -35,6 +38,12 @@ pub struct ProxyConfig {
     pub conflicts: Option<Duration>,
     /// Per-partition throughput limits; `None` turns throttling off.
     pub throughput: Option<Limits>,
+    /// Index propagation lag: how old a table the reads of its global
+    /// secondary indexes see; `None` turns it off (indexes read-your-writes,
+    /// as DynamoDB Local's).
+    pub index_lag: Option<Duration>,
+    /// The rate of `InternalServerError`s; `None` turns them off.
+    pub server_errors: Option<ServerErrors>,
     /// Delay before each forwarded call (`Duration::ZERO`: none).
     pub latency: Duration,
 }
@@ -47,16 +56,22 @@ impl ProxyConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             conflicts: None,
             throughput: None,
+            index_lag: None,
+            server_errors: None,
             latency: Duration::ZERO,
         }
     }
 
     /// Every part on with the service's figures: [`DEFAULT_HOLD`], the
-    /// default [`Limits`] and [`IN_REGION_LATENCY`].
+    /// default [`Limits`], [`DEFAULT_INDEX_LAG`], the default
+    /// [`ServerErrors`] ([`crate::server_errors::FAITHFUL_RATE`], seed
+    /// [`crate::server_errors::DEFAULT_SEED`]) and [`IN_REGION_LATENCY`].
     pub fn faithful(upstream: impl Into<String>) -> Self {
         Self {
             conflicts: Some(DEFAULT_HOLD),
             throughput: Some(Limits::default()),
+            index_lag: Some(DEFAULT_INDEX_LAG),
+            server_errors: Some(ServerErrors::default()),
             latency: IN_REGION_LATENCY,
             ..Self::transparent(upstream)
         }

@@ -1,8 +1,9 @@
 //! The state every connection of a proxy shares ([`Shared`]): its
 //! configuration, the upstream client, the tables' schemas, the held items,
-//! the throughput buckets, the armed faults and the counters. Requests are
-//! answered by its methods in the crate root (forwarding) and in `rules`
-//! (the verdicts); both use this module, which uses neither.
+//! the throughput buckets, the armed faults, the index views, the server
+//! errors' draws and the counters. Requests are answered by its methods in
+//! the crate root (forwarding), `rules` (the verdicts) and `index_view`;
+//! they use this module, which uses none of them but `index_view`'s state.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -10,7 +11,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::config::ProxyConfig;
 use crate::conflicts::Holds;
 use crate::faults::Faults;
+use crate::index_view::IndexViews;
 use crate::schema::TableSchema;
+use crate::server_errors::Draws;
 use crate::summary::Counters;
 use crate::throughput::Buckets;
 use crate::upstream::Upstream;
@@ -23,6 +26,8 @@ pub(crate) struct Shared {
     pub(crate) holds: Holds,
     pub(crate) buckets: Buckets,
     pub(crate) faults: Faults,
+    pub(crate) views: IndexViews,
+    pub(crate) draws: Draws,
     pub(crate) counters: Counters,
 }
 
@@ -36,13 +41,22 @@ impl Shared {
             holds: Holds::default(),
             buckets: Buckets::default(),
             faults: Faults::default(),
+            views: IndexViews::default(),
+            draws: Draws::default(),
             counters: Counters::default(),
         }
     }
 
-    /// Changes the configuration for the next requests.
+    /// Changes the configuration (all but `listen`) for the next requests.
+    /// Turning index lag on again makes the index views anew (they missed
+    /// the writes made while it was off).
     pub(crate) fn set_config(&self, config: ProxyConfig) {
-        *self.config.write().unwrap_or_else(|e| e.into_inner()) = config;
+        let resumed = config.index_lag.is_some();
+        let mut current = self.config.write().unwrap_or_else(|e| e.into_inner());
+        if resumed && current.index_lag.is_none() {
+            self.views.resume();
+        }
+        *current = config;
     }
 
     /// The configuration in force.

@@ -1,15 +1,24 @@
-//! The metered API a cost run sends its requests through ([`CostRun`]), and
-//! the rows it has measured so far ([`CostRow`]).
+//! The API a cost run sends its requests through ([`CostRun`]), what one
+//! request cost ([`Tally`]), and the rows measured so far ([`CostRow`]).
 
 use std::time::Duration;
 
 use serde_json::Value;
 use shared::function::Config;
+use shared::store::usage::{self, Usage};
 use shared::App;
 
-use crate::meter::{Meter, Tally};
 use crate::request::{get, send, send_ok, Prepared};
 use crate::settings::say;
+
+/// What one request cost, and its HTTP status if it failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Tally {
+    /// What DynamoDB did for it, as the product counts it.
+    pub usage: Usage,
+    /// The HTTP status when the request failed (e.g. 503 after DynamoDB timeouts).
+    pub failed: Option<u16>,
+}
 
 /// One row of the cost table.
 pub struct CostRow {
@@ -23,10 +32,9 @@ pub struct CostRow {
     pub(super) grows_by_design: bool,
 }
 
-/// The metered API and the rows measured so far.
+/// The API and the rows measured so far.
 pub struct CostRun {
-    meter: Meter,
-    metered: aws_sdk_dynamodb::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
     config: Config,
     app: App,
     sizes: usize,
@@ -34,14 +42,11 @@ pub struct CostRun {
 }
 
 impl CostRun {
-    /// A run over `sizes` organization sizes, its DynamoDB calls metered.
+    /// A run over `sizes` organization sizes.
     pub fn new(config: Config, base: &aws_sdk_dynamodb::Client, sizes: usize) -> Self {
-        let meter = Meter::default();
-        let metered = meter.wrap(base);
-        let app = App::new(metered.clone(), &config);
+        let app = App::new(base.clone(), &config);
         Self {
-            meter,
-            metered,
+            dynamodb: base.clone(),
             config,
             app,
             sizes,
@@ -49,14 +54,9 @@ impl CostRun {
         }
     }
 
-    /// The API the run measures (for requests sent but not recorded).
+    /// The API the run measures (also for requests sent but not recorded).
     pub fn app(&self) -> &App {
         &self.app
-    }
-
-    /// Forgets what the meter counted since the last measurement.
-    pub fn reset_meter(&self) {
-        self.meter.take();
     }
 
     /// The rows measured, in the order they were first recorded.
@@ -106,9 +106,11 @@ impl CostRun {
     /// Sends `request` and returns what it cost; a status other than
     /// `expected` is said and marks the tally failed.
     pub async fn measure(&self, request: &Prepared, expected: u16, what: &str) -> (Tally, Value) {
-        self.meter.take();
-        let (status, body) = send(&self.app, request).await;
-        let mut tally = self.meter.take();
+        let ((status, body), usage) = usage::measure(send(&self.app, request)).await;
+        let mut tally = Tally {
+            usage,
+            failed: None,
+        };
         if status != expected {
             say(format!("{what}: HTTP {status}: {body}"));
             tally.failed = Some(status);
@@ -119,20 +121,17 @@ impl CostRun {
     /// The cost of authenticating with a key that is not cached: a fresh `App`
     /// (empty key cache) answering one request, minus the same request warm.
     pub async fn auth_only(&self, key: &str) -> Tally {
-        let fresh = App::new(self.metered.clone(), &self.config);
+        let fresh = App::new(self.dynamodb.clone(), &self.config);
         let request = get("/api/v1/clients/01890000-0000-7000-8000-000000000000", key);
-        self.meter.take();
-        send_ok(&fresh, &request, 404, "cold key").await;
-        let cold = self.meter.take();
-        send_ok(&fresh, &request, 404, "warm key").await;
-        let warm = self.meter.take();
+        let (_, cold) = usage::measure(send_ok(&fresh, &request, 404, "cold key")).await;
+        let (_, warm) = usage::measure(send_ok(&fresh, &request, 404, "warm key")).await;
         Tally {
-            calls: cold.calls - warm.calls,
-            read: cold.read - warm.read,
-            written: cold.written - warm.written,
-            read_units: cold.read_units - warm.read_units,
-            write_units: cold.write_units - warm.write_units,
-            operations: Vec::new(),
+            usage: Usage {
+                calls: cold.calls - warm.calls,
+                items_read: cold.items_read - warm.items_read,
+                read_units: cold.read_units - warm.read_units,
+                write_units: cold.write_units - warm.write_units,
+            },
             failed: None,
         }
     }

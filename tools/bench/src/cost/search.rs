@@ -10,7 +10,7 @@ use super::run::CostRun;
 use crate::format::median;
 use crate::request::{get, send};
 
-/// Runs timed per search row (after the metered one).
+/// Runs timed per search row (after the measured one).
 pub const LATENCY_RUNS: usize = 5;
 
 /// The searches measured: label, query string, grows by design (matches grow with the organization).
@@ -45,7 +45,7 @@ pub fn long_name() -> String {
         .collect()
 }
 
-/// Each of [`SEARCHES`]: metered once, then timed [`LATENCY_RUNS`] times.
+/// Each of [`SEARCHES`]: measured once, then timed [`LATENCY_RUNS`] times.
 pub async fn searches(run: &mut CostRun, index: usize, key: &str) {
     for (label, query, grows) in SEARCHES {
         let request = get(&format!("/api/v1/clients?{query}"), key);
@@ -58,7 +58,6 @@ pub async fn searches(run: &mut CostRun, index: usize, key: &str) {
                 times.push(started.elapsed());
             }
         }
-        run.reset_meter();
         let p50 = (!times.is_empty()).then(|| median(times));
         let note = if grows { "matches grow with n" } else { "" };
         run.put_timed(label, index, (Some(tally), p50), note, grows);
