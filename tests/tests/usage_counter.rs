@@ -26,8 +26,7 @@ use lambda_harness::binary_path;
 use lambda_harness::rie::RieFunction;
 use lambda_http::http::Method;
 use serde_json::{json, Value};
-use shared::store::counts::COUNTS_SK;
-use shared::store::item::org_pk;
+use shared::store::layout::{org_pk, COUNTS_SK};
 
 /// Clients created through the API (concurrent creates add to different
 /// counts shards, so a list reads several) and imported (shard 0; enough

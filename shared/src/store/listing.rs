@@ -2,7 +2,9 @@
 //!
 //! Without a search, a page walks a keys-only index in the requested order,
 //! skipping `offset` entries and keeping `limit`, then fetches those clients
-//! with one `BatchGetItem`; `total` comes from the counts shards. With a
+//! with one `BatchGetItem` and keeps those that still have the entry the
+//! (eventually consistent) index showed, refilling the page past the others;
+//! `total` comes from the counts shards. With a
 //! search, the search index ([`super::search_index`]) gives the candidate
 //! clients, whose current items are read (strongly consistent, only the
 //! fields that verify and sort them) and checked with the exact matching
@@ -30,6 +32,10 @@ use crate::domain::search::{SearchTerm, SEARCHABLE_FIELDS};
 
 /// Keys per `BatchGetItem`, DynamoDB's maximum.
 const BATCH_GET_SIZE: usize = 100;
+/// The most index walks one list page makes: the first, and refills after
+/// entries the index still held for clients that have changed or gone (a
+/// few at most, and only for writes of the last moment).
+const MAX_INDEX_WALKS: usize = 4;
 /// `BatchGetItem` calls of one request in flight at once.
 const BATCH_GETS_IN_FLIGHT: usize = 8;
 /// What search reads of each candidate client to verify and sort it: its
@@ -66,6 +72,20 @@ struct IndexRun {
 }
 
 impl IndexRun {
+    /// Whether `client`, as it is now, still has the index entry the run
+    /// read for it: the same partition (its status, for a status index) and
+    /// sort key. The keys are computed by the one item layout ([`item::to_item`]).
+    fn still_holds(
+        &self,
+        org: &OrgId,
+        client: &Client,
+        sort_key: &str,
+    ) -> Result<bool, StoreError> {
+        let item = item::to_item(org, client)?;
+        let has = |name: &str, value: &str| matches!(item.get(name), Some(AttributeValue::S(text)) if text == value);
+        Ok(has(self.index.partition_key, &self.partition) && has(self.index.sort_key, sort_key))
+    }
+
     /// The `ExclusiveStartKey` that resumes this run right after `position`.
     fn start_after(&self, org: &OrgId, position: &Position) -> Item {
         HashMap::from([
@@ -101,6 +121,13 @@ impl ClientStore {
         }
     }
 
+    /// A page walked from an index, each entry checked against the client
+    /// as it is now: the indexes are eventually consistent (a write reaches
+    /// them a moment after it commits), so an entry may name a client that
+    /// is gone, or one whose status or sort field has changed since. Such
+    /// entries are passed over and the page is refilled from further along
+    /// the index, so that a page never holds a client outside its filter or
+    /// out of its order, and is short only at the end of the list.
     async fn list_by_index(
         &self,
         org: &OrgId,
@@ -112,21 +139,46 @@ impl ClientStore {
             Some(status) => counts.of(status),
             None => counts.total(),
         };
-        let (entries, more) = if after.is_none() && query.offset >= total {
-            (Vec::new(), false)
-        } else {
-            let runs = index_runs(org, query);
-            self.walk_runs(org, &runs, after, query.offset, query.limit as usize)
-                .await?
-        };
-        let ids: Vec<ClientId> = entries.iter().map(|entry| entry.id).collect();
-        let clients = self.fetch_in_order(org, &ids).await?;
-        let next = entries.into_iter().last().filter(|_| more);
-        Ok(ListPage {
-            clients,
+        let mut page = ListPage {
+            clients: Vec::new(),
             total,
-            next,
-        })
+            next: None,
+        };
+        if after.is_none() && query.offset >= total {
+            return Ok(page);
+        }
+        let runs = index_runs(org, query);
+        let take = query.limit as usize;
+        let mut resume = after.cloned();
+        let mut skip = query.offset;
+        for _ in 0..MAX_INDEX_WALKS {
+            let wanted = take - page.clients.len();
+            let (entries, more) = self
+                .walk_runs(org, &runs, resume.as_ref(), skip, wanted)
+                .await?;
+            skip = 0;
+            let ids: Vec<ClientId> = entries.iter().map(|entry| entry.id).collect();
+            let mut current: HashMap<ClientId, Client> = self
+                .fetch_in_order(org, &ids)
+                .await?
+                .into_iter()
+                .map(|client| (client.id, client))
+                .collect();
+            for entry in &entries {
+                let Some(client) = current.remove(&entry.id) else {
+                    continue; // deleted since the index saw it
+                };
+                if runs[entry.run].still_holds(org, &client, &entry.sort_key)? {
+                    page.clients.push(client);
+                }
+            }
+            resume = entries.last().cloned();
+            page.next = resume.clone().filter(|_| more);
+            if !more || page.clients.len() == take {
+                break;
+            }
+        }
+        Ok(page)
     }
 
     /// Reads the runs in turn from `after` (or the start), skipping `skip`
