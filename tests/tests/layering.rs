@@ -9,9 +9,7 @@
 //!
 //! - **No circle**: no module uses, directly or around a circle, a module
 //!   that uses it. An inline module (`mod name { … }`) counts as part of its
-//!   file, so it cannot hide a circle between two files. The one circle
-//!   left today is in `shared/src/store` ([`KNOWN_STORE_CIRCLES`]), listed
-//!   exactly until the store's restructuring removes it.
+//!   file, so it cannot hide a circle between two files.
 //! - **No upward import**: a module never uses an item defined in one of its
 //!   ancestors (its parent, its parent's parent… up to the crate root). A
 //!   parent declares, assembles and uses its children; a child that reached
@@ -38,14 +36,6 @@ use std::path::{Path, PathBuf};
 use integration_tests::module_graph::{display, ModPath, ModuleGraph};
 use integration_tests::repo_root;
 use serde_json::Value;
-
-/// The one circle known today, inside `shared/src/store`, which issue 16's
-/// store restructuring removes (a leaf vocabulary module instead of
-/// `schema::attr`, an inline module of `schema.rs`, which also imports
-/// `table`). Exact: any other circle fails the test, and so does this one once
-/// it is gone, so that the list is emptied rather than left to hide a new one.
-const KNOWN_STORE_CIRCLES: &[&str] =
-    &["shared (lib shared): store::item -> store::schema -> store::table -> store::item"];
 
 /// The workspace's directories, lowest layer first.
 const CRATE_LAYERS: [&str; 4] = ["shared", "functions", "tools", "tests"];
@@ -158,23 +148,10 @@ fn no_crate_has_an_import_circle() {
         }
     }
 
-    let (known, new): (Vec<String>, Vec<String>) = circles
-        .into_iter()
-        .partition(|circle| KNOWN_STORE_CIRCLES.contains(&circle.as_str()));
-    let gone: Vec<&str> = KNOWN_STORE_CIRCLES
-        .iter()
-        .copied()
-        .filter(|circle| !known.iter().any(|k| k == circle))
-        .collect();
-    for circle in &known {
-        println!("left to the store's restructuring (issue 16): {circle}");
-    }
-
-    assert!(new.is_empty(), "import circles:\n{}", new.join("\n"));
     assert!(
-        gone.is_empty(),
-        "gone (good): delete from KNOWN_STORE_CIRCLES:\n{}",
-        gone.join("\n")
+        circles.is_empty(),
+        "import circles:\n{}",
+        circles.join("\n")
     );
 }
 

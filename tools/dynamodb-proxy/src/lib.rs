@@ -91,9 +91,8 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-pub use config::{ProxyConfig, DEFAULT_HOLD, IN_REGION_LATENCY};
+pub use config::{ProxyConfig, DEFAULT_HOLD, DEFAULT_INDEX_LAG, IN_REGION_LATENCY};
 pub use faults::Fault;
-pub use index_view::DEFAULT_INDEX_LAG;
 pub use server_errors::ServerErrors;
 pub use summary::Summary;
 pub use throughput::Limits;
