@@ -11,7 +11,8 @@
 //! parses it with `lambda_http`, and calls the route's function handler.
 //!
 //! Also here, for every test file: [`repo_root`] ([`paths`]), the event
-//! fixtures' placeholders ([`fixtures`]), [`client_uri`], [`ids`],
+//! fixtures' placeholders ([`fixtures`]), the crates' module graphs for the
+//! layering test ([`module_graph`]), [`client_uri`], [`ids`],
 //! [`expected_order`] and
 //! [`join_all`]. The function binaries run through the `lambda-harness`
 //! crate (under AWS's Runtime Interface Emulator: `tests/tests/lambda_runtime.rs`).
@@ -39,6 +40,7 @@ use shared::App;
 
 pub mod emf;
 pub mod fixtures;
+pub mod module_graph;
 pub mod paths;
 
 pub use fixtures::{PLACEHOLDER_ID, PLACEHOLDER_KEY};

@@ -55,6 +55,7 @@ async fn run(invocation: Invocation) -> Result<(), String> {
     }
     let table_name = invocation
         .table
+        .filter(|name| !name.is_empty())
         .ok_or("no table: pass --table NAME or set TABLE_NAME")?;
     let table = Table::new(shared::store::connect().await, &table_name);
     let failed =

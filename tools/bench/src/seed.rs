@@ -11,9 +11,12 @@ use shared::store::admin::import::{import_clients, sample_clients};
 use shared::store::admin::keys::KeyAdmin;
 use shared::store::Table;
 
-use crate::cost::RARE_WORD;
 use crate::format::thousands;
 use crate::settings::{say, Settings};
+
+/// The word 10 clients of every seeded organization are named with, and no
+/// other: a search whose matches do not grow with the organization.
+pub const RARE_WORD: &str = "Zephyrine";
 
 /// A seeded organization, its API key and its clients.
 pub struct Org {
@@ -43,8 +46,6 @@ async fn seed_org(table: &Table, size: usize, report: &mut String) -> Org {
         .parse()
         .expect("an org id");
     let mut clients = sample_clients(size);
-    // 10 clients named with a word no other has: a search whose matches do
-    // not grow with the organization.
     for k in 0..10.min(size) {
         clients[k * size / 10].name =
             ClientName::parse(&format!("{RARE_WORD} {k}")).expect("a valid name");

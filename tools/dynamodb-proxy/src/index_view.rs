@@ -43,27 +43,25 @@
 //! or through a proxy with lag off) never reaches index reads of a lagging
 //! proxy. A `DeleteTable` through the proxy deletes the view too.
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering as AtomicOrdering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::header::HeaderMap;
 use serde_json::{json, Map, Value};
-use tokio::sync::{Notify, OnceCell};
 use tokio::time::Instant;
 
 use crate::conflicts::ItemId;
-use crate::item_locks::{Held, ItemLocks};
+use crate::item_locks::Held;
 use crate::rules::Write;
 use crate::schema::TableSchema;
-use crate::Shared;
+use crate::state::Shared;
 
-/// The lag `--faithful` turns on: one second, the upper end of "typically
-/// within one second" (AWS knowledge center, above), so that code meets the
-/// longest lag it must expect in normal operation.
-pub const DEFAULT_INDEX_LAG: Duration = Duration::from_secs(1);
+mod views;
+
+pub use views::IndexViews;
+use views::Pending;
 
 /// What a view's name adds to its table's name (table names may hold `.`
 /// and `-`; a table whose name would grow past 255 characters gets no view
@@ -91,114 +89,10 @@ pub fn is_view(name: &str) -> bool {
 /// An item's key and its new state (`None`: no item), as a view write takes them.
 type ViewWrite = (Map<String, Value>, Option<Map<String, Value>>);
 
-/// One item's new state, for the view at `due`.
-struct Pending {
-    due: Instant,
-    seq: u64,
-    view: String,
-    key: Map<String, Value>,
-    /// `None`: no item (deleted, or in no index).
-    image: Option<Map<String, Value>>,
-    credentials: HeaderMap,
-}
-
-impl PartialEq for Pending {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Pending {}
-
-impl PartialOrd for Pending {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Pending {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.due, self.seq).cmp(&(other.due, other.seq))
-    }
-}
-
-/// The views known to the proxy and the writes on their way to them.
-#[derive(Default)]
-pub struct IndexViews {
-    /// Per table: its view's name once made or found (`None`: no view).
-    tables: Mutex<HashMap<String, Arc<OnceCell<Option<String>>>>>,
-    /// Tables whose view is made again on next use (lag was off meanwhile).
-    recopy: Mutex<HashSet<String>>,
-    pending: Mutex<BinaryHeap<Reverse<Pending>>>,
-    wake: Notify,
-    seq: AtomicU64,
-    locks: ItemLocks,
-}
-
 /// A write on its way to the upstream whose result the view must learn.
 pub struct Tracked<'a> {
     writes: Vec<(String, Write)>,
     _held: Held<'a>,
-}
-
-impl IndexViews {
-    /// Forgets what it knows of the tables (their definitions changed).
-    pub fn forget(&self) {
-        self.tables
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-    }
-
-    /// Lag was turned on again: the views this proxy kept missed the writes
-    /// since, so they are made again on next use.
-    pub fn resume(&self) {
-        let mut tables = self.tables.lock().unwrap_or_else(|e| e.into_inner());
-        self.recopy
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(tables.drain().map(|(table, _)| table));
-    }
-
-    fn cell(&self, table: &str) -> Arc<OnceCell<Option<String>>> {
-        Arc::clone(
-            self.tables
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(table.to_owned())
-                .or_default(),
-        )
-    }
-
-    fn schedule(&self, pending: Pending) {
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Reverse(pending));
-        self.wake.notify_one();
-    }
-
-    fn drop_pending(&self, view: &str) {
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|Reverse(p)| p.view != view);
-    }
-
-    /// Every pending write due by `now`, in due order.
-    fn due(&self, now: Instant) -> Result<Vec<Pending>, Option<Instant>> {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        let mut due = Vec::new();
-        while pending.peek().is_some_and(|Reverse(p)| p.due <= now) {
-            if let Some(Reverse(p)) = pending.pop() {
-                due.push(p);
-            }
-        }
-        if due.is_empty() {
-            return Err(pending.peek().map(|Reverse(p)| p.due));
-        }
-        Ok(due)
-    }
 }
 
 /// The headers the proxy's own calls carry (the client's credentials).

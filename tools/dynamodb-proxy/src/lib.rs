@@ -64,6 +64,7 @@
 
 pub mod answers;
 pub mod cli;
+mod config;
 pub mod conflicts;
 pub mod cost;
 pub mod faults;
@@ -73,14 +74,14 @@ mod rules;
 pub mod schema;
 pub mod server_errors;
 pub mod size;
+mod state;
 pub mod summary;
 pub mod throughput;
 pub mod upstream;
 pub mod wire;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
@@ -90,103 +91,15 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
+pub use config::{ProxyConfig, DEFAULT_HOLD, DEFAULT_INDEX_LAG, IN_REGION_LATENCY};
 pub use faults::Fault;
-pub use index_view::DEFAULT_INDEX_LAG;
 pub use server_errors::ServerErrors;
 pub use summary::Summary;
 pub use throughput::Limits;
 
-use conflicts::Holds;
-use faults::Faults;
-use index_view::IndexViews;
 use rules::{Plan, Verdict};
-use schema::TableSchema;
-use server_errors::{Draws, When};
-use summary::Counters;
-use throughput::Buckets;
-use upstream::Upstream;
-
-/// The default hold of a transaction's items after the upstream answers it.
-///
-/// The service keeps a transaction's items prepared from its prepare phase
-/// until its commit phase ends (Idziorek et al., "Distributed Transactions
-/// at Scale in Amazon DynamoDB", USENIX ATC 2023). The paper plots
-/// `TransactWriteItems` latency without absolute values; what AWS publishes
-/// is DynamoDB's "single-digit millisecond" latency per request (developer
-/// guide, "What is Amazon DynamoDB?"), and a transaction takes two such
-/// rounds (prepare, then commit). DynamoDB Local's own time in flight is
-/// held too, so 10 ms after its answer models a transaction of two
-/// single-digit-millisecond phases. The answer is sent when the hold ends
-/// (the service answers a transaction after its commit phase), so the hold
-/// also lengthens a transaction's latency, as on the service.
-pub const DEFAULT_HOLD: Duration = Duration::from_millis(10);
-
-/// A few milliseconds, like a call within a region.
-pub const IN_REGION_LATENCY: Duration = Duration::from_millis(3);
-
-/// What the proxy does; every part can be changed while it runs ([`Proxy::set_config`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProxyConfig {
-    /// The upstream's base URL, e.g. `http://127.0.0.1:8000`.
-    pub upstream: String,
-    /// Where to listen (127.0.0.1, port 0 for a free one); read at start only.
-    pub listen: SocketAddr,
-    /// Transaction conflicts: the hold after a transaction's answer; `None` turns them off.
-    pub conflicts: Option<Duration>,
-    /// Per-partition throughput limits; `None` turns throttling off.
-    pub throughput: Option<Limits>,
-    /// Index propagation lag: how old a table the reads of its global
-    /// secondary indexes see; `None` turns it off (indexes read-your-writes,
-    /// as DynamoDB Local's).
-    pub index_lag: Option<Duration>,
-    /// The rate of `InternalServerError`s; `None` turns them off.
-    pub server_errors: Option<ServerErrors>,
-    /// Delay before each forwarded call (`Duration::ZERO`: none).
-    pub latency: Duration,
-}
-
-impl ProxyConfig {
-    /// Every part off: a pass-through to `upstream`, on a free 127.0.0.1 port.
-    pub fn transparent(upstream: impl Into<String>) -> Self {
-        Self {
-            upstream: upstream.into(),
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            conflicts: None,
-            throughput: None,
-            index_lag: None,
-            server_errors: None,
-            latency: Duration::ZERO,
-        }
-    }
-
-    /// Every part on with the service's figures: [`DEFAULT_HOLD`], the
-    /// default [`Limits`], [`DEFAULT_INDEX_LAG`], the default
-    /// [`ServerErrors`] ([`server_errors::FAITHFUL_RATE`], seed
-    /// [`server_errors::DEFAULT_SEED`]) and [`IN_REGION_LATENCY`].
-    pub fn faithful(upstream: impl Into<String>) -> Self {
-        Self {
-            conflicts: Some(DEFAULT_HOLD),
-            throughput: Some(Limits::default()),
-            index_lag: Some(DEFAULT_INDEX_LAG),
-            server_errors: Some(ServerErrors::default()),
-            latency: IN_REGION_LATENCY,
-            ..Self::transparent(upstream)
-        }
-    }
-}
-
-/// The state every connection shares.
-pub(crate) struct Shared {
-    config: RwLock<ProxyConfig>,
-    upstream: Upstream,
-    schemas: Mutex<HashMap<String, Arc<TableSchema>>>,
-    holds: Holds,
-    buckets: Buckets,
-    faults: Faults,
-    views: IndexViews,
-    draws: Draws,
-    counters: Counters,
-}
+use server_errors::When;
+use state::Shared;
 
 /// Why a connection is closed without an answer (a fault).
 #[derive(Debug)]
@@ -201,41 +114,6 @@ impl std::fmt::Display for Closed {
 impl std::error::Error for Closed {}
 
 impl Shared {
-    fn config(&self) -> ProxyConfig {
-        self.config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// The table's schema, from the cache or the upstream's `DescribeTable`.
-    async fn schema(&self, table: &str, headers: &hyper::HeaderMap) -> Option<Arc<TableSchema>> {
-        if let Some(schema) = self
-            .schemas
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(table)
-        {
-            return Some(Arc::clone(schema));
-        }
-        let upstream = self.config().upstream;
-        let answer = self
-            .upstream
-            .call(
-                &upstream,
-                headers,
-                "DescribeTable",
-                &serde_json::json!({"TableName": table}),
-            )
-            .await?;
-        let schema = Arc::new(TableSchema::from_describe(&answer)?);
-        self.schemas
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(table.to_owned(), Arc::clone(&schema));
-        Some(schema)
-    }
-
     /// Answers one request.
     async fn handle(
         self: Arc<Self>,
@@ -495,17 +373,7 @@ impl Proxy {
     pub async fn start(config: ProxyConfig) -> std::io::Result<Self> {
         let listener = TcpListener::bind(config.listen).await?;
         let address = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            config: RwLock::new(config),
-            upstream: Upstream::default(),
-            schemas: Mutex::default(),
-            holds: Holds::default(),
-            buckets: Buckets::default(),
-            faults: Faults::default(),
-            views: IndexViews::default(),
-            draws: Draws::default(),
-            counters: Counters::default(),
-        });
+        let shared = Arc::new(Shared::new(config));
         let task = tokio::spawn(serve(listener, Arc::clone(&shared)));
         Ok(Self {
             shared,
@@ -553,16 +421,7 @@ impl Proxy {
     /// Turning index lag on again makes the index views anew (they missed
     /// the writes made while it was off).
     pub fn set_config(&self, config: ProxyConfig) {
-        let resumed = config.index_lag.is_some();
-        let mut current = self
-            .shared
-            .config
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        if resumed && current.index_lag.is_none() {
-            self.shared.views.resume();
-        }
-        *current = config;
+        self.shared.set_config(config);
     }
 }
 

@@ -23,9 +23,9 @@ use crate::conflicts::{ItemId, Refusal, Ticket};
 use crate::cost::{self, Access, Charge};
 use crate::schema::TableSchema;
 use crate::size::{item_size, read_units};
+use crate::state::Shared;
 use crate::throughput::Limits;
 use crate::wire::{self, Reason, ThrottlingReason};
-use crate::Shared;
 
 /// The operations that write items.
 pub(crate) const WRITE_OPERATIONS: [&str; 5] = [
