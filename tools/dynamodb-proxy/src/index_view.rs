@@ -44,7 +44,7 @@
 //! proxy. A `DeleteTable` through the proxy deletes the view too.
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -130,6 +130,8 @@ pub struct IndexViews {
     /// Tables whose view is made again on next use (lag was off meanwhile).
     recopy: Mutex<HashSet<String>>,
     pending: Mutex<BinaryHeap<Reverse<Pending>>>,
+    /// The sequence numbers of the writes scheduled and not yet in their view.
+    outstanding: Mutex<BTreeSet<u64>>,
     wake: Notify,
     seq: AtomicU64,
     locks: ItemLocks,
@@ -171,6 +173,10 @@ impl IndexViews {
     }
 
     fn schedule(&self, pending: Pending) {
+        self.outstanding
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(pending.seq);
         self.pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -179,10 +185,44 @@ impl IndexViews {
     }
 
     fn drop_pending(&self, view: &str) {
+        let mut dropped = Vec::new();
         self.pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|Reverse(p)| p.view != view);
+            .retain(|Reverse(p)| {
+                let keep = p.view != view;
+                if !keep {
+                    dropped.push(p.seq);
+                }
+                keep
+            });
+        self.done(dropped);
+    }
+
+    /// These writes are in their view (or never will be).
+    fn done(&self, seqs: impl IntoIterator<Item = u64>) {
+        let mut outstanding = self.outstanding.lock().unwrap_or_else(|e| e.into_inner());
+        for seq in seqs {
+            outstanding.remove(&seq);
+        }
+    }
+
+    /// Waits until every write scheduled so far is in its view: from then
+    /// on, index reads see every write answered before the call.
+    pub async fn settled(&self) {
+        let mark = self.seq.load(AtomicOrdering::Relaxed);
+        loop {
+            let first = self
+                .outstanding
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .first()
+                .copied();
+            if first.is_none_or(|seq| seq >= mark) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Every pending write due by `now`, in due order.
@@ -651,6 +691,7 @@ impl Shared {
         let written = self
             .write_view(&first.view, &items, &first.credentials)
             .await;
+        self.views.done(batch.iter().map(|p| p.seq));
         let count = batch.len() as u64;
         self.counters.update(|s| {
             if written {
