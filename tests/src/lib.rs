@@ -76,11 +76,13 @@ pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
     }
 }
 
+/// The faithful proxy of the test process, once started.
+static SHARED_PROXY: std::sync::OnceLock<dynamodb_proxy::Proxy> = std::sync::OnceLock::new();
+
 /// One faithful proxy for the whole test process, in front of `upstream`,
-/// on a thread and runtime of its own (each test has its own runtime).
+/// serving on a thread and runtime of its own (each test has its own runtime).
 fn shared_proxy_endpoint(upstream: &str) -> String {
-    static ENDPOINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    ENDPOINT
+    SHARED_PROXY
         .get_or_init(|| {
             let (sender, receiver) = std::sync::mpsc::channel();
             let config = dynamodb_proxy::cli::faithful_from_env(upstream)
@@ -91,13 +93,25 @@ fn shared_proxy_endpoint(upstream: &str) -> String {
                     let proxy = dynamodb_proxy::Proxy::start(config)
                         .await
                         .expect("start the proxy");
-                    sender.send(proxy.endpoint()).expect("send the endpoint");
+                    sender.send(proxy).expect("hand the proxy over");
                     std::future::pending::<()>().await;
                 });
             });
-            receiver.recv().expect("the proxy's endpoint")
+            receiver.recv().expect("the proxy")
         })
-        .clone()
+        .endpoint()
+}
+
+/// Waits until index reads (lists without `query`) see every write made
+/// so far: the contract lets a new, changed or deleted client show there
+/// only after a moment (`docs/data-model.md`, "Consistency"), and the
+/// faithful proxy lags its indexes as the service does. At once without
+/// the proxy (DynamoDB Local's indexes are read-your-writes). For a test's
+/// arrange step, never to hide what the contract promises at once.
+pub async fn index_settled() {
+    if let Some(proxy) = SHARED_PROXY.get() {
+        proxy.index_settled().await;
+    }
 }
 
 /// A fresh organization id, unique across test processes and runs.
@@ -341,6 +355,8 @@ impl TestApi {
         import_clients(&self.table, org, clients, 4)
             .await
             .expect("import the clients");
+        // An arrange step: the seeded clients are in the list indexes before the act.
+        index_settled().await;
     }
 
     /// Like [`Self::seed`] but without search index entries: clients as
@@ -354,6 +370,7 @@ impl TestApi {
         search_index::delete(&self.table, &entries)
             .await
             .expect("delete the clients' search index entries");
+        index_settled().await;
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use integration_tests::{repo_root, LocalServer, Tenant, TestApi};
+use integration_tests::{index_settled, repo_root, LocalServer, Tenant, TestApi};
 use serde_json::{json, Value};
 
 const DOCS_BASE_URL: &str = "https://your-app.com/api/v1";
@@ -160,6 +160,8 @@ async fn javascript_fetch_example_works_as_written() {
     let tenant = api.tenant().await;
     let server = api.serve_http().await;
     api.create(&tenant, json!({"name": "Existing"})).await;
+    // The example lists first: the client must be in the list's index by then.
+    index_settled().await;
     let example = section(&docs_page(), "JavaScript / TypeScript", "Python");
     let code = format!(
         "{}\nconsole.log(JSON.stringify({{ status: response.status, createStatus: createRes.status, data, total, newClient }}));\n",

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeSet;
 
-use integration_tests::{repo_root, Tenant, TestApi, TestRequest, TestResponse};
+use integration_tests::{index_settled, repo_root, Tenant, TestApi, TestRequest, TestResponse};
 use lambda_http::http::Method;
 use serde_json::{json, Map, Value};
 use shared::domain::input::{ClientPatch, IdempotencyKey, NewClient};
@@ -433,6 +433,8 @@ async fn a_client_and_pages_with_and_without_next_cursor_conform_to_the_descript
     let live = Live::start().await;
     let (api, tenant) = (&live.api, &live.tenant);
     let path = live.creates().await.path;
+    // An arrange step: the clients are in the list indexes before the pages are read.
+    index_settled().await;
 
     live.check("GET", ITEM, &api.get(tenant, &path).await);
     let page = api

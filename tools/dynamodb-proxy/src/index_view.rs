@@ -545,6 +545,7 @@ impl Shared {
         let written = self
             .write_view(&first.view, &items, &first.credentials)
             .await;
+        self.views.done(batch.iter().map(|p| p.seq));
         let count = batch.len() as u64;
         self.counters.update(|s| {
             if written {

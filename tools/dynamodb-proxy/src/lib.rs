@@ -60,7 +60,11 @@
 //! The same over HTTP: `GET /_proxy/summary` (the [`Summary`] as JSON),
 //! `POST /_proxy/faults` (a [`Fault`] as JSON, e.g. `{"kind":
 //! "WithholdAnswer", "operation": "TransactWriteItems", "count": 1,
-//! "delay_ms": 3000}`), `DELETE /_proxy/faults`.
+//! "delay_ms": 3000}` or `{"kind": "InternalServerError", "operation":
+//! "PutItem", "count": 1, "forwarded": true}`), `DELETE /_proxy/faults`.
+//!
+//! The command line ([`cli`]) takes the same parts as flags, each with a
+//! `DYNAMODB_PROXY_*` environment form.
 
 pub mod answers;
 pub mod cli;
@@ -400,6 +404,15 @@ impl Proxy {
     /// Starts the counts again from zero.
     pub fn reset_summary(&self) {
         self.shared.counters.update(|s| *s = Summary::default());
+    }
+
+    /// Waits until the index reads see every write answered before the
+    /// call (at once when index lag is off): one lag after the last write,
+    /// or longer while DynamoDB Local is slow to take the view's writes.
+    /// For tests whose contract says a write shows in an index "after a
+    /// moment".
+    pub async fn index_settled(&self) {
+        self.shared.views.settled().await;
     }
 
     /// Arms a fault for the next requests it names.

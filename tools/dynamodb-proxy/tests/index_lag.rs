@@ -238,6 +238,31 @@ async fn transactions_and_batches_reach_the_index_one_lag_after_them() {
 }
 
 #[tokio::test]
+async fn settling_waits_for_every_write_answered_before_it_and_no_longer() {
+    let (proxy, client) = lagging().await;
+    let table = table(&client).await;
+    put(&client, &table, "a", "1", Some("x")).await.unwrap();
+    let sent = Instant::now();
+    put(&client, &table, "b", "1", Some("x")).await.unwrap();
+    let answered = Instant::now();
+
+    proxy.index_settled().await;
+    let took = sent.elapsed();
+
+    assert_eq!(
+        index(&client, &table, "x").await,
+        keys(&[("a", "1"), ("b", "1")])
+    );
+    lagged_exactly(took, sent, answered);
+    let again = Instant::now();
+    proxy.index_settled().await;
+    assert!(
+        again.elapsed() < Duration::from_millis(100),
+        "nothing left to wait for"
+    );
+}
+
+#[tokio::test]
 async fn a_write_that_failed_never_reaches_the_index() {
     let (_proxy, client) = lagging().await;
     let table = table(&client).await;

@@ -4,8 +4,9 @@
 //! the writes and applies them.
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashMap, HashSet};
-use std::sync::atomic::AtomicU64;
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::time::Duration;
 use std::sync::{Arc, Mutex};
 
 use hyper::header::HeaderMap;
@@ -54,6 +55,8 @@ pub struct IndexViews {
     /// Tables whose view is made again on next use (lag was off meanwhile).
     pub(super) recopy: Mutex<HashSet<String>>,
     pub(super) pending: Mutex<BinaryHeap<Reverse<Pending>>>,
+    /// The sequence numbers of the writes scheduled and not yet in their view.
+    pub(super) outstanding: Mutex<BTreeSet<u64>>,
     pub(super) wake: Notify,
     pub(super) seq: AtomicU64,
     pub(super) locks: ItemLocks,
@@ -89,6 +92,10 @@ impl IndexViews {
     }
 
     pub(super) fn schedule(&self, pending: Pending) {
+        self.outstanding
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(pending.seq);
         self.pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -97,10 +104,44 @@ impl IndexViews {
     }
 
     pub(super) fn drop_pending(&self, view: &str) {
+        let mut dropped = Vec::new();
         self.pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|Reverse(p)| p.view != view);
+            .retain(|Reverse(p)| {
+                let keep = p.view != view;
+                if !keep {
+                    dropped.push(p.seq);
+                }
+                keep
+            });
+        self.done(dropped);
+    }
+
+    /// These writes are in their view (or never will be).
+    pub(super) fn done(&self, seqs: impl IntoIterator<Item = u64>) {
+        let mut outstanding = self.outstanding.lock().unwrap_or_else(|e| e.into_inner());
+        for seq in seqs {
+            outstanding.remove(&seq);
+        }
+    }
+
+    /// Waits until every write scheduled so far is in its view: from then
+    /// on, index reads see every write answered before the call.
+    pub async fn settled(&self) {
+        let mark = self.seq.load(AtomicOrdering::Relaxed);
+        loop {
+            let first = self
+                .outstanding
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .first()
+                .copied();
+            if first.is_none_or(|seq| seq >= mark) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Every pending write due by `now`, in due order.
