@@ -11,7 +11,8 @@
 //! parses it with `lambda_http`, and calls the route's function handler.
 //!
 //! Also here, for every test file: [`repo_root`] ([`paths`]), the event
-//! fixtures' placeholders ([`fixtures`]), [`client_uri`], [`ids`],
+//! fixtures' placeholders ([`fixtures`]), the docs page's examples
+//! ([`docs_examples`]), [`client_uri`], [`ids`],
 //! [`expected_order`] and
 //! [`join_all`]. The function binaries run through the `lambda-harness`
 //! crate (under AWS's Runtime Interface Emulator: `tests/tests/lambda_runtime.rs`).
@@ -33,6 +34,7 @@ use shared::store::listing::ListPage;
 use shared::store::{counts, schema, Table};
 use shared::App;
 
+pub mod docs_examples;
 pub mod emf;
 pub mod fixtures;
 pub mod paths;

@@ -717,11 +717,25 @@ fn each_function_builds_a_binary_of_its_own_package_and_binaries_are_unique() {
 fn functions_run_bootstrap_on_provided_al2023_arm64_built_by_cargo_lambda() {
     let template = template();
     let workspace = std::fs::read_to_string(repo_root().join("Cargo.toml")).unwrap();
+    let architecture = &template["Parameters"]["Architecture"];
+    assert_eq!(architecture["Default"], "arm64");
+    assert_eq!(architecture["AllowedValues"], json!(["arm64", "x86_64"]));
+    let samconfig = std::fs::read_to_string(repo_root().join("samconfig.toml")).unwrap();
+    assert!(
+        !samconfig.contains("Architecture="),
+        "a deployed environment overrides the architecture"
+    );
     for (id, function) in functions(&template) {
         let properties = effective_properties(&template, &function);
 
         assert_eq!(properties["Runtime"], "provided.al2023", "{id}");
-        assert_eq!(properties["Architectures"], json!(["arm64"]), "{id}");
+        // arm64 as deployed: the parameter's default, which no environment
+        // of samconfig.toml overrides (x86_64 is for `sam local` only).
+        assert_eq!(
+            properties["Architectures"],
+            json!([{"Ref": "Architecture"}]),
+            "{id}"
+        );
         assert_eq!(properties["Handler"], "bootstrap", "{id}");
         assert_eq!(
             function["Metadata"]["BuildMethod"], "rust-cargolambda",
@@ -766,13 +780,18 @@ fn functions_get_the_table_name_and_a_key_cache_ttl_the_code_accepts() {
             "{id}"
         );
         assert_eq!(
-            variables["AWS_ENDPOINT_URL_DYNAMODB"],
+            variables[shared::store::table::ENDPOINT_VARIABLE],
             json!({"Fn::If": ["UseDynamoDbEndpoint", {"Ref": "DynamoDbEndpoint"}, {"Ref": "AWS::NoValue"}]}),
             "{id}: the DynamoDB endpoint is overridden only for local invocation"
         );
         assert_eq!(
             template["Parameters"]["DynamoDbEndpoint"]["Default"], "",
             "deployed stacks use AWS's endpoint"
+        );
+        let samconfig = std::fs::read_to_string(repo_root().join("samconfig.toml")).unwrap();
+        assert!(
+            !samconfig.contains("DynamoDbEndpoint"),
+            "no deployed environment overrides the endpoint"
         );
         assert_eq!(properties["LoggingConfig"]["LogFormat"], "JSON", "{id}");
         // RUST_LOG would override the ApplicationLogLevel in lambda_http's subscriber.
