@@ -11,6 +11,11 @@ and check what only the transformed template shows:
   invoke permission), never the unqualified function ($LATEST);
 - no role holds logs:CreateLogGroup or AWSLambdaBasicExecutionRole.
 
+The template's Fn::ForEach loops are expanded first as CloudFormation's
+AWS::LanguageExtensions transform does (language_extensions.py); the
+expansion SAM CLI itself makes for `sam build` and `sam local`
+(--language-extensions) must give the same functions, binaries and routes.
+
 Run by scripts/lint-template: check-transformed-template.py template.yaml
 """
 import copy
@@ -19,28 +24,11 @@ import json
 import logging
 import sys
 
-import yaml
+from samcli.lib.cfn_language_extensions.sam_integration import expand_language_extensions
 from samtranslator.translator.transform import transform
 
-
-class CfnLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short tags in their long form."""
-
-
-def _tag(loader, suffix, node):
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-CfnLoader.add_multi_constructor("!", _tag)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import language_extensions  # noqa: E402 (beside this file)
 
 
 class NoManagedPolicies:
@@ -59,9 +47,10 @@ def check(condition, message):
 
 
 def translate(template, parameters):
-    template = copy.deepcopy(template)
-    # AWS::LanguageExtensions runs first in CloudFormation; what it adds here
-    # (DeletionPolicy with Fn::If on plain log groups) does not concern SAM.
+    # AWS::LanguageExtensions runs first in CloudFormation: its loops are
+    # expanded here; the rest of what it resolves (DeletionPolicy with
+    # Fn::If on plain log groups) does not concern SAM.
+    template = language_extensions.expand(template)
     template["Transform"] = "AWS::Serverless-2016-10-31"
     # What `sam deploy` uploads: the built code in S3 (the version hash
     # depends on it, as after a real build).
@@ -80,8 +69,33 @@ def mentions(value, needle):
     return needle in json.dumps(value)
 
 
+def function_summary(template):
+    """Each function's binary, CodeUri and routes (method, path, event)."""
+    summary = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        events = resource["Properties"].get("Events", {})
+        summary[logical_id] = (
+            resource["Metadata"]["BuildProperties"]["Binary"],
+            resource["Properties"].get("CodeUri"),
+            sorted((e["Properties"]["Method"], e["Properties"]["Path"], name) for name, e in events.items()),
+        )
+    return summary
+
+
+def check_sam_cli_expansion(source):
+    """`sam build` / `sam local` with --language-extensions see the same functions."""
+    ours = function_summary(language_extensions.expand(source))
+    sam_cli = expand_language_extensions(copy.deepcopy(source), {}, enabled=True).expanded_template
+    theirs = function_summary(sam_cli)
+    check(ours == theirs, f"SAM CLI expands the functions otherwise: {theirs} != {ours}")
+    check(len(ours) == 6, f"6 functions expected after expansion, found {sorted(ours)}")
+
+
 def check_environment(source, parameters, expected_config):
     out = translate(source, parameters)
+    source = language_extensions.expand(source)
     resources = out["Resources"]
     functions = [k for k, v in source["Resources"].items() if v["Type"] == "AWS::Serverless::Function"]
     global_alarms = source["Globals"]["Function"]["DeploymentPreference"]["Alarms"]
@@ -153,8 +167,8 @@ def main():
     # Pseudo parameters (AWS::Region...) need a region; nothing calls AWS.
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     logging.disable(logging.WARNING)  # samtranslator's feature-toggle chatter
-    with open(sys.argv[1]) as f:
-        source = yaml.load(f, Loader=CfnLoader)
+    source = language_extensions.load(sys.argv[1])
+    check_sam_cli_expansion(source)
     check_environment(source, {"Stage": "dev", "DeploymentType": "AllAtOnce"}, "AllAtOnce")
     out = check_environment(source, {"Stage": "prod", "DeploymentType": "Canary10Percent5Minutes"},
                             "Canary10Percent5Minutes")

@@ -11,7 +11,9 @@
 #   template lint, scripts/lint-template) and exports $SAM_VENV and
 #   $AWS_LAMBDA_RIE: the AWS Lambda Runtime Interface Emulator binary that
 #   the SAM CLI ships for `sam local` (tests/tests/lambda_runtime.rs runs the
-#   function binaries under it). VENV defaults to .tools/venv.
+#   function binaries under it). VENV defaults to .tools/venv. The SAM CLI
+#   is pinned exactly: scripts/lib/sam-launcher.py (sam local) patches its
+#   container creation and refuses any other version.
 # - `checkov_env` installs pinned checkov into .tools/checkov-venv (the
 #   template lint) and exports $CHECKOV_VENV.
 

@@ -12,7 +12,8 @@
 //!
 //! Also here, for every test file: [`repo_root`] ([`paths`]), the event
 //! fixtures' placeholders ([`fixtures`]), the crates' module graphs for the
-//! layering test ([`module_graph`]), [`client_uri`], [`ids`],
+//! layering test ([`module_graph`]), the docs page's examples
+//! ([`docs_examples`]), [`client_uri`], [`ids`],
 //! [`expected_order`] and
 //! [`join_all`]. The function binaries run through the `lambda-harness`
 //! crate (under AWS's Runtime Interface Emulator: `tests/tests/lambda_runtime.rs`).
@@ -38,6 +39,7 @@ use shared::store::usage::{self, Usage};
 use shared::store::{counts, Table};
 use shared::App;
 
+pub mod docs_examples;
 pub mod emf;
 pub mod fixtures;
 pub mod module_graph;

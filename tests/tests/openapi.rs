@@ -1,6 +1,6 @@
 //! `openapi.yaml` against the code, so that neither can drift silently:
 //!
-//! - the description's routes are exactly `local_api::ROUTES`, and
+//! - the description's routes are exactly `shared::http::routes::ROUTES`, and
 //!   `GET /api/v1/openapi.json` serves the description itself;
 //! - real answers of the handlers (a client, a list with and without
 //!   `nextCursor`, a delete, and every error code) conform to it: status
@@ -23,6 +23,7 @@ use serde_json::{json, Map, Value};
 use shared::domain::input::{ClientPatch, IdempotencyKey, NewClient};
 use shared::domain::list_query::ListQuery;
 use shared::domain::validation::FieldError;
+use shared::http::routes::{Function, Route, BASE_PATH, ROUTES};
 use shared::store::outcome::WriteOutcome;
 use shared::ApiError;
 
@@ -78,10 +79,10 @@ fn errors(validator: &jsonschema::Validator, instance: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The operation of the description for a method and a path of `local_api::ROUTES`.
+/// The operation of the description for a method and a path of `ROUTES`.
 fn operation<'a>(doc: &'a Value, method: &str, route: &str) -> &'a Value {
     let path = route
-        .strip_prefix(local_api::BASE_PATH)
+        .strip_prefix(BASE_PATH)
         .expect("a path under the base path");
     let operation = &doc["paths"][path][method.to_ascii_lowercase()];
     assert!(
@@ -246,22 +247,16 @@ fn the_description_has_exactly_the_routes_of_the_api() {
             "get", "put", "post", "delete", "options", "head", "patch", "trace",
         ] {
             if item.get(method).is_some() {
-                described.insert((
-                    method.to_ascii_uppercase(),
-                    format!("{}{path}", local_api::BASE_PATH),
-                ));
+                described.insert((method.to_ascii_uppercase(), format!("{}{path}", BASE_PATH)));
             }
         }
     }
-    let routes: BTreeSet<_> = local_api::ROUTES
+    let routes: BTreeSet<_> = ROUTES
         .iter()
-        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .map(|route| (route.method.to_string(), route.path.to_string()))
         .collect();
 
-    assert_eq!(
-        described, routes,
-        "openapi.yaml paths differ from local_api::ROUTES"
-    );
+    assert_eq!(described, routes, "openapi.yaml paths differ from ROUTES");
     assert_eq!(doc["openapi"], "3.1.0");
     let servers: Vec<&str> = doc["servers"]
         .as_array()
@@ -270,9 +265,7 @@ fn the_description_has_exactly_the_routes_of_the_api() {
         .map(|s| s["url"].as_str().unwrap())
         .collect();
     assert!(
-        servers
-            .iter()
-            .all(|url| url.ends_with(local_api::BASE_PATH)),
+        servers.iter().all(|url| url.ends_with(BASE_PATH)),
         "{servers:?}"
     );
 }
@@ -285,9 +278,15 @@ fn every_operation_but_the_description_needs_a_bearer_key_and_answers_401() {
         "bearer"
     );
     assert_eq!(doc["security"], json!([{"bearerAuth": []}]));
-    for (method, route, function) in local_api::ROUTES {
+    for &Route {
+        method,
+        path: route,
+        function,
+        ..
+    } in ROUTES
+    {
         let operation = operation(&doc, method, route);
-        if function == local_api::Function::GetOpenApi {
+        if function == Function::GetOpenApi {
             assert_eq!(operation["security"], json!([]), "{route} is public");
             continue;
         }
@@ -751,7 +750,12 @@ fn every_error_the_code_can_make_is_described() {
             body: serde_json::from_slice(body.as_ref()).unwrap(),
             headers: parts.headers,
         };
-        for (method, route, _) in local_api::ROUTES {
+        for &Route {
+            method,
+            path: route,
+            ..
+        } in ROUTES
+        {
             if operation(&doc, method, route)["responses"]
                 .get(&status)
                 .is_some()

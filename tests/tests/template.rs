@@ -4,6 +4,10 @@
 //! builds, the DynamoDB calls each function makes) or do not check (Runtime,
 //! Architectures, Handler, BuildMethod values).
 //!
+//! The template is read as CloudFormation's `AWS::LanguageExtensions`
+//! transform hands it to SAM: its `Fn::ForEach` loops expanded (the same
+//! expansion `scripts/lint-template` checks SAM CLI's against).
+//!
 //! Needs no DynamoDB Local and no AWS: `cargo test -p integration-tests --test template`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,19 +17,170 @@ use integration_tests::{repo_root, PLACEHOLDER_ID, PLACEHOLDER_KEY};
 use lambda_harness::FUNCTIONS;
 use lambda_http::http::Method;
 use lambda_http::{Body, RequestExt};
-use local_api::{Function, ROUTES};
 use serde_json::{json, Map, Value};
+use shared::http::routes::{Function, Route, BASE_PATH, ROUTES};
 
 // ---------------------------------------------------------------- helpers
+
+/// `template.yaml` as the AWS::Serverless transform gets it: its loops
+/// expanded ([`expand_language_extensions`]).
+fn template() -> Value {
+    expand_language_extensions(raw_template())
+}
 
 /// `template.yaml` as JSON, CloudFormation short tags written out in their
 /// long form: `!Ref X` → `{"Ref": "X"}`, `!GetAtt A.B` → `{"Fn::GetAtt": ["A", "B"]}`,
 /// `!Sub s` → `{"Fn::Sub": "s"}`, `!If [...]` → `{"Fn::If": [...]}`.
-fn template() -> Value {
+fn raw_template() -> Value {
     let path = repo_root().join("template.yaml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let yaml: serde_yaml::Value = serde_yaml::from_str(&text).expect("template.yaml is YAML");
     yaml_to_json(yaml)
+}
+
+const FOR_EACH: &str = "Fn::ForEach::";
+
+/// What `AWS::LanguageExtensions` does to this template before SAM sees
+/// it: every `Fn::ForEach` of Resources and Outputs expanded (its body once
+/// per item of its literal collection, `${Identifier}` and `&{Identifier}`
+/// replaced in keys and strings, `{"Ref": "Identifier"}` by the item), then
+/// the functions it resolves once the items are in: `Fn::FindInMap` with
+/// literal keys, and `Ref` / `Fn::GetAtt` of a `Fn::Sub` without variables.
+fn expand_language_extensions(mut template: Value) -> Value {
+    let mappings = template["Mappings"].clone();
+    for section in ["Resources", "Outputs"] {
+        if let Some(value) = template.get_mut(section) {
+            *value = resolve_intrinsics(expand_loops(value.take()), &mappings);
+        }
+    }
+    template
+}
+
+fn expand_loops(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (key, value) in map {
+                if !key.starts_with(FOR_EACH) {
+                    out.insert(key, expand_loops(value));
+                    continue;
+                }
+                let parts = value
+                    .as_array()
+                    .filter(|parts| parts.len() == 3)
+                    .unwrap_or_else(|| panic!("{key}: [identifier, collection, body] expected"));
+                let identifier = parts[0].as_str().expect("a loop identifier is a string");
+                let items = parts[1]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{key}: the collection is a literal list"));
+                for item in items {
+                    let item = item.as_str().expect("a loop item is a string");
+                    let body = substitute(parts[2].clone(), identifier, item);
+                    let Value::Object(fragment) = expand_loops(body) else {
+                        panic!("{key}: the body is a mapping");
+                    };
+                    for (output, value) in fragment {
+                        assert!(
+                            !out.contains_key(&output),
+                            "{key} makes {output}, which exists already"
+                        );
+                        out.insert(output, value);
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(expand_loops).collect()),
+        other => other,
+    }
+}
+
+fn substitute(value: Value, identifier: &str, item: &str) -> Value {
+    let text = |s: &str| {
+        let alphanumeric: String = item.chars().filter(char::is_ascii_alphanumeric).collect();
+        s.replace(&format!("${{{identifier}}}"), item)
+            .replace(&format!("&{{{identifier}}}"), &alphanumeric)
+    };
+    match value {
+        Value::String(s) => Value::String(text(&s)),
+        Value::Object(map) if map.len() == 1 && map.get("Ref") == Some(&json!(identifier)) => {
+            json!(item)
+        }
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| (text(&key), substitute(value, identifier, item)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|value| substitute(value, identifier, item))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn resolve_intrinsics(value: Value, mappings: &Value) -> Value {
+    let literal_sub = |value: &Value| -> Option<String> {
+        value["Fn::Sub"]
+            .as_str()
+            .filter(|s| value.as_object().is_some_and(|o| o.len() == 1) && !s.contains("${"))
+            .map(str::to_owned)
+    };
+    match value {
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|value| resolve_intrinsics(value, mappings))
+                .collect(),
+        ),
+        Value::Object(map) => {
+            let map: Map<String, Value> = map
+                .into_iter()
+                .map(|(key, value)| (key, resolve_intrinsics(value, mappings)))
+                .collect();
+            if map.len() == 1 {
+                if let Some(keys) = map.get("Fn::FindInMap").and_then(Value::as_array) {
+                    if let [Value::String(name), Value::String(top), Value::String(second)] =
+                        keys.as_slice()
+                    {
+                        let value = &mappings[name][top][second];
+                        assert!(!value.is_null(), "no Mappings.{name}.{top}.{second}");
+                        return value.clone();
+                    }
+                }
+                if let Some(target) = map.get("Ref").and_then(literal_sub) {
+                    return json!({ "Ref": target });
+                }
+                if let Some(get_att) = map.get("Fn::GetAtt") {
+                    if let Some(target) = get_att.get(0).and_then(literal_sub) {
+                        return json!({ "Fn::GetAtt": [target, get_att[1]] });
+                    }
+                }
+            }
+            Value::Object(map)
+        }
+        other => other,
+    }
+}
+
+/// The text of a `!Sub`, its variables given literally
+/// (`!Sub [text, {Var: "value"}]`) replaced; `${AWS::…}` and the others stay.
+fn sub_text(value: &Value) -> Option<String> {
+    match &value["Fn::Sub"] {
+        Value::String(text) => Some(text.clone()),
+        Value::Array(parts) => {
+            let mut text = parts.first()?.as_str()?.to_owned();
+            for (name, value) in parts.get(1)?.as_object()? {
+                if let Some(value) = value.as_str() {
+                    text = text.replace(&format!("${{{name}}}"), value);
+                }
+            }
+            Some(text)
+        }
+        _ => None,
+    }
 }
 
 fn yaml_to_json(value: serde_yaml::Value) -> Value {
@@ -125,7 +280,7 @@ fn package_dir(logical_id: &str) -> &'static str {
         .unwrap_or_else(|| {
             panic!(
                 "{logical_id}: a function the tests do not know; add it to lambda_harness::FUNCTIONS \
-                 and local_api::ROUTES"
+                 and shared::http::routes::ROUTES"
             )
         })
 }
@@ -360,24 +515,96 @@ fn http_api_events_are_exactly_the_local_api_routes() {
     }
     let expected: BTreeSet<_> = ROUTES
         .iter()
-        .map(|(method, path, function)| {
+        .map(|route| {
             (
-                method.to_string(),
-                path.to_string(),
-                logical_id(*function).to_owned(),
+                route.method.to_string(),
+                route.path.to_string(),
+                logical_id(route.function).to_owned(),
             )
         })
         .collect();
 
     assert_eq!(
         declared, expected,
-        "template routes (method, path, function) differ from local_api::ROUTES"
+        "template routes (method, path, function) differ from shared::http::routes::ROUTES"
     );
     assert!(
         ROUTES
             .iter()
-            .all(|(method, _, _)| method.parse::<Method>().is_ok()),
+            .all(|route| route.method.parse::<Method>().is_ok()),
         "a route method is not an HTTP method"
+    );
+}
+
+#[test]
+fn the_functions_mapping_and_loops_describe_each_function_once() {
+    let raw = raw_template();
+    let rows = raw["Mappings"]["Functions"]
+        .as_object()
+        .expect("Mappings.Functions");
+    let stems: BTreeSet<String> = FUNCTIONS
+        .iter()
+        .map(|f| stem(f.logical_id).to_owned())
+        .collect();
+
+    assert_eq!(
+        rows.keys().cloned().collect::<BTreeSet<_>>(),
+        stems,
+        "one Functions row per lambda_harness::FUNCTIONS entry"
+    );
+    for function in FUNCTIONS {
+        let row = &rows[stem(function.logical_id)];
+        assert_eq!(row["Binary"], function.binary, "{}", function.logical_id);
+        // A row with a route is the route of a client function.
+        if let Some(method) = row["Method"].as_str() {
+            let mut routes = shared::http::routes::of(function.route);
+            let route = routes.next().unwrap();
+            assert!(
+                routes.next().is_none(),
+                "{}: one route",
+                function.logical_id
+            );
+            assert_eq!(
+                (method, row["Path"].as_str()),
+                (route.method, Some(route.path))
+            );
+        }
+    }
+    // Every loop runs over rows of the mapping; the per-function one and the
+    // outputs' over all of them; written out or looped, each function once.
+    let mut looped_functions = Vec::new();
+    for section in ["Resources", "Outputs"] {
+        for (key, value) in raw[section].as_object().unwrap() {
+            let Some(name) = key.strip_prefix(FOR_EACH) else {
+                continue;
+            };
+            let items: BTreeSet<String> = value[1]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|item| item.as_str().unwrap().to_owned())
+                .collect();
+            assert!(items.is_subset(&stems), "{key}: {items:?}");
+            let body = value[2].as_object().unwrap();
+            if body.keys().any(|k| k == "${Function}Function") {
+                looped_functions.extend(items);
+            } else {
+                assert_eq!(items, stems, "{section}.{name} covers every function");
+            }
+        }
+    }
+    let written: Vec<String> = resources(&raw)
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(id, _)| stem(id).to_owned())
+        .collect();
+    let mut all = looped_functions.clone();
+    all.extend(written);
+    all.sort();
+    assert_eq!(all, stems.into_iter().collect::<Vec<_>>());
+    assert!(
+        !looped_functions.is_empty(),
+        "the client functions are looped"
     );
 }
 
@@ -398,9 +625,9 @@ fn the_api_uses_the_default_stage_and_the_url_output_ends_with_the_base_path() {
     let url = value["Fn::Sub"].as_str().expect("ApiUrl is a !Sub string");
     assert!(url.contains("${HttpApi}"), "{url}");
     assert!(
-        url.ends_with(local_api::BASE_PATH),
+        url.ends_with(BASE_PATH),
         "{url} must end with {}",
-        local_api::BASE_PATH
+        BASE_PATH
     );
 }
 
@@ -431,7 +658,7 @@ fn cors_allows_the_contracts_request_headers_and_exposes_its_response_headers() 
         assert!(exposed.contains(header), "CORS does not expose {header}");
     }
     let methods = lower(&cors["AllowMethods"]);
-    for (method, _, _) in ROUTES {
+    for &Route { method, .. } in ROUTES {
         assert!(
             methods.contains(&method.to_ascii_lowercase()),
             "CORS does not allow {method}"
@@ -478,7 +705,7 @@ fn each_function_builds_a_binary_of_its_own_package_and_binaries_are_unique() {
         binaries, listed,
         "the template's functions are lambda_harness::FUNCTIONS"
     );
-    let routed: BTreeSet<Function> = ROUTES.iter().map(|(_, _, function)| *function).collect();
+    let routed: BTreeSet<Function> = ROUTES.iter().map(|route| route.function).collect();
     assert_eq!(
         binaries.len(),
         routed.len(),
@@ -490,25 +717,47 @@ fn each_function_builds_a_binary_of_its_own_package_and_binaries_are_unique() {
 fn functions_run_bootstrap_on_provided_al2023_arm64_built_by_cargo_lambda() {
     let template = template();
     let workspace = std::fs::read_to_string(repo_root().join("Cargo.toml")).unwrap();
+    let architecture = &template["Parameters"]["Architecture"];
+    assert_eq!(architecture["Default"], "arm64");
+    assert_eq!(architecture["AllowedValues"], json!(["arm64", "x86_64"]));
+    let samconfig = std::fs::read_to_string(repo_root().join("samconfig.toml")).unwrap();
+    assert!(
+        !samconfig.contains("Architecture="),
+        "a deployed environment overrides the architecture"
+    );
     for (id, function) in functions(&template) {
         let properties = effective_properties(&template, &function);
 
         assert_eq!(properties["Runtime"], "provided.al2023", "{id}");
-        assert_eq!(properties["Architectures"], json!(["arm64"]), "{id}");
+        // arm64 as deployed: the parameter's default, which no environment
+        // of samconfig.toml overrides (x86_64 is for `sam local` only).
+        assert_eq!(
+            properties["Architectures"],
+            json!([{"Ref": "Architecture"}]),
+            "{id}"
+        );
         assert_eq!(properties["Handler"], "bootstrap", "{id}");
         assert_eq!(
             function["Metadata"]["BuildMethod"], "rust-cargolambda",
             "{id}"
         );
-        // cargo lambda builds the binary inside the workspace, so CodeUri is its root.
+        // cargo lambda builds the binary inside the workspace, from the
+        // function's own package (a workspace member): each function has its
+        // own CodeUri, which SAM CLI needs to keep the looped functions'
+        // artifacts apart (template.yaml).
         let code_uri = properties["CodeUri"]
             .as_str()
             .unwrap_or_else(|| panic!("{id}: CodeUri"));
-        assert!(
-            matches!(code_uri, "." | "./"),
-            "{id}: CodeUri {code_uri} is not the workspace root"
+        let package = format!("functions/{}", package_dir(&id));
+        assert_eq!(
+            code_uri, package,
+            "{id}: CodeUri is not its package in the workspace"
         );
         assert!(workspace.contains("[workspace]"));
+        assert!(
+            workspace.contains("\"functions/*\"") || workspace.contains(&format!("\"{package}\"")),
+            "{package} is not a workspace member"
+        );
         let timeout = properties["Timeout"].as_u64().unwrap_or(3);
         assert!(
             timeout > shared::store::table::SDK_OPERATION_TIMEOUT.as_secs(),
@@ -531,13 +780,18 @@ fn functions_get_the_table_name_and_a_key_cache_ttl_the_code_accepts() {
             "{id}"
         );
         assert_eq!(
-            variables["AWS_ENDPOINT_URL_DYNAMODB"],
+            variables[shared::store::table::ENDPOINT_VARIABLE],
             json!({"Fn::If": ["UseDynamoDbEndpoint", {"Ref": "DynamoDbEndpoint"}, {"Ref": "AWS::NoValue"}]}),
             "{id}: the DynamoDB endpoint is overridden only for local invocation"
         );
         assert_eq!(
             template["Parameters"]["DynamoDbEndpoint"]["Default"], "",
             "deployed stacks use AWS's endpoint"
+        );
+        let samconfig = std::fs::read_to_string(repo_root().join("samconfig.toml")).unwrap();
+        assert!(
+            !samconfig.contains("DynamoDbEndpoint"),
+            "no deployed environment overrides the endpoint"
         );
         assert_eq!(properties["LoggingConfig"]["LogFormat"], "JSON", "{id}");
         // RUST_LOG would override the ApplicationLogLevel in lambda_http's subscriber.
@@ -785,11 +1039,9 @@ fn every_event_file_parses_with_lambda_http_and_matches_a_route() {
             )
         });
         assert!(
-            ROUTES
-                .iter()
-                .any(|(m, p, f)| *m == request.method().as_str()
-                    && *f == route.function
-                    && route.route_key == format!("{m} {p}")),
+            ROUTES.iter().any(|r| r.method == request.method().as_str()
+                && r.function == route.function
+                && route.route_key == format!("{} {}", r.method, r.path)),
             "{name}"
         );
         assert_eq!(raw["routeKey"], route.route_key, "{name}");
@@ -961,11 +1213,12 @@ fn alarm_topic() -> Value {
 fn emf_routes() -> Vec<String> {
     ROUTES
         .iter()
-        .map(|(method, path, _)| {
-            let path = path
-                .strip_prefix(local_api::BASE_PATH)
-                .unwrap_or_else(|| panic!("{path} is under {}", local_api::BASE_PATH));
-            format!("{method} {path}")
+        .map(|route| {
+            let path = route
+                .path
+                .strip_prefix(BASE_PATH)
+                .unwrap_or_else(|| panic!("{} is under {BASE_PATH}", route.path));
+            format!("{} {path}", route.method)
         })
         .collect()
 }
@@ -1106,11 +1359,15 @@ fn every_alarm_has_its_metric_threshold_missing_data_policy_and_notifies_the_top
             );
         }
         let runbook = std::fs::read_to_string(repo_root().join("docs/operations.md")).unwrap();
-        let name = properties["AlarmName"]["Fn::Sub"]
+        let name = sub_text(&properties["AlarmName"])
+            .unwrap_or_else(|| panic!("{id}: AlarmName is not a !Sub"));
+        let description = &properties["AlarmDescription"];
+        let description = description
             .as_str()
-            .unwrap_or_else(|| panic!("{id}: AlarmName"));
-        let anchor = properties["AlarmDescription"]
-            .as_str()
+            .map(str::to_owned)
+            .or_else(|| sub_text(description));
+        let anchor = description
+            .as_deref()
             .and_then(|d| d.split("docs/operations.md#").nth(1))
             .and_then(|rest| rest.split(['.', ' ']).next())
             .unwrap_or_else(|| panic!("{id}: AlarmDescription names no runbook section"));

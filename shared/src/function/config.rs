@@ -8,7 +8,8 @@
 //! | `COUNT_SHARDS` | counts shards each write spreads over, 1–1000 | 128 |
 //!
 //! The AWS SDK reads its own variables (`AWS_REGION`, credentials, and
-//! `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local).
+//! `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local; blank there means AWS's
+//! endpoint, `store::table::ENDPOINT_VARIABLE`).
 
 use std::time::Duration;
 

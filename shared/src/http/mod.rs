@@ -8,6 +8,7 @@
 //!   errors become a status, a code, a message and headers.
 //! - [`observe`] and [`metrics`]: each request's log span and closing line,
 //!   and its CloudWatch EMF metrics.
+//! - [`routes`]: the API's routes and the function serving each, listed once.
 //! - [`response`]: handlers return `Result<Reply, ApiError>`; [`respond`]
 //!   turns either side into the contract's JSON envelope with
 //!   `Content-Type: application/json` and `X-Request-Id`, and logs failures
@@ -20,6 +21,7 @@ pub mod metrics;
 pub mod observe;
 pub mod request;
 pub mod response;
+pub mod routes;
 
 pub use error::ApiError;
 pub use request::*;

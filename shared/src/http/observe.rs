@@ -19,11 +19,9 @@ use tracing::Instrument;
 
 use super::metrics::RequestMetrics;
 use super::request::request_id;
+use super::routes::BASE_PATH;
 use crate::domain::model::OrgId;
 use crate::store::usage;
-
-/// The API's base path, left out of route names (`GET /clients/{id}`).
-const BASE_PATH: &str = "/api/v1";
 
 tokio::task_local! {
     static ORGANIZATION: Mutex<Option<OrgId>>;
@@ -39,7 +37,8 @@ pub fn organization_known(org: &OrgId) {
 }
 
 /// The route of a request: API Gateway's route key without the base path,
-/// e.g. `GET /clients/{id}` (bounded: one per route the API declares).
+/// e.g. `GET /clients/{id}` (bounded: one per route the API declares;
+/// the base path, [`BASE_PATH`], left out).
 pub fn route(request: &Request) -> String {
     let key = request
         .request_context_ref()

@@ -34,6 +34,17 @@ pub const MAX_BATCH_ROUNDS: u32 = 6;
 /// functions trust. Taken from Debian's ca-certificates.
 const AMAZON_TRUST_SERVICES_ROOTS: &str = include_str!("amazon-trust-services-roots.pem");
 
+/// The variable naming DynamoDB's endpoint (DynamoDB Local), read by the
+/// SDK. Blank means AWS's regional endpoint: `sam local` sets it blank when
+/// `template.yaml`'s `!If` leaves it out (no `DynamoDbEndpoint` given),
+/// which the SDK alone would take for an endpoint.
+pub const ENDPOINT_VARIABLE: &str = "AWS_ENDPOINT_URL_DYNAMODB";
+
+/// Whether an endpoint variable's value is set but blank.
+fn blank(value: Option<&str>) -> bool {
+    value.is_some_and(|value| value.trim().is_empty())
+}
+
 /// Builds the DynamoDB client from the environment, with one rustls + ring
 /// HTTPS stack trusting Amazon's roots, bounded timeouts and bounded
 /// retries, and the interceptor that counts each request's DynamoDB usage.
@@ -77,6 +88,9 @@ pub async fn connect_to(endpoint: Option<&str>) -> aws_sdk_dynamodb::Client {
         .interceptor(OutcomeInterceptor);
     if let Some(endpoint) = endpoint {
         dynamodb = dynamodb.endpoint_url(endpoint);
+    } else if blank(std::env::var(ENDPOINT_VARIABLE).ok().as_deref()) {
+        // The SDK would take "" for an endpoint; blank means AWS's own.
+        dynamodb.set_endpoint_url(None);
     }
     let dynamodb = dynamodb.build();
     aws_sdk_dynamodb::Client::from_conf(dynamodb)
@@ -230,6 +244,14 @@ mod tests {
 
         assert_eq!(roots.len(), 5);
         assert_eq!(store.len(), 5);
+    }
+
+    #[test]
+    fn a_blank_endpoint_variable_means_aws_own_endpoint() {
+        assert!(blank(Some("")));
+        assert!(blank(Some("  ")));
+        assert!(!blank(None));
+        assert!(!blank(Some("http://127.0.0.1:8000")));
     }
 
     #[tokio::test]

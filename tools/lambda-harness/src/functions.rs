@@ -1,6 +1,8 @@
 //! The API's Lambda functions, listed once: the tests (`lambda_runtime.rs`,
 //! `template.rs`) and the benchmark read this table instead of keeping their
-//! own lists.
+//! own lists. Which routes each serves is `shared::http::routes::ROUTES`
+//! (re-exported by `local_api`); this table adds what the deployment
+//! knows: the binary and the logical id in `template.yaml`.
 
 use local_api::Function;
 
@@ -11,7 +13,7 @@ pub struct LambdaFunction {
     pub binary: &'static str,
     /// Its logical id in `template.yaml`.
     pub logical_id: &'static str,
-    /// The routes it serves, as `local_api::ROUTES` names them.
+    /// The routes it serves: those of `local_api::ROUTES` with this function.
     pub route: Function,
     /// Whether it needs `TABLE_NAME` (and DynamoDB) to start.
     pub needs_table: bool,
@@ -79,10 +81,10 @@ mod tests {
 
     #[test]
     fn every_route_has_its_function_and_every_function_a_route() {
-        let routed: Vec<Function> = local_api::ROUTES.iter().map(|(_, _, f)| *f).collect();
+        let routed: Vec<Function> = local_api::ROUTES.iter().map(|r| r.function).collect();
 
-        for (_, _, route) in local_api::ROUTES {
-            assert_eq!(function(route).route, route);
+        for route in local_api::ROUTES {
+            assert_eq!(function(route.function).route, route.function);
         }
         for listed in FUNCTIONS {
             assert!(

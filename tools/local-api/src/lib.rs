@@ -3,9 +3,11 @@
 //! Each HTTP request is matched against the API's routes, turned into the
 //! same event JSON API Gateway sends a Lambda function, parsed by
 //! `lambda_http` exactly as in Lambda, and handed to that route's function
-//! handler. Unknown routes and methods answer 404 `not_found` in the API's
-//! JSON error shape. Requests are served by a fixed number of function
-//! containers ([`containers`]), as Lambda serves them.
+//! handler. The routes are `shared::http::routes::ROUTES`, re-exported
+//! here with [`Function`] and [`BASE_PATH`]. Unknown routes and methods
+//! answer 404 `not_found` in the API's JSON error shape. Requests are
+//! served by a fixed number of function containers ([`containers`]), as
+//! Lambda serves them.
 
 pub mod containers;
 
@@ -23,23 +25,11 @@ use shared::{ApiError, App};
 use tokio::net::TcpListener;
 
 pub use containers::Containers;
+pub use shared::http::routes::{Function, BASE_PATH, ROUTES};
 
-/// The API's base path.
-pub const BASE_PATH: &str = "/api/v1";
 /// Bodies larger than this are refused before they reach a handler
 /// (API Gateway's own limit is 10 MB; the API's is 64 KiB).
 const MAX_GATEWAY_BODY: usize = 1024 * 1024;
-
-/// The function that serves a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Function {
-    ListClients,
-    GetClient,
-    CreateClient,
-    UpdateClient,
-    DeleteClient,
-    GetOpenApi,
-}
 
 /// A matched route: the function, the route key and the `{id}` path parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,73 +39,24 @@ pub struct Route {
     pub id: Option<String>,
 }
 
-/// The API's routes, as `template.yaml` declares them.
-pub const ROUTES: [(&str, &str, Function); 7] = [
-    ("GET", "/api/v1/clients", Function::ListClients),
-    ("POST", "/api/v1/clients", Function::CreateClient),
-    ("GET", "/api/v1/clients/{id}", Function::GetClient),
-    ("PATCH", "/api/v1/clients/{id}", Function::UpdateClient),
-    ("DELETE", "/api/v1/clients/{id}", Function::DeleteClient),
-    ("GET", "/api/v1/openapi.json", Function::GetOpenApi),
-    ("GET", "/api/v1/docs", Function::GetOpenApi),
-];
-
-/// Matches a method and raw path the way API Gateway matches the routes above.
+/// Matches a method and raw path the way API Gateway matches the API's
+/// routes ([`shared::http::routes::find`]); the `{id}` segment is
+/// percent-decoded as API Gateway decodes path parameters.
 pub fn route(method: &Method, raw_path: &str) -> Option<Route> {
-    let collection = format!("{BASE_PATH}/clients");
-    let (template, id) = if raw_path == collection {
-        ("/api/v1/clients", None)
-    } else if raw_path == format!("{BASE_PATH}/openapi.json") {
-        ("/api/v1/openapi.json", None)
-    } else if raw_path == format!("{BASE_PATH}/docs") {
-        ("/api/v1/docs", None)
-    } else {
-        let segment = raw_path.strip_prefix(&collection)?.strip_prefix('/')?;
-        if segment.is_empty() || segment.contains('/') {
-            return None;
-        }
-        ("/api/v1/clients/{id}", Some(percent_decode(segment)))
-    };
-    ROUTES
-        .iter()
-        .find(|(m, path, _)| *m == method.as_str() && *path == template)
-        .map(|(m, path, function)| Route {
-            function: *function,
-            route_key: route_key(m, path),
-            id,
-        })
+    let (route, id) = shared::http::routes::find(method.as_str(), raw_path)?;
+    Some(Route {
+        function: route.function,
+        route_key: route.key,
+        id: id.map(percent_decode),
+    })
 }
 
-fn route_key(method: &str, path: &str) -> &'static str {
-    match (method, path) {
-        ("GET", "/api/v1/openapi.json") => "GET /api/v1/openapi.json",
-        ("GET", "/api/v1/docs") => "GET /api/v1/docs",
-        ("GET", "/api/v1/clients") => "GET /api/v1/clients",
-        ("POST", _) => "POST /api/v1/clients",
-        ("GET", _) => "GET /api/v1/clients/{id}",
-        ("PATCH", _) => "PATCH /api/v1/clients/{id}",
-        _ => "DELETE /api/v1/clients/{id}",
-    }
-}
-
-/// Decodes `%XX` escapes; invalid escapes and invalid UTF-8 are kept as they are.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).unwrap_or_else(|_| text.to_owned())
+/// Decodes `%XX` escapes; invalid escapes are kept as they are, and so is
+/// the whole segment when the decoded bytes are not UTF-8.
+fn percent_decode(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .map_or_else(|_| segment.to_owned(), |decoded| decoded.into_owned())
 }
 
 /// The API Gateway HTTP API (payload 2.0) event for a request.
