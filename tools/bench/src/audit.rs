@@ -22,6 +22,9 @@ use crate::http::{encode, Connection};
 const READ_ATTEMPTS: usize = 10;
 /// The pause between them.
 const READ_PAUSE: Duration = Duration::from_millis(500);
+/// How long the audit waits before searching again for the clients a first
+/// search did not find (to tell entries still on their way from entries lost).
+pub const SEARCH_AGAIN_AFTER: Duration = Duration::from_secs(15);
 
 /// A client as the list shows it.
 pub struct Listed {
@@ -44,8 +47,11 @@ pub struct Truth {
     pub orgs: Vec<OrgTruth>,
     /// Clients searched for by name: every client listed.
     pub searched: usize,
-    /// The names of those a search by their exact name did not return.
+    /// The names of those a search by their exact name did not return,
+    /// neither at first nor [`SEARCH_AGAIN_AFTER`] later.
     pub not_found: Vec<String>,
+    /// Those the first search missed and the second found.
+    pub found_late: usize,
 }
 
 impl Truth {
@@ -81,17 +87,36 @@ pub async fn audit(address: SocketAddr, keys: &[String], width: usize) -> Result
         })
         .collect();
     let searched = searches.len();
-    let mut not_found = Vec::new();
-    for (name, found) in on_connections(address, searches, width, search_name).await {
-        if !found? {
-            not_found.push(name);
-        }
-    }
+    let missed = unfound(address, searches, width).await?;
+    let (not_found, found_late) = if missed.is_empty() {
+        (Vec::new(), 0)
+    } else {
+        tokio::time::sleep(SEARCH_AGAIN_AFTER).await;
+        let again = unfound(address, missed.clone(), width).await?;
+        let late = missed.len() - again.len();
+        (again.into_iter().map(|(_, _, name)| name).collect(), late)
+    };
     Ok(Truth {
         orgs,
         searched,
         not_found,
+        found_late,
     })
+}
+
+/// The searches (key, id, name) that did not find their client.
+async fn unfound(
+    address: SocketAddr,
+    searches: Vec<(String, String, String)>,
+    width: usize,
+) -> Result<Vec<(String, String, String)>, String> {
+    let mut missed = Vec::new();
+    for (search, found) in on_connections(address, searches, width, search_name).await {
+        if !found? {
+            missed.push(search);
+        }
+    }
+    Ok(missed)
 }
 
 /// Walks one organization's list by cursor.
@@ -136,20 +161,22 @@ async fn list_org(
     }
 }
 
-/// Whether a search by `name` returns the client `id`; the name with it.
+/// Whether a search by `name` returns the client `id`; the search with it.
+#[allow(clippy::type_complexity)]
 async fn search_name(
     mut connection: Connection,
-    (key, id, name): (String, String, String),
-) -> (Connection, (String, Result<bool, String>)) {
-    let path = format!("/api/v1/clients?limit=100&query={}", encode(&name));
-    let found = read(&mut connection, &path, &key).await.map(|page| {
+    search: (String, String, String),
+) -> (Connection, ((String, String, String), Result<bool, String>)) {
+    let (key, id, name) = &search;
+    let path = format!("/api/v1/clients?limit=100&query={}", encode(name));
+    let found = read(&mut connection, &path, key).await.map(|page| {
         page["data"]
             .as_array()
             .into_iter()
             .flatten()
             .any(|c| c["id"].as_str() == Some(id.as_str()))
     });
-    (connection, (name, found))
+    (connection, (search, found))
 }
 
 /// A `GET` expected to answer 200, repeated after a 5xx or no answer.

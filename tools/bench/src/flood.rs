@@ -38,7 +38,7 @@ use shared::store::keys::KeyStore;
 use shared::store::Table;
 
 use crate::api_process::LocalApi;
-use crate::audit::{audit, Truth};
+use crate::audit::{audit, Truth, SEARCH_AGAIN_AFTER};
 use crate::format::ms;
 use crate::http::Connection;
 use crate::settings::{env_or, say};
@@ -694,14 +694,22 @@ pub fn flood_table(flood: &Flood) -> (String, Vec<String>) {
         if let Ok(truth) = &run.truth {
             if let Some(name) = truth.not_found.first() {
                 notes.push(format!(
-                    "{label}: {} clients not found by name, e.g. {name:?}",
-                    truth.not_found.len()
+                    "{label}: {} clients not found by name, nor {} s later, e.g. {name:?}",
+                    truth.not_found.len(),
+                    SEARCH_AGAIN_AFTER.as_secs()
+                ));
+            }
+            if truth.found_late > 0 {
+                notes.push(format!(
+                    "{label}: {} clients found by name only when searched again {} s later",
+                    truth.found_late,
+                    SEARCH_AGAIN_AFTER.as_secs()
                 ));
             }
         }
         let creates = run.answers.len().max(1) as f64;
         notes.push(format!(
-            "{label}: DynamoDB calls through the proxy {} ({:.1}/create: {})",
+            "{label}: DynamoDB calls answered while local-api waited {} ({:.1}/create: {})",
             run.proxy.forwarded_total(),
             run.proxy.forwarded_total() as f64 / creates,
             run.proxy
@@ -749,6 +757,12 @@ fn run_misses(run: &Run, tally: &Tally, verdict: &Verdict) -> Vec<String> {
     );
     check(verdict.lost, "201 whose client is not listed");
     check(verdict.unfound as u64, "client not found by its name");
+    if let Ok(truth) = &run.truth {
+        check(
+            truth.found_late as u64,
+            "client found by its name only when searched again later",
+        );
+    }
     check(tally.without_retry_after, "503 without Retry-After");
     if let Some(slowest) = tally.refused_latency.last() {
         if *slowest > REFUSAL_WITHIN {
@@ -823,6 +837,7 @@ mod tests {
                 orgs,
                 searched,
                 not_found,
+                found_late: 0,
             }),
         }
     }
