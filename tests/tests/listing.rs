@@ -374,21 +374,16 @@ async fn unfiltered_and_status_pages_read_about_limit_items_not_the_organization
                     ..ListQuery::default()
                 };
 
-                let page = api
-                    .app
-                    .clients
-                    .list(&tenant.org, &query, None)
-                    .await
-                    .unwrap();
+                let (page, cost) = api.page(&tenant.org, &query).await;
 
                 assert_eq!(page.clients.len(), limit as usize);
                 // counts item + `limit` index entries and one to peek + `limit` items
                 assert!(
-                    page.cost.items_read <= 2 * u64::from(limit) + 2,
+                    cost.items_read <= 2 * u64::from(limit) + 2,
                     "{query:?}: {:?}",
-                    page.cost
+                    cost
                 );
-                assert!(page.cost.calls <= 4, "{query:?}: {:?}", page.cost);
+                assert!(cost.calls <= 4, "{query:?}: {:?}", cost);
             }
         }
     }
@@ -397,36 +392,23 @@ async fn unfiltered_and_status_pages_read_about_limit_items_not_the_organization
         offset: 1_000,
         ..ListQuery::default()
     };
-    let page = api
-        .app
-        .clients
-        .list(&tenant.org, &deep, None)
-        .await
-        .unwrap();
+    let (page, cost) = api.page(&tenant.org, &deep).await;
     assert!(
-        page.cost.items_read <= 1_000 + 2 * u64::from(limit) + 2,
+        cost.items_read <= 1_000 + 2 * u64::from(limit) + 2,
         "offset paging is O(offset + limit): {:?}",
-        page.cost
+        cost
     );
     let mut after = page.next.clone();
     for _ in 0..5 {
-        let page = api
-            .app
-            .clients
-            .list(
-                &tenant.org,
-                &ListQuery {
-                    limit,
-                    ..ListQuery::default()
-                },
-                after.as_ref(),
-            )
-            .await
-            .unwrap();
+        let query = ListQuery {
+            limit,
+            ..ListQuery::default()
+        };
+        let (page, cost) = api.page_after(&tenant.org, &query, after.as_ref()).await;
         assert!(
-            page.cost.items_read <= 2 * u64::from(limit) + 2,
+            cost.items_read <= 2 * u64::from(limit) + 2,
             "cursor paging is O(limit) at any depth: {:?}",
-            page.cost
+            cost
         );
         after = page.next;
     }
@@ -434,18 +416,13 @@ async fn unfiltered_and_status_pages_read_about_limit_items_not_the_organization
         search: shared::domain::search::SearchTerm::parse("client 0001"),
         ..ListQuery::default()
     };
-    let page = api
-        .app
-        .clients
-        .list(&tenant.org, &search, None)
-        .await
-        .unwrap();
+    let (page, cost) = api.page(&tenant.org, &search).await;
     assert_eq!(page.total, 10);
     // 10 index entries + 10 candidates verified + the page's 10 clients
     assert!(
-        page.cost.items_read <= 30 && page.cost.calls <= 3,
+        cost.items_read <= 30 && cost.calls <= 3,
         "search reads what it finds, not the organization: {:?}",
-        page.cost
+        cost
     );
 }
 

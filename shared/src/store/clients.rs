@@ -29,10 +29,15 @@ use std::sync::Mutex;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
-use super::item::{self, client_key, client_sk, org_pk};
+use super::counts;
+use super::error::StoreError;
+use super::idempotency;
+use super::item::{self, client_key};
+use super::layout::{client_sk, org_pk};
 use super::outcome::{self, WriteOutcome};
+use super::search_index;
+use super::table::Table;
 use super::write::{self, Failure, WriteKind};
-use super::{counts, idempotency, search_index, StoreError, Table};
 use crate::domain::input::{ClientPatch, IdempotencyKey, NewClient};
 use crate::domain::model::{Client, ClientId, ExpectedVersion, OrgId, Timestamp};
 
@@ -114,16 +119,7 @@ impl ClientStore {
             }
         }
         let id = ClientId::new();
-        let client = Client {
-            id,
-            name: new.name.into_inner(),
-            phone: new.phone.map(|p| p.into_inner()),
-            status: new.status,
-            notes: new.notes.map(|n| n.into_inner()),
-            created_at: id.created_at(),
-            updated_at: id.created_at(),
-            version: 1,
-        };
+        let client = new.into_client(id);
         let put = Put::builder()
             .table_name(&self.table.name)
             .set_item(Some(item::to_item(org, &client)?))
@@ -273,7 +269,7 @@ impl ClientStore {
             return Ok(current);
         }
         check_expected(expected, &current)?;
-        let next = patched(&current, patch);
+        let next = patch.apply(&current, Timestamp::now());
         if next == current {
             return Ok(current);
         }
@@ -405,79 +401,6 @@ fn check_expected(expected: &ExpectedVersion, current: &Client) -> Result<(), St
     }
 }
 
-/// The client after a patch; its version and `updatedAt` move only on a real change.
-fn patched(current: &Client, patch: &ClientPatch) -> Client {
-    let mut next = current.clone();
-    if let Some(name) = &patch.name {
-        next.name = name.as_str().to_owned();
-    }
-    if let Some(phone) = &patch.phone {
-        next.phone = phone.as_ref().map(|p| p.as_str().to_owned());
-    }
-    if let Some(status) = patch.status {
-        next.status = status;
-    }
-    if let Some(notes) = &patch.notes {
-        next.notes = notes.clone().map(|n| n.into_inner());
-    }
-    if next != *current {
-        next.version = current.version + 1;
-        next.updated_at = Timestamp::now().max(current.updated_at);
-    }
-    next
-}
-
 fn version_value(version: u64) -> AttributeValue {
     AttributeValue::N(version.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::input::{ClientName, Notes};
-    use crate::domain::model::Status;
-
-    fn client() -> Client {
-        let id = ClientId::new();
-        Client {
-            id,
-            name: "Ann".into(),
-            phone: None,
-            status: Status::Active,
-            notes: Some("n".into()),
-            created_at: id.created_at(),
-            updated_at: id.created_at(),
-            version: 3,
-        }
-    }
-
-    #[test]
-    fn a_patch_that_changes_nothing_keeps_version_and_updated_at() {
-        let current = client();
-        let patch = ClientPatch {
-            name: Some(ClientName::parse("Ann").unwrap()),
-            notes: Some(Some(Notes::parse("n").unwrap())),
-            ..ClientPatch::default()
-        };
-
-        assert_eq!(patched(&current, &patch), current);
-    }
-
-    #[test]
-    fn a_real_change_bumps_the_version_and_updated_at() {
-        let current = client();
-        let patch = ClientPatch {
-            status: Some(Status::Inactive),
-            notes: Some(None),
-            ..ClientPatch::default()
-        };
-
-        let next = patched(&current, &patch);
-
-        assert_eq!(next.version, 4);
-        assert_eq!(next.status, Status::Inactive);
-        assert_eq!(next.notes, None);
-        assert!(next.updated_at >= current.updated_at);
-        assert_eq!(next.created_at, current.created_at);
-    }
 }

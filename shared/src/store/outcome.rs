@@ -1,5 +1,5 @@
 //! Whether a failed write may have been applied: part of the store's error
-//! contract ([`super::StoreError::Unavailable`] carries a [`WriteOutcome`]).
+//! contract ([`super::error::StoreError::Unavailable`] carries a [`WriteOutcome`]).
 //!
 //! DynamoDB may apply a write whose answer never arrives (an attempt that
 //! timed out after it was sent, a connection lost mid-request) and does not

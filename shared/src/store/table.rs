@@ -13,8 +13,8 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 use super::error::StoreError;
 use super::item::Item;
+use super::layout::attr;
 use super::outcome::OutcomeInterceptor;
-use super::schema::attr;
 use super::usage::UsageInterceptor;
 
 /// Attempts per DynamoDB call, the first included (the SDK's standard retry mode).

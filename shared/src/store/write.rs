@@ -22,7 +22,6 @@
 //! supplies ([`super::outcome::watch_writes`]).
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::SdkError;
@@ -30,7 +29,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::counts::{self, ShardPicker};
-use super::{StoreError, Table};
+use super::error::StoreError;
+use super::table::Table;
 use crate::domain::model::{OrgId, Status};
 
 /// How many times a write is attempted when it keeps losing races.
@@ -178,7 +178,6 @@ where
             }
             break;
         }
-        RETRIED_WRITES.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
             attempt = number,
             ?kind,
@@ -217,14 +216,6 @@ pub fn pause_before(next: u32, failure: &Failure, shards: u16) -> Duration {
         _ => 10u64 << attempt.min(5),
     };
     Duration::from_millis(cap_ms)
-}
-
-/// Writes this process has retried after a failed attempt (for tests).
-static RETRIED_WRITES: AtomicU64 = AtomicU64::new(0);
-
-/// How many write attempts this process has retried.
-pub fn retried_writes() -> u64 {
-    RETRIED_WRITES.load(Ordering::Relaxed)
 }
 
 /// Sleeps 1 ms plus a random part of `cap`.

@@ -1,7 +1,9 @@
 //! Section 1, cost vs organization size: every kind of request sent through
-//! the handlers in each seeded organization, with the [`Meter`] counting
-//! the DynamoDB calls, items read and capacity units it costs. The search
-//! rows, with their latency, are in [`search`].
+//! the handlers in each seeded organization, counted by the product's own
+//! counter ([`shared::store::usage::measure`], the figures of each
+//! request's closing log line and metrics): DynamoDB calls, items read and
+//! the capacity units DynamoDB reported. The search rows, with their
+//! latency, are in [`search`].
 
 mod search;
 
@@ -13,13 +15,22 @@ use std::time::Duration;
 use lambda_http::http::Method;
 use serde_json::{json, Value};
 use shared::function::Config;
+use shared::store::usage::{self, Usage};
 use shared::App;
 
 use crate::format::{thousands, units};
-use crate::meter::{Meter, Tally};
 use crate::request::{get, prepare, send, send_ok, Prepared};
 use crate::seed::Org;
 use crate::settings::{say, Settings};
+
+/// What one request cost, and its HTTP status if it failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Tally {
+    /// What DynamoDB did for it, as the product counts it.
+    pub usage: Usage,
+    /// The HTTP status when the request failed (e.g. 503 after DynamoDB timeouts).
+    pub failed: Option<u16>,
+}
 
 pub struct CostRow {
     label: String,
@@ -74,10 +85,9 @@ pub async fn cost_section(
     run.rows
 }
 
-/// The metered API and the rows measured so far.
+/// The API and the rows measured so far.
 struct CostRun {
-    meter: Meter,
-    metered: aws_sdk_dynamodb::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
     config: Config,
     app: App,
     sizes: usize,
@@ -86,12 +96,9 @@ struct CostRun {
 
 impl CostRun {
     fn new(config: Config, base: &aws_sdk_dynamodb::Client, sizes: usize) -> Self {
-        let meter = Meter::default();
-        let metered = meter.wrap(base);
-        let app = App::new(metered.clone(), &config);
+        let app = App::new(base.clone(), &config);
         Self {
-            meter,
-            metered,
+            dynamodb: base.clone(),
             config,
             app,
             sizes,
@@ -141,9 +148,11 @@ impl CostRun {
     /// Sends `request` and returns what it cost; a status other than
     /// `expected` is said and marks the tally failed.
     async fn measure(&self, request: &Prepared, expected: u16, what: &str) -> (Tally, Value) {
-        self.meter.take();
-        let (status, body) = send(&self.app, request).await;
-        let mut tally = self.meter.take();
+        let ((status, body), usage) = usage::measure(send(&self.app, request)).await;
+        let mut tally = Tally {
+            usage,
+            failed: None,
+        };
         if status != expected {
             say(format!("{what}: HTTP {status}: {body}"));
             tally.failed = Some(status);
@@ -181,7 +190,7 @@ impl CostRun {
             "",
             false,
         );
-        // Removed again, unmetered, so the organization keeps its size.
+        // Removed again, not measured, so the organization keeps its size.
         let long_uri = format!("/api/v1/clients/{}", long["data"]["id"].as_str().unwrap());
         let delete = prepare(Method::DELETE, &long_uri, key, None);
         send_ok(&self.app, &delete, 200, "delete").await;
@@ -208,14 +217,11 @@ impl CostRun {
 
     /// The cost of authenticating with a key that is not cached: a fresh `App`
     /// (empty key cache) answering one request, minus the same request warm.
-    async fn auth_only(&self, key: &str) -> (Tally, Tally) {
-        let fresh = App::new(self.metered.clone(), &self.config);
+    async fn auth_only(&self, key: &str) -> (Usage, Usage) {
+        let fresh = App::new(self.dynamodb.clone(), &self.config);
         let request = get("/api/v1/clients/01890000-0000-7000-8000-000000000000", key);
-        self.meter.take();
-        send_ok(&fresh, &request, 404, "cold key").await;
-        let cold = self.meter.take();
-        send_ok(&fresh, &request, 404, "warm key").await;
-        let warm = self.meter.take();
+        let (_, cold) = usage::measure(send_ok(&fresh, &request, 404, "cold key")).await;
+        let (_, warm) = usage::measure(send_ok(&fresh, &request, 404, "warm key")).await;
         (cold, warm)
     }
 
@@ -256,14 +262,15 @@ impl CostRun {
     }
 }
 
-fn first_diff((cold, warm): &(Tally, Tally)) -> Tally {
+/// What the cold request cost more than the warm one.
+fn first_diff((cold, warm): &(Usage, Usage)) -> Tally {
     Tally {
-        calls: cold.calls - warm.calls,
-        read: cold.read - warm.read,
-        written: cold.written - warm.written,
-        read_units: cold.read_units - warm.read_units,
-        write_units: cold.write_units - warm.write_units,
-        operations: Vec::new(),
+        usage: Usage {
+            calls: cold.calls - warm.calls,
+            items_read: cold.items_read - warm.items_read,
+            read_units: cold.read_units - warm.read_units,
+            write_units: cold.write_units - warm.write_units,
+        },
         failed: None,
     }
 }
@@ -320,14 +327,13 @@ fn cell_text(cell: Option<&Tally>) -> String {
     match cell {
         Some(Tally {
             failed: Some(status),
-            calls,
-            ..
-        }) => format!("HTTP {status} ({calls} calls)"),
-        Some(t) => format!(
+            usage,
+        }) => format!("HTTP {status} ({} calls)", usage.calls),
+        Some(Tally { usage, .. }) => format!(
             "{} / {} / {}",
-            t.calls,
-            t.read,
-            units(t.read_units + t.write_units)
+            usage.calls,
+            usage.items_read,
+            units(usage.read_units + usage.write_units)
         ),
         None => "—".to_owned(),
     }
@@ -336,26 +342,30 @@ fn cell_text(cell: Option<&Tally>) -> String {
 /// "flat" when the largest organization costs no more calls and at most 10 %
 /// more items than the smallest; else how it grows (a miss unless by design).
 fn verdict(row: &CostRow, misses: &mut Vec<String>) -> String {
-    let present: Vec<&Tally> = row
+    let present: Vec<&Usage> = row
         .cells
         .iter()
         .flatten()
         .filter(|t| t.failed.is_none())
+        .map(|t| &t.usage)
         .collect();
     match (present.first(), present.last()) {
         (Some(a), Some(b)) if present.len() >= 2 => {
-            let flat = b.calls <= a.calls && b.read <= a.read + a.read / 10 + 2;
+            let flat = b.calls <= a.calls && b.items_read <= a.items_read + a.items_read / 10 + 2;
             if flat {
                 "flat".to_owned()
             } else if row.grows_by_design {
                 format!(
                     "grows ×{:.0} ({})",
-                    b.read as f64 / a.read.max(1) as f64,
+                    b.items_read as f64 / a.items_read.max(1) as f64,
                     row.note
                 )
             } else {
                 misses.push(row.label.clone());
-                format!("GROWS ×{:.1} (bug)", b.read as f64 / a.read.max(1) as f64)
+                format!(
+                    "GROWS ×{:.1} (bug)",
+                    b.items_read as f64 / a.items_read.max(1) as f64
+                )
             }
         }
         _ => String::new(),

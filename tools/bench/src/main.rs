@@ -5,9 +5,9 @@
 //! The sections, in the modules named, and the order they run in:
 //!
 //! 0. Set-up ([`seed`]): organizations of `BENCH_SIZES` clients, each with a key.
-//! 1. Cost vs organization size ([`cost`]): sends every kind of request through the handlers with
-//!    an SDK interceptor ([`meter`]) counting DynamoDB calls, items read and
-//!    capacity units as DynamoDB reports them.
+//! 1. Cost vs organization size ([`cost`]): sends every kind of request through the handlers,
+//!    counted by the product's own counter (`shared::store::usage`: DynamoDB
+//!    calls, items read and capacity units as DynamoDB reports them).
 //! 2. Overhead ([`overhead`], with [`load`] and [`direct`]): requests/s and
 //!    latency of get, create and a list page through the handlers vs the
 //!    same DynamoDB calls made with the SDK.
@@ -46,7 +46,6 @@ mod flood;
 mod format;
 mod http;
 mod load;
-mod meter;
 mod overhead;
 mod request;
 mod seed;
@@ -55,7 +54,7 @@ mod warmup;
 
 use std::fmt::Write as _;
 
-use shared::store::schema;
+use shared::store::admin::table::create_table;
 use shared::store::Table;
 
 use settings::Settings;
@@ -80,9 +79,7 @@ async fn run() {
     );
     let base = shared::store::connect().await;
     let table = Table::new(base.clone(), &settings.table);
-    schema::create_table(&table)
-        .await
-        .expect("create the bench table");
+    create_table(&table).await.expect("create the bench table");
 
     let mut report = String::new();
     let _ = writeln!(report, "Machine: {}", format::machine());

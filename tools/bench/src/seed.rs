@@ -5,9 +5,10 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
+use shared::domain::fields::ClientName;
 use shared::domain::model::{Client, OrgId};
-use shared::store::import::{import_clients, sample_clients};
-use shared::store::keys::KeyStore;
+use shared::store::admin::import::{import_clients, sample_clients};
+use shared::store::admin::keys::KeyAdmin;
 use shared::store::Table;
 
 use crate::cost::RARE_WORD;
@@ -45,7 +46,8 @@ async fn seed_org(table: &Table, size: usize, report: &mut String) -> Org {
     // 10 clients named with a word no other has: a search whose matches do
     // not grow with the organization.
     for k in 0..10.min(size) {
-        clients[k * size / 10].name = format!("{RARE_WORD} {k}");
+        clients[k * size / 10].name =
+            ClientName::parse(&format!("{RARE_WORD} {k}")).expect("a valid name");
     }
     let t = Instant::now();
     import_clients(table, &org, &clients, 8)
@@ -64,7 +66,7 @@ async fn seed_org(table: &Table, size: usize, report: &mut String) -> Org {
         elapsed.as_secs_f64(),
         size as f64 / elapsed.as_secs_f64()
     );
-    let (key, _) = KeyStore::new(table.clone())
+    let (key, _) = KeyAdmin::new(table.clone())
         .create_key(&org, "bench")
         .await
         .expect("an API key");

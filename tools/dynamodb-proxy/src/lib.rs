@@ -1,7 +1,8 @@
 //! `dynamodb-proxy`: a DynamoDB-faithful proxy in front of DynamoDB Local.
 //!
-//! DynamoDB Local never answers a transaction conflict, never throttles and
-//! has no network in between. The proxy forwards the DynamoDB JSON protocol
+//! DynamoDB Local never answers a transaction conflict, never throttles,
+//! never fails, updates its indexes before it answers a write and has no
+//! network in between. The proxy forwards the DynamoDB JSON protocol
 //! (`X-Amz-Target: DynamoDB_20120810.<Op>`, SigV4 headers and `Host`
 //! untouched) to it and adds what the service does, each part switchable in
 //! [`ProxyConfig`] and counted in [`Summary`]:
@@ -13,8 +14,18 @@
 //! - per-partition throughput ([`ProxyConfig::throughput`]): token buckets
 //!   per table and index partition key value, units as DynamoDB counts them,
 //!   answering `ThrottlingException` ([`throughput`], [`cost`], [`size`]);
+//! - index propagation lag ([`ProxyConfig::index_lag`]): a `Query` or `Scan`
+//!   of a global secondary index sees the table as it was the lag ago
+//!   (default [`DEFAULT_INDEX_LAG`], one second: "within 1 second"
+//!   typically, AWS's figure); base-table reads stay strongly consistent
+//!   when asked ([`index_view`], [`item_locks`]);
+//! - server errors ([`ProxyConfig::server_errors`]): a seeded random rate of
+//!   HTTP 500 `InternalServerError` on any operation, half answered instead
+//!   of forwarding, half in place of the answer once the request was applied
+//!   ([`server_errors`], [`wire`]);
 //! - latency ([`ProxyConfig::latency`]) before each forwarded call;
-//! - faults for writes whose outcome is unknown ([`Fault`]), armed at run time.
+//! - faults ([`Fault`]), armed at run time: writes whose outcome is unknown,
+//!   and exact server errors.
 //!
 //! With every part off the proxy is a pass-through: the request and the
 //! answer go through as they are, hop-by-hop headers aside.
@@ -27,6 +38,7 @@
 //! let proxy = Proxy::start(ProxyConfig {
 //!     conflicts: Some(dynamodb_proxy::DEFAULT_HOLD),
 //!     throughput: Some(Default::default()),
+//!     index_lag: Some(dynamodb_proxy::DEFAULT_INDEX_LAG),
 //!     latency: Duration::from_millis(3),
 //!     ..ProxyConfig::transparent("http://127.0.0.1:8000")
 //! })
@@ -50,11 +62,16 @@
 //! "WithholdAnswer", "operation": "TransactWriteItems", "count": 1,
 //! "delay_ms": 3000}`), `DELETE /_proxy/faults`.
 
+pub mod answers;
+pub mod cli;
 pub mod conflicts;
 pub mod cost;
 pub mod faults;
+pub mod index_view;
+pub mod item_locks;
 mod rules;
 pub mod schema;
+pub mod server_errors;
 pub mod size;
 pub mod summary;
 pub mod throughput;
@@ -74,13 +91,17 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 pub use faults::Fault;
+pub use index_view::DEFAULT_INDEX_LAG;
+pub use server_errors::ServerErrors;
 pub use summary::Summary;
 pub use throughput::Limits;
 
 use conflicts::Holds;
 use faults::Faults;
+use index_view::IndexViews;
 use rules::{Plan, Verdict};
 use schema::TableSchema;
+use server_errors::{Draws, When};
 use summary::Counters;
 use throughput::Buckets;
 use upstream::Upstream;
@@ -114,6 +135,12 @@ pub struct ProxyConfig {
     pub conflicts: Option<Duration>,
     /// Per-partition throughput limits; `None` turns throttling off.
     pub throughput: Option<Limits>,
+    /// Index propagation lag: how old a table the reads of its global
+    /// secondary indexes see; `None` turns it off (indexes read-your-writes,
+    /// as DynamoDB Local's).
+    pub index_lag: Option<Duration>,
+    /// The rate of `InternalServerError`s; `None` turns them off.
+    pub server_errors: Option<ServerErrors>,
     /// Delay before each forwarded call (`Duration::ZERO`: none).
     pub latency: Duration,
 }
@@ -126,16 +153,22 @@ impl ProxyConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             conflicts: None,
             throughput: None,
+            index_lag: None,
+            server_errors: None,
             latency: Duration::ZERO,
         }
     }
 
     /// Every part on with the service's figures: [`DEFAULT_HOLD`], the
-    /// default [`Limits`] and [`IN_REGION_LATENCY`].
+    /// default [`Limits`], [`DEFAULT_INDEX_LAG`], the default
+    /// [`ServerErrors`] ([`server_errors::FAITHFUL_RATE`], seed
+    /// [`server_errors::DEFAULT_SEED`]) and [`IN_REGION_LATENCY`].
     pub fn faithful(upstream: impl Into<String>) -> Self {
         Self {
             conflicts: Some(DEFAULT_HOLD),
             throughput: Some(Limits::default()),
+            index_lag: Some(DEFAULT_INDEX_LAG),
+            server_errors: Some(ServerErrors::default()),
             latency: IN_REGION_LATENCY,
             ..Self::transparent(upstream)
         }
@@ -150,6 +183,8 @@ pub(crate) struct Shared {
     holds: Holds,
     buckets: Buckets,
     faults: Faults,
+    views: IndexViews,
+    draws: Draws,
     counters: Counters,
 }
 
@@ -224,27 +259,55 @@ impl Shared {
             self.counters.update(|s| s.requests_dropped += 1);
             return Err(Closed("fault: request dropped"));
         }
+        let server_error = match self.faults.server_error(&operation) {
+            Some(true) => Some(When::AfterForwarding),
+            Some(false) => Some(When::BeforeForwarding),
+            None => config
+                .server_errors
+                .as_ref()
+                .and_then(|rate| self.draws.draw(rate)),
+        };
+        if server_error == Some(When::BeforeForwarding) {
+            self.counters
+                .update(|s| s.server_errors_before_forwarding += 1);
+            return Ok(wire::internal_server_error());
+        }
         let emulating = config.conflicts.is_some() || config.throughput.is_some();
-        let json: Option<Value> = emulating
+        let lagging = config.index_lag.is_some();
+        let json: Option<Value> = (emulating || lagging)
             .then(|| serde_json::from_slice(&body).ok())
             .flatten();
         let plan = match &json {
-            Some(json) => match self.verdict(&operation, &parts.headers, json).await {
+            Some(json) if emulating => match self.verdict(&operation, &parts.headers, json).await {
                 Verdict::Answer(answer) => return Ok(answer),
                 Verdict::Forward(plan) => plan,
             },
-            None => Plan::default(),
+            _ => Plan::default(),
         };
-        let forwarded = plan
+        let forwarded_json = plan.body.clone().or(json);
+        let mut forwarded = plan
             .body
             .as_ref()
             .map_or(body, |b| Bytes::from(b.to_string()));
+        let mut renamed = None;
+        let mut tracked = None;
+        if let Some(request) = &forwarded_json {
+            if let Some((rewritten, view, table)) =
+                self.index_read(&operation, &parts.headers, request).await
+            {
+                forwarded = Bytes::from(rewritten.to_string());
+                renamed = Some((view, table));
+            } else {
+                tracked = self.track_writes(&operation, &parts.headers, request).await;
+            }
+        }
         let answer = self
             .upstream
             .forward(&config.upstream, &parts, forwarded)
             .await;
+        let answered = tokio::time::Instant::now();
         self.counters.forwarded(&operation);
-        let answer = match answer {
+        let mut answer = match answer {
             Ok(answer) => answer,
             Err(_) => {
                 if let Some(ticket) = plan.ticket {
@@ -255,22 +318,53 @@ impl Shared {
                 return Err(Closed("upstream unreachable"));
             }
         };
-        if matches!(
-            operation.as_str(),
-            "CreateTable" | "DeleteTable" | "UpdateTable"
-        ) {
+        let succeeded = answer.parts.status.is_success();
+        if let Some(tracked) = tracked {
+            if succeeded {
+                let json = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+                self.record_writes(tracked, &json, &parts.headers, answered)
+                    .await;
+            }
+        }
+        if let Some((view, table)) = renamed {
+            answer = answer.rename(&view, &table);
+        }
+        if succeeded {
+            self.counters
+                .answered(answers::reported(&operation, &answer.body));
+        }
+        if succeeded
+            && matches!(
+                operation.as_str(),
+                "CreateTable" | "DeleteTable" | "UpdateTable"
+            )
+        {
             self.schemas
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clear();
+            self.table_changed(
+                &operation,
+                &parts.headers,
+                forwarded_json.as_ref().unwrap_or(&Value::Null),
+            )
+            .await;
         }
-        let held = plan.ticket.is_some() && answer.parts.status.is_success();
-        let response = self.settle(plan, answer, &config);
+        if succeeded && lagging && operation == "ListTables" {
+            answer = hide_views(answer);
+        }
+        let held = plan.ticket.is_some() && succeeded;
+        let mut response = self.settle(plan, answer, &config);
         if let (true, Some(hold)) = (held, config.conflicts) {
             // The service answers a transaction when its commit phase ends:
             // the items are held until the answer, never past it, so one
             // client's next transaction never meets its own last one.
             tokio::time::sleep(hold).await;
+        }
+        if server_error == Some(When::AfterForwarding) {
+            self.counters
+                .update(|s| s.server_errors_after_forwarding += 1);
+            response = wire::internal_server_error();
         }
         match self.faults.withhold_answer(&operation) {
             None => Ok(response),
@@ -367,6 +461,22 @@ impl Shared {
     }
 }
 
+/// A `ListTables` answer without the index views' tables.
+fn hide_views(answer: upstream::Answer) -> upstream::Answer {
+    let Ok(mut json) = serde_json::from_slice::<Value>(&answer.body) else {
+        return answer;
+    };
+    let Some(names) = json["TableNames"].as_array_mut() else {
+        return answer;
+    };
+    let before = names.len();
+    names.retain(|name| !name.as_str().is_some_and(index_view::is_view));
+    if names.len() == before {
+        return answer;
+    }
+    answer.replace_body(&json)
+}
+
 /// A running proxy; it stops when dropped.
 pub struct Proxy {
     shared: Arc<Shared>,
@@ -392,6 +502,8 @@ impl Proxy {
             holds: Holds::default(),
             buckets: Buckets::default(),
             faults: Faults::default(),
+            views: IndexViews::default(),
+            draws: Draws::default(),
             counters: Counters::default(),
         });
         let task = tokio::spawn(serve(listener, Arc::clone(&shared)));
@@ -438,17 +550,33 @@ impl Proxy {
     }
 
     /// Changes the configuration (all but `listen`) for the next requests.
+    /// Turning index lag on again makes the index views anew (they missed
+    /// the writes made while it was off).
     pub fn set_config(&self, config: ProxyConfig) {
-        *self
+        let resumed = config.index_lag.is_some();
+        let mut current = self
             .shared
             .config
             .write()
-            .unwrap_or_else(|e| e.into_inner()) = config;
+            .unwrap_or_else(|e| e.into_inner());
+        if resumed && current.index_lag.is_none() {
+            self.shared.views.resume();
+        }
+        *current = config;
     }
 }
 
-/// Accepts and serves connections until the task is aborted.
+/// Accepts and serves connections, and gives the index views their writes,
+/// until the task is aborted.
 async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    tokio::select! {
+        _ = accept(listener, Arc::clone(&shared)) => {}
+        _ = shared.apply_to_views() => {}
+    }
+}
+
+/// Accepts and serves connections.
+async fn accept(listener: TcpListener, shared: Arc<Shared>) {
     // The connections belong to this task: aborting it (dropping the
     // `Proxy`) closes them too, so a stopped proxy serves nothing more.
     let mut connections = tokio::task::JoinSet::new();

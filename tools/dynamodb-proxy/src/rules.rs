@@ -27,6 +27,15 @@ use crate::throughput::Limits;
 use crate::wire::{self, Reason, ThrottlingReason};
 use crate::Shared;
 
+/// The operations that write items.
+pub(crate) const WRITE_OPERATIONS: [&str; 5] = [
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "TransactWriteItems",
+    "BatchWriteItem",
+];
+
 /// Charges computed from the upstream's answer (a read's real size).
 pub type AfterAnswer = Box<dyn FnOnce(&Value) -> Vec<Charge> + Send>;
 
@@ -52,17 +61,18 @@ pub struct Plan {
 }
 
 /// One write of a write request: its table, the item's key, and what it does.
-struct Write {
-    schema: Arc<TableSchema>,
-    key: Map<String, Value>,
+pub(crate) struct Write {
+    pub(crate) schema: Arc<TableSchema>,
+    pub(crate) key: Map<String, Value>,
+    /// `Put`, `Update`, `Delete` or `ConditionCheck`.
+    pub(crate) action: &'static str,
     /// The request's `Put`/`Update`/`Delete`/`ConditionCheck` member (or the
     /// batch's `PutRequest`/`DeleteRequest`).
-    action: &'static str,
-    request: Map<String, Value>,
+    pub(crate) request: Map<String, Value>,
 }
 
 impl Write {
-    fn id(&self) -> ItemId {
+    pub(crate) fn id(&self) -> ItemId {
         (self.schema.name.clone(), self.schema.key_of(&self.key))
     }
 }
@@ -109,12 +119,15 @@ impl Shared {
     }
 
     /// The writes of a write request, or `None` if a table is unknown upstream.
-    async fn writes(
+    pub(crate) async fn writes(
         &self,
         operation: &str,
         headers: &HeaderMap,
         request: &Map<String, Value>,
     ) -> Option<Vec<Write>> {
+        if !WRITE_OPERATIONS.contains(&operation) {
+            return None;
+        }
         let mut found: Vec<(String, &'static str, Map<String, Value>)> = Vec::new();
         match operation {
             "TransactWriteItems" => {

@@ -9,7 +9,7 @@ use super::CostRun;
 use crate::format::median;
 use crate::request::{get, send};
 
-/// Runs timed per search row (after the metered one).
+/// Runs timed per search row (after the measured one).
 pub const LATENCY_RUNS: usize = 5;
 
 /// The word [`crate::seed`] gives 10 clients of every organization, and no other.
@@ -48,7 +48,7 @@ pub fn long_name() -> String {
 }
 
 impl CostRun {
-    /// Each of [`SEARCHES`]: metered once, then timed [`LATENCY_RUNS`] times.
+    /// Each of [`SEARCHES`]: measured once, then timed [`LATENCY_RUNS`] times.
     pub(super) async fn searches(&mut self, index: usize, key: &str) {
         for (label, query, grows) in SEARCHES {
             let request = get(&format!("/api/v1/clients?{query}"), key);
@@ -61,7 +61,6 @@ impl CostRun {
                     times.push(started.elapsed());
                 }
             }
-            self.meter.take();
             let p50 = (!times.is_empty()).then(|| median(times));
             let note = if grows { "matches grow with n" } else { "" };
             self.put_timed(label, index, (Some(tally), p50), note, grows);
