@@ -158,6 +158,8 @@ pub async fn check_curl_examples(api: &TestApi, base_url: &str) {
 pub async fn check_javascript_example(api: &TestApi, base_url: &str) {
     let tenant = api.tenant().await;
     api.create(&tenant, json!({"name": "Existing"})).await;
+    // The example lists first: the client must be in the list's index by then.
+    crate::index_settled().await;
     let example = section(&docs_page(), "JavaScript / TypeScript", "Python");
     let code = format!(
         "{}\nconsole.log(JSON.stringify({{ status: response.status, createStatus: createRes.status, data, total, newClient }}));\n",

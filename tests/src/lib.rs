@@ -11,7 +11,8 @@
 //! parses it with `lambda_http`, and calls the route's function handler.
 //!
 //! Also here, for every test file: [`repo_root`] ([`paths`]), the event
-//! fixtures' placeholders ([`fixtures`]), the docs page's examples
+//! fixtures' placeholders ([`fixtures`]), the crates' module graphs for the
+//! layering test ([`module_graph`]), the docs page's examples
 //! ([`docs_examples`]), [`client_uri`], [`ids`],
 //! [`expected_order`] and
 //! [`join_all`]. The function binaries run through the `lambda-harness`
@@ -26,17 +27,22 @@ use lambda_http::http::{Method, Request as HttpRequest};
 use serde_json::Value;
 use shared::domain::list_query::ListQuery;
 use shared::domain::model::{Client, OrgId};
+use shared::domain::position::Position;
 use shared::function::Config;
-pub use shared::store::import::sample_clients;
-use shared::store::import::{import_clients, import_clients_without_search_index};
-use shared::store::keys::KeyStore;
+use shared::store::admin::import::import_clients;
+pub use shared::store::admin::import::sample_clients;
+use shared::store::admin::keys::KeyAdmin;
+use shared::store::admin::table::create_table;
 use shared::store::listing::ListPage;
-use shared::store::{counts, schema, Table};
+use shared::store::search_index;
+use shared::store::usage::{self, Usage};
+use shared::store::{counts, Table};
 use shared::App;
 
 pub mod docs_examples;
 pub mod emf;
 pub mod fixtures;
+pub mod module_graph;
 pub mod paths;
 
 pub use fixtures::{PLACEHOLDER_ID, PLACEHOLDER_KEY};
@@ -46,10 +52,12 @@ pub use paths::{python, repo_root};
 pub const TEST_TABLE: &str = "clients-test";
 
 /// The variable that sends every [`TestApi`] of a test process through
-/// the DynamoDB-faithful proxy (`tools/dynamodb-proxy`: transaction
-/// conflicts, per-partition throughput, in-region latency): `faithful`.
-/// `scripts/test` runs the race, idempotency and outage tests a second time
-/// with it.
+/// the DynamoDB-faithful proxy (`tools/dynamodb-proxy --faithful`:
+/// transaction conflicts, per-partition throughput, index propagation lag,
+/// server errors, in-region latency): `faithful`. The `DYNAMODB_PROXY_*`
+/// variables change its parts as they change the binary's (e.g.
+/// `DYNAMODB_PROXY_INDEX_LAG_MS=0`, `DYNAMODB_PROXY_SERVER_ERROR_RATE=0`,
+/// `DYNAMODB_PROXY_SEED=7`). `scripts/test`'s second pass runs tests with it.
 pub const PROXY_VARIABLE: &str = "CLIENTS_TEST_PROXY";
 
 /// The DynamoDB Local that `scripts/test` started.
@@ -70,27 +78,42 @@ pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
     }
 }
 
+/// The faithful proxy of the test process, once started.
+static SHARED_PROXY: std::sync::OnceLock<dynamodb_proxy::Proxy> = std::sync::OnceLock::new();
+
 /// One faithful proxy for the whole test process, in front of `upstream`,
-/// on a thread and runtime of its own (each test has its own runtime).
+/// serving on a thread and runtime of its own (each test has its own runtime).
 fn shared_proxy_endpoint(upstream: &str) -> String {
-    static ENDPOINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    ENDPOINT
+    SHARED_PROXY
         .get_or_init(|| {
             let (sender, receiver) = std::sync::mpsc::channel();
-            let config = dynamodb_proxy::ProxyConfig::faithful(upstream);
+            let config = dynamodb_proxy::cli::faithful_from_env(upstream)
+                .unwrap_or_else(|e| panic!("the proxy's DYNAMODB_PROXY_* variables: {e}"));
             std::thread::spawn(move || {
                 let runtime = tokio::runtime::Runtime::new().expect("a runtime for the proxy");
                 runtime.block_on(async move {
                     let proxy = dynamodb_proxy::Proxy::start(config)
                         .await
                         .expect("start the proxy");
-                    sender.send(proxy.endpoint()).expect("send the endpoint");
+                    sender.send(proxy).expect("hand the proxy over");
                     std::future::pending::<()>().await;
                 });
             });
-            receiver.recv().expect("the proxy's endpoint")
+            receiver.recv().expect("the proxy")
         })
-        .clone()
+        .endpoint()
+}
+
+/// Waits until index reads (lists without `query`) see every write made
+/// so far: the contract lets a new, changed or deleted client show there
+/// only after a moment (`docs/data-model.md`, "Consistency"), and the
+/// faithful proxy lags its indexes as the service does. At once without
+/// the proxy (DynamoDB Local's indexes are read-your-writes). For a test's
+/// arrange step, never to hide what the contract promises at once.
+pub async fn index_settled() {
+    if let Some(proxy) = SHARED_PROXY.get() {
+        proxy.index_settled().await;
+    }
 }
 
 /// A fresh organization id, unique across test processes and runs.
@@ -114,6 +137,77 @@ pub struct LocalServer {
     /// `http://127.0.0.1:<port>/api/v1`
     pub base_url: String,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl LocalServer {
+    /// The local server on a free 127.0.0.1 port, serving with `containers`.
+    pub async fn start(containers: local_api::Containers) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let address = listener.local_addr().expect("a bound address");
+        let base_url = format!("http://{address}{}", local_api::BASE_PATH);
+        let task = tokio::spawn(local_api::serve(listener, Arc::new(containers)));
+        LocalServer { base_url, task }
+    }
+
+    /// Sends one HTTP/1.1 request (`path` under the base path, with its
+    /// query) over a fresh connection and reads the whole answer.
+    pub async fn request(&self, request: &TestRequest) -> TestResponse {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let authority = self
+            .base_url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .expect("an authority");
+        let mut stream = tokio::net::TcpStream::connect(authority)
+            .await
+            .expect("connect to the local server");
+        let mut head = format!(
+            "{} {} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\ncontent-length: {}\r\n",
+            request.method,
+            request.uri,
+            request.body.len()
+        );
+        for (name, value) in &request.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream
+            .write_all(head.as_bytes())
+            .await
+            .expect("send the head");
+        stream
+            .write_all(&request.body)
+            .await
+            .expect("send the body");
+        let mut answer = Vec::new();
+        stream
+            .read_to_end(&mut answer)
+            .await
+            .expect("read the answer");
+        let text = String::from_utf8_lossy(&answer);
+        let (head, body) = text.split_once("\r\n\r\n").expect("a whole HTTP answer");
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|line| line.split(' ').nth(1))
+            .and_then(|code| code.parse().ok())
+            .expect("a status line");
+        let mut headers = lambda_http::http::HeaderMap::new();
+        for (name, value) in lines.filter_map(|line| line.split_once(':')) {
+            headers.append(
+                lambda_http::http::HeaderName::try_from(name.trim()).expect("a header name"),
+                value.trim().parse().expect("a header value"),
+            );
+        }
+        TestResponse {
+            status,
+            headers,
+            body: serde_json::from_str(body).unwrap_or(Value::Null),
+        }
+    }
 }
 
 impl Drop for LocalServer {
@@ -148,17 +242,15 @@ impl TestApi {
     /// `config`; creates the configured table if it is missing.
     pub async fn with_dynamodb(client: aws_sdk_dynamodb::Client, config: &Config) -> Self {
         let table = Table::new(client.clone(), &config.table_name);
-        schema::create_table(&table)
-            .await
-            .expect("create the test table");
+        create_table(&table).await.expect("create the test table");
         Self {
             app: Arc::new(App::new(client, config)),
             table,
         }
     }
 
-    pub fn keys(&self) -> KeyStore {
-        KeyStore::new(self.table.clone())
+    pub fn keys(&self) -> KeyAdmin {
+        KeyAdmin::new(self.table.clone())
     }
 
     /// A new organization and an API key for it.
@@ -172,37 +264,20 @@ impl TestApi {
         Tenant { org, key: key.key }
     }
 
-    /// Serves this app over HTTP with the local server, as `scripts/run-local` does.
+    /// Serves this app over HTTP with the local server, as `scripts/run-local`
+    /// does, but with no container limit (every request at once).
     pub async fn serve_http(&self) -> LocalServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free port");
-        let address = listener.local_addr().expect("a bound address");
-        let base_url = format!("http://{address}{}", local_api::BASE_PATH);
-        let task = tokio::spawn(local_api::serve(listener, Arc::clone(&self.app)));
-        LocalServer { base_url, task }
+        let containers = local_api::Containers::Unlimited(Arc::clone(&self.app));
+        LocalServer::start(containers).await
     }
 
-    /// Sends a request as API Gateway would and returns the handler's answer.
-    /// The query string goes into the event's `rawQueryString` as API Gateway
-    /// sends it, so it may be longer than an `http::Uri` allows.
+    /// Sends a request as API Gateway would ([`TestRequest::gateway_event`])
+    /// and returns the handler's answer.
     pub async fn send(&self, request: TestRequest) -> TestResponse {
-        let (path, query) = request.uri.split_once('?').unwrap_or((&request.uri, ""));
-        let mut builder = HttpRequest::builder()
-            .method(request.method.clone())
-            .uri(path);
-        for (name, value) in &request.headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        let (parts, ()) = builder.body(()).expect("a valid test request").into_parts();
-        let Some(route) = local_api::route(&parts.method, parts.uri.path()) else {
-            panic!("no route for {} {}", request.method, request.uri);
-        };
-        let mut event = local_api::gateway_event(&parts, &request.body, &route, "test-request-id");
-        event["rawQueryString"] = Value::String(query.to_owned());
+        let (function, event) = request.gateway_event();
         let lambda_request =
             lambda_http::request::from_str(&event.to_string()).expect("a valid gateway event");
-        let response = local_api::invoke(&self.app, route.function, lambda_request).await;
+        let response = local_api::invoke(&self.app, function, lambda_request).await;
         TestResponse::from_lambda(response)
     }
 
@@ -249,12 +324,21 @@ impl TestApi {
     }
 
     /// A first list page straight from the store, with what it cost.
-    pub async fn page(&self, org: &OrgId, query: &ListQuery) -> ListPage {
-        self.app
-            .clients
-            .list(org, query, None)
-            .await
-            .expect("a list page")
+    pub async fn page(&self, org: &OrgId, query: &ListQuery) -> (ListPage, Usage) {
+        self.page_after(org, query, None).await
+    }
+
+    /// A list page straight from the store, after `after` (a cursor's
+    /// position) if given, with what it cost as the product counts it (the
+    /// figures of a request's closing log line).
+    pub async fn page_after(
+        &self,
+        org: &OrgId,
+        query: &ListQuery,
+        after: Option<&Position>,
+    ) -> (ListPage, Usage) {
+        let (page, usage) = usage::measure(self.app.clients.list(org, query, after)).await;
+        (page.expect("a list page"), usage)
     }
 
     /// Counts an organization's client items per status `(active, inactive)`
@@ -273,14 +357,22 @@ impl TestApi {
         import_clients(&self.table, org, clients, 4)
             .await
             .expect("import the clients");
+        // An arrange step: the seeded clients are in the list indexes before the act.
+        index_settled().await;
     }
 
     /// Like [`Self::seed`] but without search index entries: clients as
     /// stored before the index existed.
     pub async fn seed_without_search_index(&self, org: &OrgId, clients: &[Client]) {
-        import_clients_without_search_index(&self.table, org, clients, 4)
+        self.seed(org, clients).await;
+        let entries: Vec<_> = clients
+            .iter()
+            .flat_map(|client| search_index::entries(org, client))
+            .collect();
+        search_index::delete(&self.table, &entries)
             .await
-            .expect("import the clients");
+            .expect("delete the clients' search index entries");
+        index_settled().await;
     }
 }
 
@@ -320,6 +412,25 @@ impl TestRequest {
     pub fn raw_body(mut self, body: Vec<u8>) -> Self {
         self.body = body;
         self
+    }
+
+    /// The route's function and the HTTP API (payload 2.0) event API
+    /// Gateway would send it for this request, built by the local server's
+    /// code. The query string goes into the event's `rawQueryString` as API
+    /// Gateway sends it, so it may be longer than an `http::Uri` allows.
+    pub fn gateway_event(&self) -> (local_api::Function, Value) {
+        let (path, query) = self.uri.split_once('?').unwrap_or((&self.uri, ""));
+        let mut builder = HttpRequest::builder().method(self.method.clone()).uri(path);
+        for (name, value) in &self.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let (parts, ()) = builder.body(()).expect("a valid test request").into_parts();
+        let Some(route) = local_api::route(&parts.method, parts.uri.path()) else {
+            panic!("no route for {} {}", self.method, self.uri);
+        };
+        let mut event = local_api::gateway_event(&parts, &self.body, &route, "test-request-id");
+        event["rawQueryString"] = Value::String(query.to_owned());
+        (route.function, event)
     }
 }
 

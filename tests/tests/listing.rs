@@ -2,7 +2,9 @@
 //! once, status filters, search, exact totals, parameter validation, and what
 //! a page costs in DynamoDB reads.
 
-use integration_tests::{expected_order, ids, join_all, sample_clients, Tenant, TestApi};
+use integration_tests::{
+    expected_order, ids, index_settled, join_all, sample_clients, Tenant, TestApi,
+};
 use serde_json::{json, Value};
 use shared::domain::list_query::{ListQuery, SortField, SortOrder, StatusFilter};
 use shared::domain::model::Status;
@@ -26,6 +28,8 @@ async fn create_tricky_clients(api: &TestApi, tenant: &Tenant) -> Vec<Value> {
     for body in bodies {
         created.push(api.create(tenant, body).await);
     }
+    // An arrange step: the clients are in the list indexes before the act.
+    index_settled().await;
     created
 }
 
@@ -287,7 +291,10 @@ async fn thirty_concurrent_creates_give_an_exact_total() {
 
     assert!(responses.iter().all(|r| r.status == 201));
     let list = api.list(&tenant, "limit=100").await;
-    assert_eq!(list["total"], 30);
+    assert_eq!(list["total"], 30, "the counts are exact at once");
+    // The page's index shows new clients only after a moment (the contract).
+    index_settled().await;
+    let list = api.list(&tenant, "limit=100").await;
     assert_eq!(ids(&list).len(), 30);
     assert_eq!(api.list(&tenant, "status=active").await["total"], 15);
     assert_eq!(api.list(&tenant, "status=inactive").await["total"], 15);
@@ -374,21 +381,16 @@ async fn unfiltered_and_status_pages_read_about_limit_items_not_the_organization
                     ..ListQuery::default()
                 };
 
-                let page = api
-                    .app
-                    .clients
-                    .list(&tenant.org, &query, None)
-                    .await
-                    .unwrap();
+                let (page, cost) = api.page(&tenant.org, &query).await;
 
                 assert_eq!(page.clients.len(), limit as usize);
                 // counts item + `limit` index entries and one to peek + `limit` items
                 assert!(
-                    page.cost.items_read <= 2 * u64::from(limit) + 2,
+                    cost.items_read <= 2 * u64::from(limit) + 2,
                     "{query:?}: {:?}",
-                    page.cost
+                    cost
                 );
-                assert!(page.cost.calls <= 4, "{query:?}: {:?}", page.cost);
+                assert!(cost.calls <= 4, "{query:?}: {:?}", cost);
             }
         }
     }
@@ -397,36 +399,23 @@ async fn unfiltered_and_status_pages_read_about_limit_items_not_the_organization
         offset: 1_000,
         ..ListQuery::default()
     };
-    let page = api
-        .app
-        .clients
-        .list(&tenant.org, &deep, None)
-        .await
-        .unwrap();
+    let (page, cost) = api.page(&tenant.org, &deep).await;
     assert!(
-        page.cost.items_read <= 1_000 + 2 * u64::from(limit) + 2,
+        cost.items_read <= 1_000 + 2 * u64::from(limit) + 2,
         "offset paging is O(offset + limit): {:?}",
-        page.cost
+        cost
     );
     let mut after = page.next.clone();
     for _ in 0..5 {
-        let page = api
-            .app
-            .clients
-            .list(
-                &tenant.org,
-                &ListQuery {
-                    limit,
-                    ..ListQuery::default()
-                },
-                after.as_ref(),
-            )
-            .await
-            .unwrap();
+        let query = ListQuery {
+            limit,
+            ..ListQuery::default()
+        };
+        let (page, cost) = api.page_after(&tenant.org, &query, after.as_ref()).await;
         assert!(
-            page.cost.items_read <= 2 * u64::from(limit) + 2,
+            cost.items_read <= 2 * u64::from(limit) + 2,
             "cursor paging is O(limit) at any depth: {:?}",
-            page.cost
+            cost
         );
         after = page.next;
     }
@@ -434,18 +423,13 @@ async fn unfiltered_and_status_pages_read_about_limit_items_not_the_organization
         search: shared::domain::search::SearchTerm::parse("client 0001"),
         ..ListQuery::default()
     };
-    let page = api
-        .app
-        .clients
-        .list(&tenant.org, &search, None)
-        .await
-        .unwrap();
+    let (page, cost) = api.page(&tenant.org, &search).await;
     assert_eq!(page.total, 10);
     // 10 index entries + 10 candidates verified + the page's 10 clients
     assert!(
-        page.cost.items_read <= 30 && page.cost.calls <= 3,
+        cost.items_read <= 30 && cost.calls <= 3,
         "search reads what it finds, not the organization: {:?}",
-        page.cost
+        cost
     );
 }
 

@@ -28,13 +28,15 @@ const SECRET_DIGITS: &str = "15550172846";
 const SECRET_NOTES: &str = "prefers calls after 6pm ZQX";
 
 /// The metrics every record has, by route and service-wide, with their units.
-const ROUTE_METRICS: [(&str, &str); 6] = [
+const ROUTE_METRICS: [(&str, &str); 8] = [
     ("Requests", "Count"),
     ("Latency", "Milliseconds"),
     ("ClientErrors", "Count"),
     ("ServerErrors", "Count"),
     ("DynamoDbCalls", "Count"),
     ("ItemsRead", "Count"),
+    ("ReadCapacityUnits", "Count"),
+    ("WriteCapacityUnits", "Count"),
 ];
 
 /// `events/<file>` with a real key and id, and optionally another body.

@@ -17,13 +17,14 @@
 
 use std::collections::BTreeSet;
 
-use integration_tests::{repo_root, Tenant, TestApi, TestRequest, TestResponse};
+use integration_tests::{index_settled, repo_root, Tenant, TestApi, TestRequest, TestResponse};
 use lambda_http::http::Method;
 use serde_json::{json, Map, Value};
 use shared::domain::input::{ClientPatch, IdempotencyKey, NewClient};
 use shared::domain::list_query::ListQuery;
 use shared::domain::validation::FieldError;
 use shared::http::routes::{Function, Route, BASE_PATH, ROUTES};
+use shared::store::outcome::WriteOutcome;
 use shared::ApiError;
 
 // ---------------------------------------------------------------- helpers
@@ -431,6 +432,8 @@ async fn a_client_and_pages_with_and_without_next_cursor_conform_to_the_descript
     let live = Live::start().await;
     let (api, tenant) = (&live.api, &live.tenant);
     let path = live.creates().await.path;
+    // An arrange step: the clients are in the list indexes before the pages are read.
+    index_settled().await;
 
     live.check("GET", ITEM, &api.get(tenant, &path).await);
     let page = api
@@ -705,11 +708,11 @@ fn every_error_the_code_can_make_is_described() {
             ApiError::PayloadTooLarge,
             ApiError::UnsupportedMediaType,
             ApiError::Unavailable {
-                retry_after: std::time::Duration::from_secs(1),
+                outcome: WriteOutcome::NotApplied,
                 cause: "throttled".into(),
             },
-            ApiError::UnavailableOutcomeUnknown {
-                retry_after: std::time::Duration::from_secs(1),
+            ApiError::Unavailable {
+                outcome: WriteOutcome::MaybeApplied,
                 cause: "an attempt timed out".into(),
             },
             ApiError::internal("a bug"),

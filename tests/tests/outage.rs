@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use dynamodb_proxy::{Proxy, ProxyConfig};
+use dynamodb_proxy::Proxy;
 use integration_tests::{repo_root, TestApi, TestRequest, TestResponse, PROXY_VARIABLE};
 use lambda_http::http::Method;
 use serde_json::json;
@@ -120,9 +120,12 @@ async fn an_outage_in_the_middle_of_writes_loses_nothing_that_was_acknowledged()
     // (scripts/test's second pass), else straight to this DynamoDB Local.
     let proxy = match std::env::var(PROXY_VARIABLE) {
         Ok(_) => Some(
-            Proxy::start(ProxyConfig::faithful(dynamodb.endpoint()))
-                .await
-                .expect("start the proxy"),
+            Proxy::start(
+                dynamodb_proxy::cli::faithful_from_env(&dynamodb.endpoint())
+                    .expect("the proxy's DYNAMODB_PROXY_* variables"),
+            )
+            .await
+            .expect("start the proxy"),
         ),
         Err(_) => None,
     };

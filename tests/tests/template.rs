@@ -428,7 +428,7 @@ fn event_files() -> Vec<PathBuf> {
 fn clients_table_keys_indexes_and_ttl_equal_the_schema_in_code() {
     let template = template();
     let table = &resources(&template)["ClientsTable"];
-    let expected = shared::store::schema::cloudformation_properties();
+    let expected = shared::store::admin::table::cloudformation_properties();
     let expected = expected.as_object().expect("an object of table properties");
 
     assert_eq!(table["Type"], "AWS::DynamoDB::Table");
@@ -449,7 +449,7 @@ fn clients_table_keys_indexes_and_ttl_equal_the_schema_in_code() {
         assert_eq!(
             table["Properties"].get(property),
             expected.get(property),
-            "ClientsTable.{property} differs from shared::store::schema (`cargo run -q -p admin -- table-definition`)"
+            "ClientsTable.{property} differs from shared::store::admin::table (`cargo run -q -p admin -- table-definition`)"
         );
     }
 }

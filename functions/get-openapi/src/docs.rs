@@ -118,7 +118,7 @@ pub fn build(description: &serde_json::Value) -> DocsPage {
 /// The page of the served description, built on first use.
 pub fn page() -> Result<&'static DocsPage, &'static str> {
     static PAGE: OnceLock<DocsPage> = OnceLock::new();
-    let description = crate::description()?;
+    let description = crate::description::description()?;
     Ok(PAGE.get_or_init(|| build(description)))
 }
 

@@ -5,28 +5,13 @@
 //! binary and converted to JSON once per container. The endpoints need no
 //! API key and touch no table.
 
+pub mod description;
 pub mod docs;
 
-use std::sync::OnceLock;
-
 use lambda_http::{Body, Request, Response};
-use serde_json::Value;
 use shared::http::{json_response, request_id};
 
-/// `openapi.yaml` at the root of the repository, as written.
-pub const OPENAPI_YAML: &str = include_str!("../../../openapi.yaml");
-
-/// The description as JSON, converted on first use; an error says why
-/// `openapi.yaml` could not be read.
-pub fn description() -> Result<&'static Value, &'static str> {
-    static DESCRIPTION: OnceLock<Result<Value, String>> = OnceLock::new();
-    DESCRIPTION
-        .get_or_init(|| {
-            serde_yaml::from_str::<Value>(OPENAPI_YAML).map_err(|error| error.to_string())
-        })
-        .as_ref()
-        .map_err(String::as_str)
-}
+pub use description::{description, OPENAPI_YAML};
 
 /// Whether a request path is the docs page's (`…/docs`) rather than `…/openapi.json`.
 pub fn is_docs_path(path: &str) -> bool {
@@ -52,6 +37,8 @@ pub fn handle(request: Request) -> Response<Body> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
     #[test]

@@ -22,12 +22,6 @@ async fn list_clients(app: &App, request: &Request) -> Result<Reply, ApiError> {
         .map(|text| cursor::decode(&org, &query, text))
         .transpose()?;
     let page = app.clients.list(&org, &query, after.as_ref()).await?;
-    tracing::info!(
-        dynamodb_calls = page.cost.calls,
-        items_read = page.cost.items_read,
-        returned = page.clients.len(),
-        "listed clients"
-    );
     let data: Vec<_> = page.clients.iter().map(|client| client.to_json()).collect();
     let next_cursor = page
         .next

@@ -1,121 +1,17 @@
 //! Validated request bodies for POST and PATCH.
 //!
 //! A JSON object is parsed once into [`NewClient`] or [`ClientPatch`]; every
-//! field error of one request is collected and reported together. The
-//! newtypes ([`ClientName`], [`Phone`], [`Notes`]) can only hold valid values.
+//! field error of one request is collected and reported together, into the
+//! validated field types of [`super::fields`].
 
 use serde_json::{Map, Value};
 
 use super::digest::sha256_hex;
-use super::model::Status;
+pub use super::fields::{ClientName, Notes, Phone};
+use super::model::{Client, ClientId, Status, Timestamp};
 use super::validation::{FieldError, FieldErrors};
 
-/// The longest name, in characters.
-pub const NAME_MAX_CHARS: usize = 200;
-/// The longest phone number, in characters.
-pub const PHONE_MAX_CHARS: usize = 32;
-/// The fewest digits a phone number may have.
-pub const PHONE_MIN_DIGITS: usize = 3;
-/// The longest notes, in characters.
-pub const NOTES_MAX_CHARS: usize = 10_000;
-
 const FIELDS: [&str; 4] = ["name", "phone", "status", "notes"];
-
-/// A client's name: trimmed, 1–200 characters, no control characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientName(String);
-
-impl ClientName {
-    /// Trims `raw` and checks it; the error says what is wrong.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let trimmed = raw.trim();
-        let chars = trimmed.chars().count();
-        if chars == 0 {
-            return Err("must not be empty".into());
-        }
-        if chars > NAME_MAX_CHARS {
-            return Err(format!("must be at most {NAME_MAX_CHARS} characters"));
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err("must not contain control characters".into());
-        }
-        Ok(Self(trimmed.to_owned()))
-    }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The name, owned.
-    pub fn into_inner(self) -> String {
-        self.0
-    }
-}
-
-/// A phone number as given (trimmed): 1–32 characters of digits, spaces and
-/// `+ - ( ) .`, with at least 3 digits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Phone(String);
-
-impl Phone {
-    /// `Ok(None)` for the empty string, which clears the phone.
-    pub fn parse(raw: &str) -> Result<Option<Self>, String> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Ok(None);
-        }
-        if trimmed.chars().count() > PHONE_MAX_CHARS {
-            return Err(format!("must be at most {PHONE_MAX_CHARS} characters"));
-        }
-        if !trimmed.chars().all(is_phone_char) {
-            return Err("may contain only digits, spaces and + - ( ) .".into());
-        }
-        if trimmed.chars().filter(char::is_ascii_digit).count() < PHONE_MIN_DIGITS {
-            return Err(format!("must contain at least {PHONE_MIN_DIGITS} digits"));
-        }
-        Ok(Some(Self(trimmed.to_owned())))
-    }
-
-    /// The phone number as given, trimmed.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The phone number, owned.
-    pub fn into_inner(self) -> String {
-        self.0
-    }
-}
-
-/// Characters a phone number may hold; also what makes a search query a phone search.
-pub fn is_phone_char(c: char) -> bool {
-    c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')' | '.')
-}
-
-/// Free-text notes, up to 10,000 characters, kept exactly as given.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notes(String);
-
-impl Notes {
-    /// Checks the length of `raw` (kept untrimmed).
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        if raw.chars().count() > NOTES_MAX_CHARS {
-            return Err(format!("must be at most {NOTES_MAX_CHARS} characters"));
-        }
-        Ok(Self(raw.to_owned()))
-    }
-
-    /// The notes.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The notes, owned.
-    pub fn into_inner(self) -> String {
-        self.0
-    }
-}
 
 /// An `Idempotency-Key` header value: 1–255 printable ASCII characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +81,21 @@ impl NewClient {
         sha256_hex(canonical.to_string().as_bytes())
     }
 
+    /// The client this body creates, with the server's fresh `id`: version
+    /// 1, created and updated at the id's instant.
+    pub fn into_client(self, id: ClientId) -> Client {
+        Client {
+            id,
+            name: self.name,
+            phone: self.phone,
+            status: self.status,
+            notes: self.notes,
+            created_at: id.created_at(),
+            updated_at: id.created_at(),
+            version: 1,
+        }
+    }
+
     /// Validates a `POST` body, reporting every field error at once.
     pub fn from_json(object: &Map<String, Value>) -> Result<Self, FieldErrors> {
         let mut fields = FieldReader::new(object);
@@ -209,6 +120,30 @@ impl NewClient {
 }
 
 impl ClientPatch {
+    /// The client after this patch, at `now`: its version and `updatedAt`
+    /// move only on a real change (a patch whose values equal the current
+    /// ones changes nothing); `updatedAt` never goes back.
+    pub fn apply(&self, current: &Client, now: Timestamp) -> Client {
+        let mut next = current.clone();
+        if let Some(name) = &self.name {
+            next.name = name.clone();
+        }
+        if let Some(phone) = &self.phone {
+            next.phone = phone.clone();
+        }
+        if let Some(status) = self.status {
+            next.status = status;
+        }
+        if let Some(notes) = &self.notes {
+            next.notes = notes.clone();
+        }
+        if next != *current {
+            next.version = current.version + 1;
+            next.updated_at = now.max(current.updated_at);
+        }
+        next
+    }
+
     /// Validates a `PATCH` body, reporting every field error at once.
     pub fn from_json(object: &Map<String, Value>) -> Result<Self, FieldErrors> {
         let mut fields = FieldReader::new(object);
@@ -306,6 +241,67 @@ impl<'a> FieldReader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::model::{ClientId, Timestamp};
+
+    fn client() -> Client {
+        let id = ClientId::new();
+        Client {
+            id,
+            name: ClientName::parse("Ann").unwrap(),
+            phone: None,
+            status: Status::Active,
+            notes: Some(Notes::parse("n").unwrap()),
+            created_at: id.created_at(),
+            updated_at: id.created_at(),
+            version: 3,
+        }
+    }
+
+    #[test]
+    fn a_patch_that_changes_nothing_keeps_version_and_updated_at() {
+        let current = client();
+        let patch = ClientPatch {
+            name: Some(ClientName::parse("Ann").unwrap()),
+            notes: Some(Some(Notes::parse("n").unwrap())),
+            ..ClientPatch::default()
+        };
+
+        assert_eq!(patch.apply(&current, Timestamp::now()), current);
+    }
+
+    #[test]
+    fn a_real_change_bumps_the_version_and_updated_at() {
+        let current = client();
+        let patch = ClientPatch {
+            status: Some(Status::Inactive),
+            notes: Some(None),
+            ..ClientPatch::default()
+        };
+
+        let next = patch.apply(&current, Timestamp::now());
+
+        assert_eq!(next.version, 4);
+        assert_eq!(next.status, Status::Inactive);
+        assert_eq!(next.notes, None);
+        assert!(next.updated_at >= current.updated_at);
+        assert_eq!(next.created_at, current.created_at);
+    }
+
+    #[test]
+    fn a_new_client_is_at_version_1_created_and_updated_at_its_ids_instant() {
+        let new =
+            NewClient::from_json(&object(json!({"name": " Ann ", "phone": "555 1234"}))).unwrap();
+        let id = ClientId::new();
+
+        let client = new.into_client(id);
+
+        assert_eq!(client.name.as_str(), "Ann");
+        assert_eq!(client.phone.as_ref().map(Phone::as_str), Some("555 1234"));
+        assert_eq!((client.version, client.status), (1, Status::Active));
+        assert_eq!(client.created_at, id.created_at());
+        assert_eq!(client.updated_at, id.created_at());
+    }
+
     use serde_json::json;
 
     fn object(value: Value) -> Map<String, Value> {

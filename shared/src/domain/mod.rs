@@ -1,6 +1,7 @@
 //! The domain: clients, organizations, and what a request may ask of them.
 //!
 //! - [`model`]: the types the rest of the code trusts (ids, status, the client).
+//! - [`fields`]: a client's fields as validated types (name, phone, notes).
 //! - [`input`]: request bodies validated into [`input::NewClient`] and [`input::ClientPatch`].
 //! - [`list_query`]: the validated parameters of a list request.
 //! - [`position`]: where a page of a list ends (what a cursor carries).
@@ -13,6 +14,7 @@
 
 pub mod api_key;
 pub mod digest;
+pub mod fields;
 pub mod input;
 pub mod list_query;
 pub mod model;

@@ -10,6 +10,8 @@ use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::fields::{ClientName, Notes, Phone};
+
 /// An organization (tenant) id: 1–64 characters of `a-z 0-9 - _`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -60,8 +62,23 @@ impl fmt::Display for OrgId {
 }
 
 /// A client id: a UUID v7 chosen by the server, so ids sort by creation time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct ClientId(Uuid);
+
+impl TryFrom<String> for ClientId {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text).ok_or_else(|| format!("{text:?} is not a client id"))
+    }
+}
+
+impl From<ClientId> for String {
+    fn from(id: ClientId) -> String {
+        id.to_string()
+    }
+}
 
 impl ClientId {
     /// A fresh id. Ids made by one process are strictly increasing.
@@ -142,8 +159,23 @@ impl fmt::Display for Status {
 }
 
 /// An instant with millisecond precision, shown as RFC 3339 UTC (`…T10:00:00.000Z`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Timestamp(DateTime<Utc>);
+
+impl TryFrom<String> for Timestamp {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text).ok_or_else(|| format!("{text:?} is not an RFC 3339 instant"))
+    }
+}
+
+impl From<Timestamp> for String {
+    fn from(instant: Timestamp) -> String {
+        instant.to_rfc3339()
+    }
+}
 
 impl Timestamp {
     /// The current instant, to the millisecond.
@@ -173,24 +205,31 @@ impl Timestamp {
     }
 }
 
-/// A client as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A client. Its fields are described once, here: their serde form is the
+/// contract's JSON object ([`Client::to_json`]) and, with the item's keys
+/// beside it, the stored item (`store::item`); `version` is the `ETag`'s
+/// and the item's, never in the JSON body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Client {
     /// The id, chosen by the server.
     pub id: ClientId,
-    /// The name (valid by the rules of [`super::input::ClientName`]).
-    pub name: String,
+    /// The name.
+    pub name: ClientName,
     /// The phone number, if any.
-    pub phone: Option<String>,
+    #[serde(default)]
+    pub phone: Option<Phone>,
     /// The status.
     pub status: Status,
     /// The notes, if any.
-    pub notes: Option<String>,
+    #[serde(default)]
+    pub notes: Option<Notes>,
     /// When it was created (the id's instant).
     pub created_at: Timestamp,
     /// When it last really changed.
     pub updated_at: Timestamp,
     /// Incremented on every real change; the basis of optimistic concurrency.
+    #[serde(skip)]
     pub version: u64,
 }
 
@@ -218,15 +257,7 @@ impl ExpectedVersion {
 impl Client {
     /// The JSON object of the contract; `phone` and `notes` are always present.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id.to_string(),
-            "name": self.name,
-            "phone": self.phone,
-            "status": self.status,
-            "notes": self.notes,
-            "createdAt": self.created_at.to_rfc3339(),
-            "updatedAt": self.updated_at.to_rfc3339(),
-        })
+        serde_json::to_value(self).expect("a client serializes to a JSON object")
     }
 }
 

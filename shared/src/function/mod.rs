@@ -27,7 +27,7 @@ use crate::http::observe::Observer;
 use crate::http::ApiError;
 use crate::store::clients::ClientStore;
 use crate::store::keys::KeyStore;
-use crate::store::Table;
+use crate::store::table::Table;
 
 /// The longest [`App::warm_up`] may add to a function's init.
 pub const WARM_UP_TIMEOUT: Duration = Duration::from_secs(1);

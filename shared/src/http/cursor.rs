@@ -31,10 +31,7 @@ struct Payload {
 
 /// What a cursor is bound to besides the organization.
 fn shape(query: &ListQuery) -> String {
-    let search = query
-        .search
-        .as_ref()
-        .map(|term| format!("{}|{:?}", term.name_fold, term.phone_digits));
+    let search = query.search.as_ref().map(|term| term.canonical());
     sha256_hex(
         format!(
             "{:?}|{:?}|{:?}|{:?}",

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 pub use crate::domain::validation::FieldError;
 use crate::domain::validation::FieldErrors;
-use crate::store::error::{StoreError, WriteKind};
+use crate::store::error::{StoreError, WriteOutcome};
 
 /// A cause kept for the log, never shown to the caller.
 pub type Cause = Box<dyn StdError + Send + Sync + 'static>;
@@ -50,23 +50,12 @@ pub enum ApiError {
     /// 415 `unsupported_media_type`.
     #[error("The request body must be sent as `Content-Type: application/json`.")]
     UnsupportedMediaType,
-    /// 503 `unavailable`, with `Retry-After`; nothing was changed.
-    #[error(
-        "The service is temporarily unavailable and nothing was changed; retry after a moment."
-    )]
+    /// 503 `unavailable`, with `Retry-After` ([`RETRY_AFTER`]); the sentence
+    /// says whether the request may have changed anything.
+    #[error("{}", unavailable_sentence(*.outcome))]
     Unavailable {
-        /// What `Retry-After` says.
-        retry_after: Duration,
-        /// Why, for the log.
-        #[source]
-        cause: Cause,
-    },
-    /// 503 `unavailable`, with `Retry-After`, after a write that may or may
-    /// not have been applied.
-    #[error("The service is temporarily unavailable, and this change may or may not have been applied: repeat it with the same Idempotency-Key (for a create), or read the client first, after a moment.")]
-    UnavailableOutcomeUnknown {
-        /// What `Retry-After` says.
-        retry_after: Duration,
+        /// Whether the write (if the request made one) may have been applied.
+        outcome: WriteOutcome,
         /// Why, for the log.
         #[source]
         cause: Cause,
@@ -88,24 +77,11 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => Self::NotFound,
             StoreError::VersionMismatch => Self::PreconditionFailed,
-            StoreError::Contended {
-                kind: WriteKind::Create,
-                ..
-            } => Self::Conflict(
-                "The client could not be created because of concurrent writes; retry.",
-            ),
-            StoreError::Contended { .. } => {
-                Self::Conflict("The client is being changed by other requests; retry.")
-            }
             StoreError::IdempotencyKeyReused => Self::Conflict(
                 "This Idempotency-Key was already used with a different request body.",
             ),
-            StoreError::Unavailable(_) => Self::Unavailable {
-                retry_after: RETRY_AFTER,
-                cause: Box::new(error),
-            },
-            StoreError::WriteOutcomeUnknown(_) => Self::UnavailableOutcomeUnknown {
-                retry_after: RETRY_AFTER,
+            StoreError::Unavailable { outcome, .. } => Self::Unavailable {
+                outcome,
                 cause: Box::new(error),
             },
             StoreError::CorruptItem(_) | StoreError::Failed(_) => Self::Internal(Box::new(error)),
@@ -135,7 +111,7 @@ impl ApiError {
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::Internal(_) => 500,
-            Self::Unavailable { .. } | Self::UnavailableOutcomeUnknown { .. } => 503,
+            Self::Unavailable { .. } => 503,
         }
     }
 
@@ -150,7 +126,7 @@ impl ApiError {
             Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::Unavailable { .. } | Self::UnavailableOutcomeUnknown { .. } => "unavailable",
+            Self::Unavailable { .. } => "unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -178,8 +154,7 @@ impl ApiError {
     /// How long the caller should wait before retrying, for a 503.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::Unavailable { retry_after, .. }
-            | Self::UnavailableOutcomeUnknown { retry_after, .. } => Some(*retry_after),
+            Self::Unavailable { .. } => Some(RETRY_AFTER),
             _ => None,
         }
     }
@@ -187,6 +162,18 @@ impl ApiError {
     /// Whether this is the server's fault (logged as an error with its cause chain).
     pub fn is_server_error(&self) -> bool {
         self.status() >= 500
+    }
+}
+
+/// What a 503 tells the caller, by what the request may have changed.
+fn unavailable_sentence(outcome: WriteOutcome) -> &'static str {
+    match outcome {
+        WriteOutcome::NotApplied => {
+            "The service is temporarily unavailable and nothing was changed; retry after a moment."
+        }
+        WriteOutcome::MaybeApplied => {
+            "The service is temporarily unavailable, and this change may or may not have been applied: repeat it with the same Idempotency-Key (for a create), or read the client first, after a moment."
+        }
     }
 }
 
@@ -233,12 +220,9 @@ mod tests {
 
     #[test]
     fn store_errors_are_answered_by_the_contract() {
-        let unavailable = ApiError::from(StoreError::Unavailable("throttled".into()));
+        let unavailable = ApiError::from(StoreError::unavailable("throttled"));
         let corrupt = ApiError::from(StoreError::corrupt("counts item: active is not a number"));
-        let contended = ApiError::from(StoreError::Contended {
-            kind: WriteKind::Update,
-            attempts: 8,
-        });
+        let lost_every_race = ApiError::from(StoreError::unavailable("lost the race 8 times"));
 
         assert_eq!(ApiError::from(StoreError::NotFound).status(), 404);
         assert_eq!(ApiError::from(StoreError::VersionMismatch).status(), 412);
@@ -246,10 +230,15 @@ mod tests {
             ApiError::from(StoreError::IdempotencyKeyReused).status(),
             409
         );
-        assert_eq!(contended.status(), 409);
-        assert!(
-            matches!(unavailable, ApiError::Unavailable { retry_after, .. } if retry_after == RETRY_AFTER)
-        );
+        assert_eq!(lost_every_race.status(), 503);
+        assert!(matches!(
+            unavailable,
+            ApiError::Unavailable {
+                outcome: WriteOutcome::NotApplied,
+                ..
+            }
+        ));
+        assert_eq!(unavailable.retry_after(), Some(RETRY_AFTER));
         assert!(cause_chain(&unavailable).contains("throttled"));
         assert_eq!(corrupt.status(), 500);
         assert!(!corrupt.body().to_string().contains("counts item"));

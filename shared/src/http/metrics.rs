@@ -9,9 +9,10 @@
 //! members of the root object.
 //!
 //! Two directives, so that cardinality stays bounded by design:
-//! - `Requests`, `Latency`, `ClientErrors`, `ServerErrors`, `DynamoDbCalls`
-//!   and `ItemsRead` by `Route` (six routes, fixed by the code) and with no
-//!   dimension (the service-wide figure the alarms watch);
+//! - `Requests`, `Latency`, `ClientErrors`, `ServerErrors`, `DynamoDbCalls`,
+//!   `ItemsRead`, `ReadCapacityUnits` and `WriteCapacityUnits` (the
+//!   request's [`Usage`]) by `Route` (six routes, fixed by the code) and with
+//!   no dimension (the service-wide figure the alarms watch);
 //! - `OrganizationRequests` by `Organization` only: one metric per tenant,
 //!   and organizations are created only by operators (`clients-admin
 //!   create-key`), never by callers. It is left out when the request has no
@@ -62,6 +63,8 @@ impl RequestMetrics {
                 metric("ServerErrors", "Count"),
                 metric("DynamoDbCalls", "Count"),
                 metric("ItemsRead", "Count"),
+                metric("ReadCapacityUnits", "Count"),
+                metric("WriteCapacityUnits", "Count"),
             ],
         })];
         let mut record = json!({
@@ -72,6 +75,8 @@ impl RequestMetrics {
             "ServerErrors": u8::from(self.status >= 500),
             "DynamoDbCalls": self.usage.calls,
             "ItemsRead": self.usage.items_read,
+            "ReadCapacityUnits": self.usage.read_units,
+            "WriteCapacityUnits": self.usage.write_units,
             "status": self.status,
             "requestId": self.request_id,
         });
@@ -113,6 +118,8 @@ mod tests {
             usage: Usage {
                 calls: 3,
                 items_read: 52,
+                read_units: 2.5,
+                write_units: 0.0,
             },
             request_id: "req-1".into(),
         }
@@ -131,6 +138,8 @@ mod tests {
         assert_eq!(record["Latency"], 12.345);
         assert_eq!(record["DynamoDbCalls"], 3);
         assert_eq!(record["ItemsRead"], 52);
+        assert_eq!(record["ReadCapacityUnits"], 2.5);
+        assert_eq!(record["WriteCapacityUnits"], 0.0);
         assert_eq!(record["ClientErrors"], 0);
         assert_eq!(record["ServerErrors"], 0);
     }

@@ -1,8 +1,10 @@
 //! One request, observed from its arrival to its answer: the tracing span
 //! that every log line of the request carries (`request_id`, `route`, and
 //! `organization` once the key is accepted; never the key), the closing
-//! `request served` line (status, latency, DynamoDB calls and items read),
-//! and its metrics ([`super::metrics`]).
+//! `request served` line (status, latency, and what DynamoDB did for the
+//! request: calls, items read, read and write units, counted by
+//! [`crate::store::usage`]; the only line that carries them), and its
+//! metrics ([`super::metrics`]).
 //!
 //! [`Observer::serve`] wraps a handler; the Lambda wiring
 //! (`function::run`) and the local server both use it.
@@ -82,6 +84,8 @@ impl Observer {
                 latency_ms = metrics.latency.as_secs_f64() * 1e3,
                 dynamodb_calls = metrics.usage.calls,
                 items_read = metrics.usage.items_read,
+                read_units = metrics.usage.read_units,
+                write_units = metrics.usage.write_units,
                 "request served"
             )
         });

@@ -54,21 +54,26 @@ pub fn etag(client: &Client) -> String {
 /// Turns a handler's outcome into the response, logging what went wrong.
 pub fn respond(request: &Request, outcome: Result<Reply, ApiError>) -> Response<Body> {
     let request_id = request_id(request);
-    let (status, body, headers) = match outcome {
-        Ok(reply) => (reply.status, reply.body, reply.headers),
+    match outcome {
+        Ok(reply) => json_response(reply.status, &reply.body, &request_id, &reply.headers),
         Err(error) => {
             log_error(request, &request_id, &error);
-            let mut headers = Vec::new();
-            if matches!(error, ApiError::Unauthorized) {
-                headers.push(("www-authenticate", "Bearer".to_owned()));
-            }
-            if let Some(retry_after) = error.retry_after() {
-                headers.push(("retry-after", retry_after.as_secs().max(1).to_string()));
-            }
-            (error.status(), error.body(), headers)
+            error_response(&error, &request_id)
         }
-    };
-    json_response(status, &body, &request_id, &headers)
+    }
+}
+
+/// The answer to an error: its status and body, `WWW-Authenticate` for a
+/// 401 and `Retry-After` for a 503.
+pub fn error_response(error: &ApiError, request_id: &str) -> Response<Body> {
+    let mut headers = Vec::new();
+    if matches!(error, ApiError::Unauthorized) {
+        headers.push(("www-authenticate", "Bearer".to_owned()));
+    }
+    if let Some(retry_after) = error.retry_after() {
+        headers.push(("retry-after", retry_after.as_secs().max(1).to_string()));
+    }
+    json_response(error.status(), &error.body(), request_id, &headers)
 }
 
 /// A JSON response with the request id; the one place responses are built.

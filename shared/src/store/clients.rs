@@ -1,12 +1,11 @@
-//! Reading and writing clients.
+//! Reading and writing clients: get, create, update, delete.
 //!
-//! Every write that changes how many clients an organization has per status
-//! (create, delete, a status change) commits the client and one shard of
-//! the counts (see [`super::counts`]) in one `TransactWriteItems`. Updates
-//! and deletes are optimistic: they are conditioned on the version they
-//! read, and re-read and retry (bounded, with jittered backoff) when another
-//! writer got there first; a write that lost a transaction conflict retries
-//! at once on another counts shard.
+//! Every write commits through [`super::write`] (one transaction, one retry
+//! policy). Updates and deletes are optimistic: they are conditioned on the
+//! version they read, and re-read and retry when another writer got there
+//! first. A create has a fresh id, so its only races are on a counts shard
+//! or with its own earlier attempt; it recognises its own committed attempt
+//! by its item.
 //!
 //! Each write also keeps the client's search index entries
 //! ([`super::search_index`]): a create puts them, and an update that changes
@@ -14,24 +13,33 @@
 //! after it commits, an update drops the entries no longer needed and a
 //! delete drops them all (best effort: reads verify every candidate). If
 //! the entries fail while the transaction committed, the write answers
-//! "outcome unknown" ([`StoreError::WriteOutcomeUnknown`]).
+//! "may have been applied" ([`outcome::WriteOutcome::MaybeApplied`]), so
+//! that the caller repeats it. Entries are discarded only for a create that
+//! can never commit (its idempotency key names another request's client):
+//! a create that ended unavailable may still commit, and its entries must
+//! then be there.
+//!
+//! A write that retries after an attempt whose answer was lost tells that
+//! attempt's effect from another writer's: an update whose re-read finds
+//! exactly the client it wrote, and a delete that finds the client gone,
+//! after such an attempt, succeed.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::Mutex;
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
-use super::error::WriteKind;
-use super::item::{self, client_key, client_sk, org_pk};
-use super::{counts, idempotency, search_index, usage, StoreError, Table};
+use super::counts;
+use super::error::StoreError;
+use super::idempotency;
+use super::item::{self, client_key};
+use super::layout::{client_sk, org_pk};
+use super::outcome::{self, WriteOutcome};
+use super::search_index;
+use super::table::Table;
+use super::write::{self, Failure, WriteKind};
 use crate::domain::input::{ClientPatch, IdempotencyKey, NewClient};
-use crate::domain::model::{Client, ClientId, ExpectedVersion, OrgId, Status, Timestamp};
-
-/// How many times a write is attempted when it keeps losing races.
-pub const MAX_WRITE_ATTEMPTS: u32 = 8;
+use crate::domain::model::{Client, ClientId, ExpectedVersion, OrgId, Timestamp};
 
 /// The answer to a create: the client as created, and whether it is the
 /// replay of an earlier request with the same idempotency key.
@@ -72,7 +80,7 @@ impl ClientStore {
         item.map(item::from_item).transpose()
     }
 
-    /// The organization's counts (one strongly consistent `GetItem`).
+    /// The organization's counts (one strongly consistent `Query` of its shards).
     pub async fn counts(&self, org: &OrgId) -> Result<counts::Counts, StoreError> {
         counts::read(&self.table, org).await
     }
@@ -84,20 +92,117 @@ impl ClientStore {
     /// replays it and creates nothing; a different body is
     /// [`StoreError::IdempotencyKeyReused`].
     ///
-    /// Fails with [`StoreError::WriteOutcomeUnknown`] when DynamoDB became
-    /// unavailable after an attempt may have been applied (as do
-    /// [`Self::update`] and [`Self::delete`]).
+    /// Fails with [`StoreError::Unavailable`] when DynamoDB is unavailable or
+    /// the write kept losing races; its [`WriteOutcome`] says whether an
+    /// attempt may have been applied (as for [`Self::update`] and
+    /// [`Self::delete`]).
     pub async fn create(
         &self,
         org: &OrgId,
         new: NewClient,
         idempotency_key: Option<&IdempotencyKey>,
     ) -> Result<Created, StoreError> {
-        let created = outcome_watched(self.try_create(org, new, idempotency_key)).await?;
-        if created.replayed {
-            outcome_watched(self.reindex(org, created.client.id)).await?;
+        watched(self.try_create(org, new, idempotency_key)).await
+    }
+
+    async fn try_create(
+        &self,
+        org: &OrgId,
+        new: NewClient,
+        idempotency_key: Option<&IdempotencyKey>,
+    ) -> Result<Created, StoreError> {
+        let fingerprint = new.fingerprint();
+        if let Some(key) = idempotency_key {
+            if let Some(replay) = self.replay(org, key, &fingerprint).await? {
+                self.reindex(org, replay.client.id).await?;
+                return Ok(replay);
+            }
         }
-        Ok(created)
+        let id = ClientId::new();
+        let client = new.into_client(id);
+        let put = Put::builder()
+            .table_name(&self.table.name)
+            .set_item(Some(item::to_item(org, &client)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(StoreError::failed)?;
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        if let Some(key) = idempotency_key {
+            items.push(idempotency::record_first_use(
+                &self.table,
+                org,
+                key,
+                &fingerprint,
+                &client,
+            )?);
+        }
+        let entries: Vec<_> = search_index::entries(org, &client).into_iter().collect();
+        let own = Created {
+            client,
+            replayed: false,
+        };
+        let attempts = write::retrying(WriteKind::Create, &self.shards, |_| {
+            self.attempt_create(org, items.clone(), &own, idempotency_key, &fingerprint)
+        });
+        let (committed, indexed) =
+            tokio::join!(attempts, search_index::put(&self.table, &entries, 1));
+        match committed {
+            Ok(created) if created.client.id == id => {
+                indexed.map_err(committed_unindexed)?;
+                Ok(Created {
+                    replayed: false,
+                    ..created
+                })
+            }
+            // The key's record names another request's client: this
+            // create's transaction (which puts that record) can never
+            // commit, and its entries name a client that will never exist.
+            Ok(replay) => {
+                discard_entries(&self.table, &entries).await;
+                self.reindex(org, replay.client.id).await?;
+                Ok(replay)
+            }
+            Err(StoreError::IdempotencyKeyReused) => {
+                discard_entries(&self.table, &entries).await;
+                Err(StoreError::IdempotencyKeyReused)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// One attempt at committing a new client (and its idempotency record).
+    /// A failed condition or a conflict on the client's own items means an
+    /// earlier attempt of this very create committed (its answer was lost:
+    /// the client, with its fresh id, is there) or is still being applied,
+    /// or that a request with the same key got there first.
+    async fn attempt_create(
+        &self,
+        org: &OrgId,
+        items: Vec<TransactWriteItem>,
+        own: &Created,
+        idempotency_key: Option<&IdempotencyKey>,
+        fingerprint: &str,
+    ) -> Result<Created, Failure> {
+        let counted = [(own.client.status, 1)];
+        let failure =
+            match write::transact(&self.table, &self.shards, items, Some((org, &counted))).await {
+                Ok(()) => return Ok(own.clone()),
+                Err(failure) => failure,
+            };
+        if matches!(
+            failure,
+            Failure::ConditionFailed | Failure::Conflict { counts_only: false }
+        ) {
+            if self.get(org, own.client.id).await?.as_ref() == Some(&own.client) {
+                return Ok(own.clone());
+            }
+            if let Some(key) = idempotency_key {
+                if let Some(replay) = self.replay(org, key, fingerprint).await? {
+                    return Ok(replay);
+                }
+            }
+        }
+        Err(failure)
     }
 
     /// Puts the search index entries of a client as it is now: a replayed
@@ -108,119 +213,6 @@ impl ClientStore {
             search_index::put(&self.table, &entries, current.version).await?;
         }
         Ok(())
-    }
-
-    async fn try_create(
-        &self,
-        org: &OrgId,
-        new: NewClient,
-        idempotency_key: Option<&IdempotencyKey>,
-    ) -> Result<Created, StoreError> {
-        let fingerprint = new.fingerprint();
-        let id = ClientId::new();
-        let client = Client {
-            id,
-            name: new.name.into_inner(),
-            phone: new.phone.map(|p| p.into_inner()),
-            status: new.status,
-            notes: new.notes.map(|n| n.into_inner()),
-            created_at: id.created_at(),
-            updated_at: id.created_at(),
-            version: 1,
-        };
-        let put = Put::builder()
-            .table_name(&self.table.name)
-            .set_item(Some(item::to_item(org, &client)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(StoreError::failed)?;
-        let mut written = vec![TransactWriteItem::builder().put(put).build()];
-        if let Some(key) = idempotency_key {
-            if let Some(replay) = self.replay(org, key, &fingerprint).await? {
-                return Ok(replay);
-            }
-            written.push(idempotency::record_first_use(
-                &self.table,
-                org,
-                key,
-                &fingerprint,
-                &client,
-            )?);
-        }
-        let entries: Vec<_> = search_index::entries(org, &client).into_iter().collect();
-        let (committed, indexed) = tokio::join!(
-            self.commit_create(org, written, client, idempotency_key, &fingerprint),
-            search_index::put(&self.table, &entries, 1),
-        );
-        match committed {
-            Ok(created) if !created.replayed => {
-                indexed.map_err(committed_unindexed)?;
-                Ok(created)
-            }
-            // This create's entries name a client that was never written.
-            Ok(_) | Err(StoreError::Contended { .. } | StoreError::IdempotencyKeyReused) => {
-                discard_entries(&self.table, &entries).await;
-                committed
-            }
-            Err(error) => Err(error),
-        }
-    }
-
-    /// Commits a new client (and its idempotency record), retrying races.
-    async fn commit_create(
-        &self,
-        org: &OrgId,
-        written: Vec<TransactWriteItem>,
-        client: Client,
-        idempotency_key: Option<&IdempotencyKey>,
-        fingerprint: &str,
-    ) -> Result<Created, StoreError> {
-        let id = client.id;
-        let created = Created {
-            client,
-            replayed: false,
-        };
-        let mut throttled = None;
-        for attempt in 1..=MAX_WRITE_ATTEMPTS {
-            let counted = Some((org, &[(created.client.status, 1)][..]));
-            match self.transact(written.clone(), counted).await {
-                Ok(()) => return Ok(created),
-                Err(WriteFailure::Conflict { counts_only: true }) => {
-                    self.counts_conflict_pause(attempt).await
-                }
-                // The contested item is the client or the idempotency record:
-                // a request with the same key may be committing.
-                Err(WriteFailure::Conflict { counts_only: false }) => {
-                    if let Some(key) = idempotency_key {
-                        if let Some(replay) = self.replay(org, key, fingerprint).await? {
-                            return Ok(replay);
-                        }
-                    }
-                    backoff(attempt).await
-                }
-                // Either an earlier attempt of this very create committed
-                // (its answer was lost: the client, with its fresh id, is
-                // there), or the idempotency record's condition failed: a
-                // request with the same key committed first.
-                Err(WriteFailure::ConditionFailed) => {
-                    if self.get(org, id).await?.as_ref() == Some(&created.client) {
-                        return Ok(created);
-                    }
-                    if let Some(key) = idempotency_key {
-                        if let Some(replay) = self.replay(org, key, fingerprint).await? {
-                            return Ok(replay);
-                        }
-                    }
-                    backoff(attempt).await
-                }
-                Err(WriteFailure::Throttled(error)) => {
-                    throttled = Some(error);
-                    backoff(attempt).await
-                }
-                Err(WriteFailure::Other(error)) => return Err(error),
-            }
-        }
-        Err(exhausted(WriteKind::Create, throttled))
     }
 
     /// The recorded answer to an earlier use of the key; an error if that use had another body.
@@ -252,53 +244,60 @@ impl ClientStore {
         patch: &ClientPatch,
         expected: &ExpectedVersion,
     ) -> Result<Client, StoreError> {
-        outcome_watched(self.try_update(org, id, patch, expected)).await
+        let written = Mutex::new(None);
+        watched(write::retrying(WriteKind::Update, &self.shards, |_| {
+            self.attempt_update(org, id, patch, expected, &written)
+        }))
+        .await
     }
 
-    async fn try_update(
+    /// One attempt at an update: re-reads the client, and writes the patched
+    /// client conditioned on the version read. `written` is the client an
+    /// earlier attempt tried to write: finding exactly it means that attempt
+    /// committed although its answer said otherwise or was lost.
+    async fn attempt_update(
         &self,
         org: &OrgId,
         id: ClientId,
         patch: &ClientPatch,
         expected: &ExpectedVersion,
-    ) -> Result<Client, StoreError> {
-        let mut throttled = None;
-        for attempt in 1..=MAX_WRITE_ATTEMPTS {
-            let current = self.get(org, id).await?.ok_or(StoreError::NotFound)?;
-            check_expected(expected, &current)?;
-            let next = patched(&current, patch);
-            if next == current {
-                return Ok(current);
-            }
-            let put = Put::builder()
-                .table_name(&self.table.name)
-                .set_item(Some(item::to_item(org, &next)?))
-                .condition_expression("version = :version")
-                .expression_attribute_values(":version", version_value(current.version))
-                .build()
-                .map_err(StoreError::failed)?;
-            let items = vec![TransactWriteItem::builder().put(put).build()];
-            let moved = [(current.status, -1), (next.status, 1)];
-            let counted = (next.status != current.status).then_some((org, &moved[..]));
-            let (added, unneeded) = search_index::changes(org, &current, &next);
-            let (committed, indexed) = tokio::join!(
-                self.transact(items, counted),
-                search_index::put(&self.table, &added, next.version),
-            );
-            match committed {
-                Ok(()) => {
-                    indexed.map_err(committed_unindexed)?;
-                    let dropped =
-                        search_index::delete_unneeded(&self.table, &unneeded, next.version).await;
-                    if let Err(error) = dropped {
-                        tracing::warn!(%error, "unneeded search index entries left behind");
-                    }
-                    return Ok(next);
-                }
-                Err(failure) => throttled = self.before_retry(attempt, failure).await?,
-            }
+        written: &Mutex<Option<Client>>,
+    ) -> Result<Client, Failure> {
+        let current = self.get(org, id).await?.ok_or(StoreError::NotFound)?;
+        let earlier = written.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if earlier.as_ref() == Some(&current) {
+            return Ok(current);
         }
-        Err(exhausted(WriteKind::Update, throttled))
+        check_expected(expected, &current)?;
+        let next = patch.apply(&current, Timestamp::now());
+        if next == current {
+            return Ok(current);
+        }
+        let put = Put::builder()
+            .table_name(&self.table.name)
+            .set_item(Some(item::to_item(org, &next)?))
+            .condition_expression("version = :version")
+            .expression_attribute_values(":version", version_value(current.version))
+            .build()
+            .map_err(StoreError::failed)?;
+        let items = vec![TransactWriteItem::builder().put(put).build()];
+        let moved = [(current.status, -1), (next.status, 1)];
+        let counted = (next.status != current.status).then_some((org, &moved[..]));
+        let (added, unneeded) = search_index::changes(org, &current, &next);
+        let (committed, indexed) = tokio::join!(
+            write::transact(&self.table, &self.shards, items, counted),
+            search_index::put(&self.table, &added, next.version),
+        );
+        if let Err(failure) = committed {
+            *written.lock().unwrap_or_else(|e| e.into_inner()) = Some(next);
+            return Err(failure);
+        }
+        indexed.map_err(committed_unindexed)?;
+        let dropped = search_index::delete_unneeded(&self.table, &unneeded, next.version).await;
+        if let Err(error) = dropped {
+            tracing::warn!(%error, "unneeded search index entries left behind");
+        }
+        Ok(next)
     }
 
     /// Deletes a client; [`StoreError::NotFound`] when there is none (also on
@@ -309,199 +308,78 @@ impl ClientStore {
         id: ClientId,
         expected: &ExpectedVersion,
     ) -> Result<(), StoreError> {
-        outcome_watched(self.try_delete(org, id, expected)).await
+        let tried = Mutex::new(None);
+        watched(write::retrying(WriteKind::Delete, &self.shards, |_| {
+            self.attempt_delete(org, id, expected, &tried)
+        }))
+        .await
     }
 
-    async fn try_delete(
+    /// One attempt at a delete, conditioned on the version read. `tried` is
+    /// the client an earlier attempt tried to delete: if it is gone and an
+    /// attempt's answer was lost, that attempt deleted it.
+    async fn attempt_delete(
         &self,
         org: &OrgId,
         id: ClientId,
         expected: &ExpectedVersion,
-    ) -> Result<(), StoreError> {
-        let mut throttled = None;
-        for attempt in 1..=MAX_WRITE_ATTEMPTS {
-            let current = self.get(org, id).await?.ok_or(StoreError::NotFound)?;
-            check_expected(expected, &current)?;
-            let delete = Delete::builder()
-                .table_name(&self.table.name)
-                .set_key(Some(client_key(org, id)))
-                .condition_expression("version = :version")
-                .expression_attribute_values(":version", version_value(current.version))
-                .build()
-                .map_err(StoreError::failed)?;
-            let items = vec![TransactWriteItem::builder().delete(delete).build()];
-            let counted = Some((org, &[(current.status, -1)][..]));
-            match self.transact(items, counted).await {
-                Ok(()) => {
-                    let entries: Vec<_> =
-                        search_index::entries(org, &current).into_iter().collect();
-                    discard_entries(&self.table, &entries).await;
-                    return Ok(());
+        tried: &Mutex<Option<Client>>,
+    ) -> Result<(), Failure> {
+        let Some(current) = self.get(org, id).await? else {
+            let earlier = tried.lock().unwrap_or_else(|e| e.into_inner()).take();
+            return match earlier {
+                Some(deleted) if outcome::so_far() == WriteOutcome::MaybeApplied => {
+                    self.discard_entries_of(org, &deleted).await;
+                    Ok(())
                 }
-                Err(failure) => throttled = self.before_retry(attempt, failure).await?,
-            }
-        }
-        Err(exhausted(WriteKind::Delete, throttled))
-    }
-
-    /// What an update or a delete does after a failed `attempt` (it re-reads
-    /// the client and tries again): waits as the failure calls for, and
-    /// returns the throttling error if it was throttled (the answer if no
-    /// attempt is left); any other error ends the write.
-    async fn before_retry(
-        &self,
-        attempt: u32,
-        failure: WriteFailure,
-    ) -> Result<Option<StoreError>, StoreError> {
-        match failure {
-            WriteFailure::Conflict { counts_only: true } => {
-                self.counts_conflict_pause(attempt).await
-            }
-            WriteFailure::Conflict { counts_only: false } | WriteFailure::ConditionFailed => {
-                backoff(attempt).await
-            }
-            WriteFailure::Throttled(error) => {
-                backoff(attempt).await;
-                return Ok(Some(error));
-            }
-            WriteFailure::Other(error) => return Err(error),
-        }
-        Ok(None)
-    }
-
-    /// Waits before retrying a write that lost its counts shard to another
-    /// transaction: a moment when the retry goes to another shard (the first
-    /// three attempts, with more than one shard), else the full backoff, as
-    /// the other transaction has to finish first.
-    async fn counts_conflict_pause(&self, attempt: u32) {
-        if self.shards.shards() > 1 && attempt <= 3 {
-            conflict_pause(attempt).await
-        } else {
-            backoff(attempt).await
-        }
-    }
-
-    /// Commits `items` as one transaction, with the organization's count
-    /// `changes` on a shard leased for it when `counted` is given (last, so a
-    /// conflict on it alone is recognised and retried at once on another).
-    async fn transact(
-        &self,
-        mut items: Vec<TransactWriteItem>,
-        counted: Option<(&OrgId, &[(Status, i64)])>,
-    ) -> Result<(), WriteFailure> {
-        let lease = match counted {
-            Some((org, changes)) => {
-                let lease = self.shards.lease();
-                items.push(
-                    counts::change(&self.table, org, lease.shard(), changes)
-                        .map_err(WriteFailure::Other)?,
-                );
-                Some(lease)
-            }
-            None => None,
+                _ => Err(StoreError::NotFound.into()),
+            };
         };
-        let outcome = self.send_transaction(items, lease.is_some()).await;
-        if let (Some(lease), Err(WriteFailure::Conflict { counts_only: true })) = (lease, &outcome)
-        {
-            lease.contested();
+        check_expected(expected, &current)?;
+        let delete = Delete::builder()
+            .table_name(&self.table.name)
+            .set_key(Some(client_key(org, id)))
+            .condition_expression("version = :version")
+            .expression_attribute_values(":version", version_value(current.version))
+            .build()
+            .map_err(StoreError::failed)?;
+        let items = vec![TransactWriteItem::builder().delete(delete).build()];
+        let counted = [(current.status, -1)];
+        match write::transact(&self.table, &self.shards, items, Some((org, &counted))).await {
+            Ok(()) => {
+                self.discard_entries_of(org, &current).await;
+                Ok(())
+            }
+            Err(failure) => {
+                *tried.lock().unwrap_or_else(|e| e.into_inner()) = Some(current);
+                Err(failure)
+            }
         }
-        outcome
     }
 
-    /// Sends the transaction and sorts its failure out.
-    async fn send_transaction(
-        &self,
-        items: Vec<TransactWriteItem>,
-        counts_last: bool,
-    ) -> Result<(), WriteFailure> {
-        let last = items.len().saturating_sub(1);
-        let result = self
-            .table
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(service)) => match service.err() {
-                TransactWriteItemsError::TransactionCanceledException(cancelled) => {
-                    // One reason per item, in the order of the items.
-                    let codes: Vec<&str> = cancelled
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|reason| reason.code().unwrap_or("None"))
-                        .collect();
-                    let conflicted: Vec<usize> = (0..codes.len())
-                        .filter(|&i| codes[i] == "TransactionConflict")
-                        .collect();
-                    if codes.contains(&"ConditionalCheckFailed") {
-                        Err(WriteFailure::ConditionFailed)
-                    } else if codes.contains(&"ThrottlingError") {
-                        // The service throttles a transaction by cancelling
-                        // it; nothing was written, and the SDK does not retry it.
-                        Err(WriteFailure::Throttled(StoreError::Unavailable(Box::new(
-                            SdkError::ServiceError(service),
-                        ))))
-                    } else if !conflicted.is_empty() {
-                        Err(WriteFailure::Conflict {
-                            counts_only: counts_last && conflicted == [last],
-                        })
-                    } else {
-                        Err(WriteFailure::Other(SdkError::ServiceError(service).into()))
-                    }
-                }
-                TransactWriteItemsError::TransactionInProgressException(_) => {
-                    Err(WriteFailure::Conflict { counts_only: false })
-                }
-                _ => Err(WriteFailure::Other(SdkError::ServiceError(service).into())),
-            },
-            Err(error) => Err(WriteFailure::Other(error.into())),
-        }
+    /// Drops every search index entry of a deleted client (best effort).
+    async fn discard_entries_of(&self, org: &OrgId, deleted: &Client) {
+        let entries: Vec<_> = search_index::entries(org, deleted).into_iter().collect();
+        discard_entries(&self.table, &entries).await;
     }
 }
 
-/// Why a transactional write did not commit.
-enum WriteFailure {
-    /// A condition (`version`, `attribute_not_exists`) did not hold.
-    ConditionFailed,
-    /// Another transaction touched the same items at the same time.
-    Conflict {
-        /// Whether the only item contested was the counts shard.
-        counts_only: bool,
-    },
-    /// DynamoDB throttled it (an [`StoreError::Unavailable`]): nothing was written.
-    Throttled(StoreError),
-    /// Anything else.
-    Other(StoreError),
-}
-
-/// The error of a write that used up its attempts: unavailable if the last
-/// one was throttled, else contended.
-fn exhausted(kind: WriteKind, last_throttled: Option<StoreError>) -> StoreError {
-    last_throttled.unwrap_or(StoreError::Contended {
-        kind,
-        attempts: MAX_WRITE_ATTEMPTS,
-    })
-}
-
-/// Runs a write, turning "unavailable" into "outcome unknown" when one of
-/// its attempts was sent and left unanswered ([`usage::watch_writes`]).
-async fn outcome_watched<T>(
+/// Runs a write; if it ends unavailable, says whether one of its attempts
+/// may have been applied ([`outcome::watch_writes`]).
+async fn watched<T>(
     write: impl std::future::Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {
-    match usage::watch_writes(write).await {
-        (Err(StoreError::Unavailable(cause)), true) => Err(StoreError::WriteOutcomeUnknown(cause)),
-        (result, _) => result,
-    }
+    let (result, outcome) = outcome::watch_writes(write).await;
+    result.map_err(|error| error.with_outcome(outcome))
 }
 
 /// The error of a write whose client committed but whose search index
-/// entries could not be written: answered as "outcome unknown", so that the
-/// caller repeats it (a create with its `Idempotency-Key`, whose replay
-/// writes the entries again); `clients-admin backfill-search` also repairs it.
+/// entries could not be written: answered as "may have been applied", so
+/// that the caller repeats it (a create with its `Idempotency-Key`, whose
+/// replay writes the entries again); `clients-admin backfill-search` also
+/// repairs it.
 fn committed_unindexed(error: StoreError) -> StoreError {
-    StoreError::WriteOutcomeUnknown(Box::new(error))
+    StoreError::maybe_applied(error)
 }
 
 /// Deletes search index entries no client needs, best effort: a leftover
@@ -523,119 +401,6 @@ fn check_expected(expected: &ExpectedVersion, current: &Client) -> Result<(), St
     }
 }
 
-/// The client after a patch; its version and `updatedAt` move only on a real change.
-fn patched(current: &Client, patch: &ClientPatch) -> Client {
-    let mut next = current.clone();
-    if let Some(name) = &patch.name {
-        next.name = name.as_str().to_owned();
-    }
-    if let Some(phone) = &patch.phone {
-        next.phone = phone.as_ref().map(|p| p.as_str().to_owned());
-    }
-    if let Some(status) = patch.status {
-        next.status = status;
-    }
-    if let Some(notes) = &patch.notes {
-        next.notes = notes.clone().map(|n| n.into_inner());
-    }
-    if next != *current {
-        next.version = current.version + 1;
-        next.updated_at = Timestamp::now().max(current.updated_at);
-    }
-    next
-}
-
 fn version_value(version: u64) -> AttributeValue {
     AttributeValue::N(version.to_string())
-}
-
-/// Writes this process has retried after losing a race (a changed version or
-/// a transaction conflict); reported by the tests and the benchmark.
-static RETRIED_WRITES: AtomicU64 = AtomicU64::new(0);
-
-/// How many writes this process has retried after losing a race.
-pub fn retried_writes() -> u64 {
-    RETRIED_WRITES.load(Ordering::Relaxed)
-}
-
-/// Sleeps before retry `attempt` (1-based) after a changed version: up to
-/// 20 ms after the first attempt, doubling up to 320 ms, with full jitter so
-/// racing writers spread out.
-async fn backoff(attempt: u32) {
-    RETRIED_WRITES.fetch_add(1, Ordering::Relaxed);
-    tracing::debug!(attempt, "write lost a race; retrying");
-    sleep_jittered(10u64 << attempt.min(5)).await;
-}
-
-/// Sleeps before retry `attempt` after a transaction conflict. The retry
-/// picks another counts shard, so it need not wait for the other
-/// transaction: a short pause (up to 2 ms, doubling to 16 ms if conflicts
-/// persist, jittered) only keeps retries from arriving in lockstep.
-async fn conflict_pause(attempt: u32) {
-    RETRIED_WRITES.fetch_add(1, Ordering::Relaxed);
-    tracing::debug!(
-        attempt,
-        "write lost a transaction conflict; retrying on another shard"
-    );
-    sleep_jittered(1u64 << attempt.min(4)).await;
-}
-
-/// Sleeps 1 ms plus a random part of `cap_ms`.
-async fn sleep_jittered(cap_ms: u64) {
-    let mut random = [0u8; 2];
-    let jitter = match getrandom::fill(&mut random) {
-        Ok(()) => u64::from(u16::from_le_bytes(random)) % cap_ms.max(1),
-        Err(_) => cap_ms / 2,
-    };
-    tokio::time::sleep(Duration::from_millis(jitter + 1)).await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::input::{ClientName, Notes};
-
-    fn client() -> Client {
-        let id = ClientId::new();
-        Client {
-            id,
-            name: "Ann".into(),
-            phone: None,
-            status: Status::Active,
-            notes: Some("n".into()),
-            created_at: id.created_at(),
-            updated_at: id.created_at(),
-            version: 3,
-        }
-    }
-
-    #[test]
-    fn a_patch_that_changes_nothing_keeps_version_and_updated_at() {
-        let current = client();
-        let patch = ClientPatch {
-            name: Some(ClientName::parse("Ann").unwrap()),
-            notes: Some(Some(Notes::parse("n").unwrap())),
-            ..ClientPatch::default()
-        };
-
-        assert_eq!(patched(&current, &patch), current);
-    }
-
-    #[test]
-    fn a_real_change_bumps_the_version_and_updated_at() {
-        let current = client();
-        let patch = ClientPatch {
-            status: Some(Status::Inactive),
-            notes: Some(None),
-            ..ClientPatch::default()
-        };
-
-        let next = patched(&current, &patch);
-
-        assert_eq!(next.version, 4);
-        assert_eq!(next.status, Status::Inactive);
-        assert_eq!(next.notes, None);
-        assert!(next.updated_at >= current.updated_at);
-        assert_eq!(next.created_at, current.created_at);
-    }
 }

@@ -23,14 +23,10 @@ use std::sync::Mutex;
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
-use super::item::{org_pk, CLIENT_SK_PREFIX};
-use super::schema::attr;
-use super::{StoreError, Table};
+use super::error::StoreError;
+use super::layout::{attr, org_pk, shard_sk, CLIENT_SK_PREFIX, COUNTS_SK};
+use super::table::Table;
 use crate::domain::model::{OrgId, Status};
-
-/// The sort key of shard 0 (the counts item of unsharded data), and the
-/// prefix of every shard's sort key.
-pub const COUNTS_SK: &str = "COUNTS";
 
 /// Shards writers spread over unless configured (`COUNT_SHARDS`): enough
 /// that 64 concurrent writers into one organization rarely pick a shard
@@ -42,15 +38,6 @@ pub const DEFAULT_SHARDS: u16 = 128;
 /// The most shards a writer may use: a read of them all stays well under
 /// one 1 MB page.
 pub const MAX_SHARDS: u16 = 1000;
-
-/// The sort key of a shard.
-pub fn shard_sk(shard: u16) -> String {
-    if shard == 0 {
-        COUNTS_SK.to_owned()
-    } else {
-        format!("{COUNTS_SK}#{shard:03}")
-    }
-}
 
 /// Leases counts shards to one process's writes (see the module header).
 #[derive(Debug)]

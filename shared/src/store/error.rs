@@ -6,19 +6,10 @@ use std::error::Error as StdError;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
+pub use super::outcome::WriteOutcome;
+
 /// An underlying error, kept for the log.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
-
-/// Which write gave up after losing races.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteKind {
-    /// Creating a client.
-    Create,
-    /// Updating a client.
-    Update,
-    /// Deleting a client.
-    Delete,
-}
 
 /// Why a store operation did not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -29,26 +20,20 @@ pub enum StoreError {
     /// The client is not at a version the write accepts.
     #[error("the item is not at an expected version")]
     VersionMismatch,
-    /// The write lost every one of its bounded attempts to concurrent writers.
-    #[error("{kind:?} lost the race to concurrent writers {attempts} times")]
-    Contended {
-        /// The write that gave up.
-        kind: WriteKind,
-        /// How many times it was attempted.
-        attempts: u32,
-    },
     /// An idempotency key was first used with a request of another fingerprint.
     #[error("the idempotency key was first used with another request")]
     IdempotencyKeyReused,
     /// DynamoDB is throttling, failing or unreachable, after the SDK's
-    /// retries, and nothing was changed: every attempt was refused or never
-    /// reached it.
-    #[error("DynamoDB is unavailable")]
-    Unavailable(#[source] BoxError),
-    /// DynamoDB is unavailable after a write attempt was sent and got no
-    /// answer: the write may or may not have been applied.
-    #[error("DynamoDB is unavailable; a write may have been applied")]
-    WriteOutcomeUnknown(#[source] BoxError),
+    /// retries; `outcome` says whether the write (if this was one) may have
+    /// been applied all the same ([`super::outcome`]).
+    #[error("DynamoDB is unavailable (write {outcome:?})")]
+    Unavailable {
+        /// What the failed write may have changed.
+        outcome: WriteOutcome,
+        /// Why, for the log.
+        #[source]
+        cause: BoxError,
+    },
     /// An item read back does not have the shape this code writes.
     #[error("an item does not have the expected shape")]
     CorruptItem(#[source] BoxError),
@@ -66,6 +51,37 @@ impl StoreError {
     /// A failure that is a bug, whatever DynamoDB says.
     pub fn failed(cause: impl Into<BoxError>) -> Self {
         Self::Failed(cause.into())
+    }
+
+    /// DynamoDB is unavailable and nothing was changed.
+    pub fn unavailable(cause: impl Into<BoxError>) -> Self {
+        Self::Unavailable {
+            outcome: WriteOutcome::NotApplied,
+            cause: cause.into(),
+        }
+    }
+
+    /// DynamoDB is unavailable and a write may have been applied.
+    pub fn maybe_applied(cause: impl Into<BoxError>) -> Self {
+        Self::Unavailable {
+            outcome: WriteOutcome::MaybeApplied,
+            cause: cause.into(),
+        }
+    }
+
+    /// This error, knowing that `outcome` describes the write it ended: an
+    /// [`StoreError::Unavailable`] that may have been applied says so.
+    pub fn with_outcome(self, outcome: WriteOutcome) -> Self {
+        match self {
+            Self::Unavailable {
+                outcome: own,
+                cause,
+            } => Self::Unavailable {
+                outcome: own.and(outcome),
+                cause,
+            },
+            other => other,
+        }
     }
 }
 
@@ -99,7 +115,7 @@ where
             _ => false,
         };
         if unavailable {
-            Self::Unavailable(Box::new(error))
+            Self::unavailable(error)
         } else {
             Self::Failed(Box::new(error))
         }

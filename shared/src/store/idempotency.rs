@@ -12,9 +12,10 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
-use super::item::{org_pk, ClientItem};
-use super::schema::attr;
-use super::{StoreError, Table};
+use super::error::StoreError;
+use super::item::ClientItem;
+use super::layout::{attr, idempotency_sk, org_pk};
+use super::table::Table;
 use crate::domain::input::IdempotencyKey;
 use crate::domain::model::{Client, OrgId};
 
@@ -41,7 +42,7 @@ pub struct FirstUse {
 }
 
 fn record_sk(key: &IdempotencyKey) -> String {
-    format!("IDEM#{}", key.as_str())
+    idempotency_sk(key.as_str())
 }
 
 fn now_epoch_seconds() -> i64 {
@@ -63,7 +64,7 @@ pub async fn first_use(
     }
     Ok(Some(FirstUse {
         fingerprint: record.fingerprint,
-        client: record.client.into_client()?,
+        client: record.client.into_client(),
     }))
 }
 

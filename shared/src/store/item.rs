@@ -1,74 +1,19 @@
-//! How a client is laid out as a DynamoDB item.
-//!
-//! | attribute | value | used by |
-//! |---|---|---|
-//! | `pk` | `ORG#<org>` | table, `byCreated`, `byName`, `byPhone` |
-//! | `sk` | `CLIENT#<id>` | table |
-//! | `statusPk` | `ORG#<org>#STATUS#<status>` | `byStatus*` |
-//! | `createdSk` | `<id>` (UUID v7: sorts by creation, then id) | `byCreated`, `byStatusCreated` |
-//! | `nameSk` | `<folded name>\x01<id>` | `byName`, `byStatusName` |
-//! | `phoneSk` | `<phone>\x01<id>`, or `~\x01<id>` without a phone | `byPhone`, `byStatusPhone` |
-//! | `nameFold`, `phoneDigits` | search fields | `byCreated` (projected) |
-//!
-//! The `\x01` separator sorts below every character a name or phone may hold
-//! (names refuse control characters), so comparing sort keys compares
-//! `(field, id)`: ties are broken by id. `~` sorts above every phone
-//! character, so clients without a phone come last ascending and first
-//! descending.
+//! How a client is laid out as a DynamoDB item (attribute names and key
+//! formats are [`super::layout`]'s): [`to_item`] and [`from_item`].
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use super::{schema::attr, StoreError};
-use crate::domain::model::{Client, ClientId, OrgId, Status, Timestamp};
-use crate::domain::search::{fold_name, phone_digits};
+use super::error::StoreError;
+use super::layout::{attr, client_sk, name_sort_key, org_pk, phone_sort_key, status_pk};
+use crate::domain::fields::Phone;
+use crate::domain::model::{Client, ClientId, OrgId};
+use crate::domain::search::{fold_name, searchable_values, SEARCHABLE_FIELDS};
 
 /// A DynamoDB item, attribute by attribute.
 pub type Item = HashMap<String, AttributeValue>;
-
-const SORT_KEY_SEPARATOR: char = '\u{1}';
-const NO_PHONE: &str = "~";
-/// What every client item's `sk` starts with (a `begins_with` on it selects
-/// an organization's clients).
-pub const CLIENT_SK_PREFIX: &str = "CLIENT#";
-
-/// The partition key of every item of an organization.
-pub fn org_pk(org: &OrgId) -> String {
-    format!("ORG#{org}")
-}
-
-/// The sort key of a client's item.
-pub fn client_sk(id: ClientId) -> String {
-    format!("{CLIENT_SK_PREFIX}{id}")
-}
-
-/// The partition key of the `byStatus*` indexes: one per organization and status.
-pub fn status_pk(org: &OrgId, status: Status) -> String {
-    format!("ORG#{org}#STATUS#{status}")
-}
-
-/// The id in a client item's `sk`.
-pub fn id_from_sk(sk: &str) -> Option<ClientId> {
-    ClientId::parse(sk.strip_prefix(CLIENT_SK_PREFIX)?)
-}
-
-/// The `nameSk` of a client: folded name, then id.
-pub fn name_sort_key(name_fold: &str, id: ClientId) -> String {
-    format!("{name_fold}{SORT_KEY_SEPARATOR}{id}")
-}
-
-/// The `phoneSk` of a client: phone (or `~` for none), then id.
-pub fn phone_sort_key(phone: Option<&str>, id: ClientId) -> String {
-    format!("{}{SORT_KEY_SEPARATOR}{id}", phone.unwrap_or(NO_PHONE))
-}
-
-/// The order of `sortBy=status`: status, then id (search sorts by this key;
-/// index walks get it from the `byStatusCreated` partitions, one after the other).
-pub fn status_sort_key(status: Status, id: ClientId) -> String {
-    format!("{status}{SORT_KEY_SEPARATOR}{id}")
-}
 
 /// The key of a client's item.
 pub fn client_key(org: &OrgId, id: ClientId) -> Item {
@@ -78,90 +23,84 @@ pub fn client_key(org: &OrgId, id: ClientId) -> Item {
     ])
 }
 
-/// A client's item, field for field.
+/// A client's item: the client's own fields (described once, on
+/// [`Client`]), its version, and the keys and derived attributes the table
+/// and its indexes need.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ClientItem {
     pub pk: String,
     pub sk: String,
-    pub id: String,
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
-    pub status: Status,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notes: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    #[serde(flatten)]
+    pub client: Client,
     pub version: u64,
     pub status_pk: String,
     pub created_sk: String,
     pub name_sk: String,
     pub phone_sk: String,
-    pub name_fold: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_digits: Option<String>,
 }
 
 impl ClientItem {
     pub fn new(org: &OrgId, client: &Client) -> Self {
-        let name_fold = fold_name(&client.name);
+        let name_fold = fold_name(client.name.as_str());
+        let phone = client.phone.as_ref().map(Phone::as_str);
         Self {
             pk: org_pk(org),
             sk: client_sk(client.id),
-            id: client.id.to_string(),
-            name: client.name.clone(),
-            phone: client.phone.clone(),
-            status: client.status,
-            notes: client.notes.clone(),
-            created_at: client.created_at.to_rfc3339(),
-            updated_at: client.updated_at.to_rfc3339(),
             version: client.version,
             status_pk: status_pk(org, client.status),
             created_sk: client.id.to_string(),
             name_sk: name_sort_key(&name_fold, client.id),
-            phone_sk: phone_sort_key(client.phone.as_deref(), client.id),
-            name_fold,
-            phone_digits: client.phone.as_deref().map(phone_digits),
+            phone_sk: phone_sort_key(phone, client.id),
+            client: client.clone(),
         }
     }
 
-    pub fn into_client(self) -> Result<Client, StoreError> {
-        let bad =
-            |what: &str| StoreError::corrupt(format!("client item {}: unreadable {what}", self.sk));
-        Ok(Client {
-            id: ClientId::parse(&self.id).ok_or_else(|| bad("id"))?,
-            created_at: Timestamp::parse(&self.created_at).ok_or_else(|| bad("createdAt"))?,
-            updated_at: Timestamp::parse(&self.updated_at).ok_or_else(|| bad("updatedAt"))?,
-            name: self.name,
-            phone: self.phone,
-            status: self.status,
-            notes: self.notes,
+    pub fn into_client(self) -> Client {
+        Client {
             version: self.version,
-        })
+            ..self.client
+        }
+    }
+
+    /// The item's attributes, with the normalized value of each searchable
+    /// field ([`SEARCHABLE_FIELDS`]) that search checks candidates against;
+    /// absent fields (`phone`, `notes`) are left out rather than stored as `NULL`.
+    pub fn to_attributes(&self) -> Result<Item, StoreError> {
+        let mut item: Item = serde_dynamo::to_item(self).map_err(StoreError::corrupt)?;
+        item.retain(|_, value| !matches!(value, AttributeValue::Null(true)));
+        let values = searchable_values(&self.client);
+        for (field, value) in SEARCHABLE_FIELDS.iter().zip(values) {
+            if let Some(value) = value {
+                item.insert(field.stored_as.to_owned(), AttributeValue::S(value));
+            }
+        }
+        Ok(item)
     }
 }
 
 /// A client's item in an organization.
 pub fn to_item(org: &OrgId, client: &Client) -> Result<Item, StoreError> {
-    serde_dynamo::to_item(ClientItem::new(org, client)).map_err(StoreError::corrupt)
+    ClientItem::new(org, client).to_attributes()
 }
 
 /// The client an item holds.
 pub fn from_item(item: Item) -> Result<Client, StoreError> {
     serde_dynamo::from_item::<_, ClientItem>(item)
-        .map_err(StoreError::corrupt)?
-        .into_client()
+        .map(ClientItem::into_client)
+        .map_err(StoreError::corrupt)
 }
 
 /// An active client at version 1 with a fresh id, for unit tests.
 #[cfg(test)]
 pub(crate) fn test_client(name: &str, phone: Option<&str>) -> Client {
+    use crate::domain::fields::ClientName;
+    use crate::domain::model::Status;
     let id = ClientId::new();
     Client {
         id,
-        name: name.into(),
-        phone: phone.map(Into::into),
+        name: ClientName::parse(name).expect("a valid test name"),
+        phone: phone.map(|p| Phone::parse(p).unwrap().expect("a valid test phone")),
         status: Status::Active,
         notes: None,
         created_at: id.created_at(),
@@ -173,6 +112,9 @@ pub(crate) fn test_client(name: &str, phone: Option<&str>) -> Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::fields::Notes;
+
+    use crate::store::layout::id_from_sk;
 
     use super::test_client as client;
 
@@ -180,7 +122,7 @@ mod tests {
     fn items_round_trip_to_the_same_client() {
         let org: OrgId = "acme".parse().unwrap();
         let original = Client {
-            notes: Some(String::new()),
+            notes: Some(Notes::parse("").unwrap()),
             ..client("Zoë", Some("+1 555-1234"))
         };
 
@@ -224,10 +166,13 @@ mod tests {
         let original = client("Ann", None);
 
         let item = ClientItem::new(&org, &original);
+        let attributes = item.to_attributes().unwrap();
 
         assert_eq!(item.pk, "ORG#acme");
         assert_eq!(item.status_pk, "ORG#acme#STATUS#active");
         assert_eq!(id_from_sk(&item.sk), Some(original.id));
-        assert_eq!(item.phone_digits, None);
+        assert_eq!(attributes["nameFold"], AttributeValue::S("ann".into()));
+        assert!(!attributes.contains_key("phoneDigits"));
+        assert!(!attributes.contains_key("phone"));
     }
 }

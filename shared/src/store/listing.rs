@@ -2,7 +2,9 @@
 //!
 //! Without a search, a page walks a keys-only index in the requested order,
 //! skipping `offset` entries and keeping `limit`, then fetches those clients
-//! with one `BatchGetItem`; `total` comes from the counts shards. With a
+//! with one `BatchGetItem` and keeps those that still have the entry the
+//! (eventually consistent) index showed, refilling the page past the others;
+//! `total` comes from the counts shards. With a
 //! search, the search index ([`super::search_index`]) gives the candidate
 //! clients, whose current items are read (strongly consistent, only the
 //! fields that verify and sort them) and checked with the exact matching
@@ -15,33 +17,42 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::clients::ClientStore;
-use super::item::{self, client_key, client_sk, id_from_sk, org_pk, status_pk, Item};
-use super::schema::{
-    attr, IndexDefinition, BY_CREATED, BY_NAME, BY_PHONE, BY_STATUS_CREATED, BY_STATUS_NAME,
-    BY_STATUS_PHONE,
+use super::error::StoreError;
+use super::item::{self, client_key, Item};
+use super::layout::{
+    self, attr, client_sk, id_from_sk, org_pk, status_pk, IndexDefinition, BY_CREATED, BY_NAME,
+    BY_PHONE, BY_STATUS_CREATED, BY_STATUS_NAME, BY_STATUS_PHONE,
 };
 use super::search_index;
 use super::table::before_batch_round;
-use super::StoreError;
 use crate::domain::list_query::{ListQuery, SortField, SortOrder};
 use crate::domain::model::{Client, ClientId, OrgId, Status};
 use crate::domain::position::Position;
-use crate::domain::search::SearchTerm;
+use crate::domain::search::{SearchTerm, SEARCHABLE_FIELDS};
 
 /// Keys per `BatchGetItem`, DynamoDB's maximum.
 const BATCH_GET_SIZE: usize = 100;
+/// The most index walks one list page makes: the first, and refills after
+/// entries the index still held for clients that have changed or gone (a
+/// few at most, and only for writes of the last moment).
+const MAX_INDEX_WALKS: usize = 4;
 /// `BatchGetItem` calls of one request in flight at once.
 const BATCH_GETS_IN_FLIGHT: usize = 8;
-/// What search reads of each candidate client to verify and sort it.
-const SEARCH_FIELDS: [&str; 5] = [
-    attr::SK,
-    attr::NAME_FOLD,
-    attr::PHONE_DIGITS,
-    attr::PHONE,
-    attr::STATUS,
-];
+/// What search reads of each candidate client to verify and sort it: its
+/// sort key, phone and status (to sort), the folded name (to sort by name),
+/// and the normalized value of every searchable field (to verify).
+fn search_fields() -> Vec<&'static str> {
+    let mut fields = vec![attr::SK, attr::NAME_FOLD, attr::PHONE, attr::STATUS];
+    for field in &SEARCHABLE_FIELDS {
+        if !fields.contains(&field.stored_as) {
+            fields.push(field.stored_as);
+        }
+    }
+    fields
+}
 
-/// One page of a list, with what it cost.
+/// One page of a list. What reading it cost is counted by
+/// [`super::usage::measure`] around the call, like any other request's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListPage {
     /// The page's clients, in order.
@@ -50,17 +61,6 @@ pub struct ListPage {
     pub total: u64,
     /// Where the next page starts; `None` on the last page.
     pub next: Option<Position>,
-    /// What reading the page cost in DynamoDB.
-    pub cost: ReadCost,
-}
-
-/// DynamoDB work done for one list request, as DynamoDB reported it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ReadCost {
-    /// Requests sent to DynamoDB.
-    pub calls: u32,
-    /// Index entries and items read (`ScannedCount` of queries, items returned by gets).
-    pub items_read: u64,
 }
 
 /// One ordered run of index entries: an index, one partition, one direction.
@@ -72,6 +72,20 @@ struct IndexRun {
 }
 
 impl IndexRun {
+    /// Whether `client`, as it is now, still has the index entry the run
+    /// read for it: the same partition (its status, for a status index) and
+    /// sort key. The keys are computed by the one item layout ([`item::to_item`]).
+    fn still_holds(
+        &self,
+        org: &OrgId,
+        client: &Client,
+        sort_key: &str,
+    ) -> Result<bool, StoreError> {
+        let item = item::to_item(org, client)?;
+        let has = |name: &str, value: &str| matches!(item.get(name), Some(AttributeValue::S(text)) if text == value);
+        Ok(has(self.index.partition_key, &self.partition) && has(self.index.sort_key, sort_key))
+    }
+
     /// The `ExclusiveStartKey` that resumes this run right after `position`.
     fn start_after(&self, org: &OrgId, position: &Position) -> Item {
         HashMap::from([
@@ -107,43 +121,64 @@ impl ClientStore {
         }
     }
 
+    /// A page walked from an index, each entry checked against the client
+    /// as it is now: the indexes are eventually consistent (a write reaches
+    /// them a moment after it commits), so an entry may name a client that
+    /// is gone, or one whose status or sort field has changed since. Such
+    /// entries are passed over and the page is refilled from further along
+    /// the index, so that a page never holds a client outside its filter or
+    /// out of its order, and is short only at the end of the list.
     async fn list_by_index(
         &self,
         org: &OrgId,
         query: &ListQuery,
         after: Option<&Position>,
     ) -> Result<ListPage, StoreError> {
-        let mut cost = ReadCost::default();
         let counts = self.counts(org).await?;
-        cost.calls += 1;
-        cost.items_read += 1;
         let total = match query.status.single() {
             Some(status) => counts.of(status),
             None => counts.total(),
         };
-        let (entries, more) = if after.is_none() && query.offset >= total {
-            (Vec::new(), false)
-        } else {
-            let runs = index_runs(org, query);
-            self.walk_runs(
-                org,
-                &runs,
-                after,
-                query.offset,
-                query.limit as usize,
-                &mut cost,
-            )
-            .await?
-        };
-        let ids: Vec<ClientId> = entries.iter().map(|entry| entry.id).collect();
-        let clients = self.fetch_in_order(org, &ids, &mut cost).await?;
-        let next = entries.into_iter().last().filter(|_| more);
-        Ok(ListPage {
-            clients,
+        let mut page = ListPage {
+            clients: Vec::new(),
             total,
-            next,
-            cost,
-        })
+            next: None,
+        };
+        if after.is_none() && query.offset >= total {
+            return Ok(page);
+        }
+        let runs = index_runs(org, query);
+        let take = query.limit as usize;
+        let mut resume = after.cloned();
+        let mut skip = query.offset;
+        for _ in 0..MAX_INDEX_WALKS {
+            let wanted = take - page.clients.len();
+            let (entries, more) = self
+                .walk_runs(org, &runs, resume.as_ref(), skip, wanted)
+                .await?;
+            skip = 0;
+            let ids: Vec<ClientId> = entries.iter().map(|entry| entry.id).collect();
+            let mut current: HashMap<ClientId, Client> = self
+                .fetch_in_order(org, &ids)
+                .await?
+                .into_iter()
+                .map(|client| (client.id, client))
+                .collect();
+            for entry in &entries {
+                let Some(client) = current.remove(&entry.id) else {
+                    continue; // deleted since the index saw it
+                };
+                if runs[entry.run].still_holds(org, &client, &entry.sort_key)? {
+                    page.clients.push(client);
+                }
+            }
+            resume = entries.last().cloned();
+            page.next = resume.clone().filter(|_| more);
+            if !more || page.clients.len() == take {
+                break;
+            }
+        }
+        Ok(page)
     }
 
     /// Reads the runs in turn from `after` (or the start), skipping `skip`
@@ -156,7 +191,6 @@ impl ClientStore {
         after: Option<&Position>,
         mut skip: u64,
         take: usize,
-        cost: &mut ReadCost,
     ) -> Result<(Vec<Position>, bool), StoreError> {
         let mut entries = Vec::with_capacity(take + 1);
         let first_run = after.map_or(0, |position| position.run);
@@ -183,8 +217,6 @@ impl ClientStore {
                     .set_exclusive_start_key(start_key.take())
                     .send()
                     .await?;
-                cost.calls += 1;
-                cost.items_read += output.scanned_count.max(0) as u64;
                 for entry in output.items.unwrap_or_default() {
                     if skip > 0 {
                         skip -= 1;
@@ -221,18 +253,12 @@ impl ClientStore {
         term: &SearchTerm,
         after: Option<&Position>,
     ) -> Result<ListPage, StoreError> {
-        let mut cost = ReadCost::default();
         let candidates = search_index::candidates(&self.table, org, term).await?;
-        cost.calls += candidates.calls;
-        cost.items_read += candidates.entries_read;
         let mut hits = Vec::new();
-        for entry in self
-            .fetch(org, &candidates.ids, Some(&SEARCH_FIELDS), &mut cost)
-            .await?
-        {
+        for entry in self.fetch(org, &candidates, Some(&search_fields())).await? {
             let hit = SearchHit::from_item(&entry)?;
             let status_kept = query.status.single().is_none_or(|s| s == hit.status);
-            if status_kept && term.matches(&hit.name_fold, hit.phone_digits.as_deref()) {
+            if status_kept && term.matches(&hit.searchable) {
                 hits.push(hit.position(query.sort_by));
             }
         }
@@ -261,13 +287,12 @@ impl ClientStore {
         let end = (start + query.limit as usize).min(hits.len());
         let page = &hits[start..end];
         let ids: Vec<ClientId> = page.iter().map(|hit| hit.id).collect();
-        let clients = self.fetch_in_order(org, &ids, &mut cost).await?;
+        let clients = self.fetch_in_order(org, &ids).await?;
         let next = page.last().filter(|_| end < hits.len()).cloned();
         Ok(ListPage {
             clients,
             total,
             next,
-            cost,
         })
     }
 
@@ -277,10 +302,9 @@ impl ClientStore {
         &self,
         org: &OrgId,
         ids: &[ClientId],
-        cost: &mut ReadCost,
     ) -> Result<Vec<Client>, StoreError> {
         let mut found: HashMap<ClientId, Client> = HashMap::with_capacity(ids.len());
-        for entry in self.fetch(org, ids, None, cost).await? {
+        for entry in self.fetch(org, ids, None).await? {
             let client = item::from_item(entry)?;
             found.insert(client.id, client);
         }
@@ -295,33 +319,25 @@ impl ClientStore {
         org: &OrgId,
         ids: &[ClientId],
         fields: Option<&[&str]>,
-        cost: &mut ReadCost,
     ) -> Result<Vec<Item>, StoreError> {
         let batches: Vec<_> = ids
             .chunks(BATCH_GET_SIZE)
             .map(|chunk| self.fetch_batch(org, chunk, fields))
             .collect();
-        let results: Vec<(Vec<Item>, u32)> = stream::iter(batches)
+        let results: Vec<Vec<Item>> = stream::iter(batches)
             .buffer_unordered(BATCH_GETS_IN_FLIGHT)
             .try_collect()
             .await?;
-        let mut items = Vec::with_capacity(ids.len());
-        for (batch, calls) in results {
-            cost.calls += calls;
-            cost.items_read += batch.len() as u64;
-            items.extend(batch);
-        }
-        Ok(items)
+        Ok(results.into_iter().flatten().collect())
     }
 
-    /// One `BatchGetItem` of at most 100 clients, unprocessed keys asked
-    /// again; returns the items and the calls it took.
+    /// One `BatchGetItem` of at most 100 clients, unprocessed keys asked again.
     async fn fetch_batch(
         &self,
         org: &OrgId,
         ids: &[ClientId],
         fields: Option<&[&str]>,
-    ) -> Result<(Vec<Item>, u32), StoreError> {
+    ) -> Result<Vec<Item>, StoreError> {
         let keys: Vec<Item> = ids.iter().map(|id| client_key(org, *id)).collect();
         let mut request = KeysAndAttributes::builder()
             .set_keys(Some(keys))
@@ -334,10 +350,10 @@ impl ClientStore {
             }
         }
         let mut pending = Some(request.build().map_err(StoreError::failed)?);
-        let (mut items, mut calls) = (Vec::with_capacity(ids.len()), 0);
+        let (mut items, mut rounds) = (Vec::with_capacity(ids.len()), 0);
         while let Some(request) = pending.take() {
-            calls += 1;
-            before_batch_round(calls, "BatchGetItem").await?;
+            rounds += 1;
+            before_batch_round(rounds, "BatchGetItem").await?;
             let output = self
                 .table
                 .client
@@ -357,7 +373,7 @@ impl ClientStore {
                 .and_then(|mut unprocessed| unprocessed.remove(&self.table.name))
                 .filter(|rest| !rest.keys().is_empty());
         }
-        Ok((items, calls))
+        Ok(items)
     }
 }
 
@@ -406,8 +422,9 @@ struct SearchHit {
     id: ClientId,
     name_fold: String,
     phone: Option<String>,
-    phone_digits: Option<String>,
     status: Status,
+    /// The normalized value of each searchable field, in the order of [`SEARCHABLE_FIELDS`].
+    searchable: Vec<Option<String>>,
 }
 
 impl SearchHit {
@@ -417,7 +434,10 @@ impl SearchHit {
             id: sk_id(entry)?,
             name_fold: text(entry, attr::NAME_FOLD).ok_or_else(broken)?,
             phone: text(entry, attr::PHONE),
-            phone_digits: text(entry, attr::PHONE_DIGITS),
+            searchable: SEARCHABLE_FIELDS
+                .iter()
+                .map(|field| text(entry, field.stored_as))
+                .collect(),
             status: text(entry, attr::STATUS)
                 .as_deref()
                 .and_then(Status::parse)
@@ -429,9 +449,9 @@ impl SearchHit {
     /// search results sort (and resume from a cursor) exactly like index walks.
     fn position(self, field: SortField) -> Position {
         let sort_key = match field {
-            SortField::Name => item::name_sort_key(&self.name_fold, self.id),
-            SortField::Phone => item::phone_sort_key(self.phone.as_deref(), self.id),
-            SortField::Status => item::status_sort_key(self.status, self.id),
+            SortField::Name => layout::name_sort_key(&self.name_fold, self.id),
+            SortField::Phone => layout::phone_sort_key(self.phone.as_deref(), self.id),
+            SortField::Status => layout::status_sort_key(self.status, self.id),
             SortField::CreatedAt => self.id.to_string(),
         };
         Position {
@@ -459,8 +479,8 @@ mod tests {
             id: ClientId::new(),
             name_fold: name.into(),
             phone: phone.map(Into::into),
-            phone_digits: None,
             status,
+            searchable: Vec::new(),
         }
     }
 

@@ -26,12 +26,11 @@ use std::collections::{BTreeSet, HashSet};
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use super::item::org_pk;
-use super::schema::attr;
-use super::table::PagePart;
-use super::{StoreError, Table};
+use super::error::StoreError;
+use super::layout::{attr, search_partition};
+use super::table::{PagePart, Table};
 use crate::domain::model::{Client, ClientId, OrgId};
-use crate::domain::search::{fold_name, phone_digits, SearchTerm};
+use crate::domain::search::{searchable_values, SearchTerm, SearchableField, SEARCHABLE_FIELDS};
 
 /// Characters of a suffix kept in an entry's sort key (and of a query in
 /// its `begins_with`); longer queries are told apart by verification.
@@ -85,23 +84,6 @@ impl Entry {
     }
 }
 
-/// Which field a partition indexes.
-#[derive(Debug, Clone, Copy)]
-enum Field {
-    Name,
-    Phone,
-}
-
-impl Field {
-    fn partition(self, org: &OrgId, first: char) -> String {
-        let field = match self {
-            Self::Name => "NAME",
-            Self::Phone => "PHONE",
-        };
-        format!("{}#{field}#{first}", org_pk(org))
-    }
-}
-
 /// The first [`KEY_CHARS`] characters of `text`.
 fn truncated(text: &str) -> &str {
     match text.char_indices().nth(KEY_CHARS) {
@@ -111,30 +93,32 @@ fn truncated(text: &str) -> &str {
 }
 
 /// One entry per distinct (truncated) suffix of `text` not starting with whitespace.
-fn suffix_entries(org: &OrgId, field: Field, text: &str, id: ClientId, out: &mut BTreeSet<Entry>) {
+fn suffix_entries(
+    org: &OrgId,
+    field: &SearchableField,
+    text: &str,
+    id: ClientId,
+    out: &mut BTreeSet<Entry>,
+) {
     for (start, first) in text.char_indices() {
         if first.is_whitespace() {
             continue;
         }
         out.insert(Entry {
-            pk: field.partition(org, first),
+            pk: search_partition(org, field.tag, first),
             sk: format!("{}{SEPARATOR}{id}", truncated(&text[start..])),
         });
     }
 }
 
-/// Every entry of a client: its folded name's suffixes and its phone digits' suffixes.
+/// Every entry of a client: the suffixes of each searchable field's
+/// normalized value ([`SEARCHABLE_FIELDS`]).
 pub fn entries(org: &OrgId, client: &Client) -> BTreeSet<Entry> {
     let mut out = BTreeSet::new();
-    suffix_entries(
-        org,
-        Field::Name,
-        &fold_name(&client.name),
-        client.id,
-        &mut out,
-    );
-    if let Some(phone) = &client.phone {
-        suffix_entries(org, Field::Phone, &phone_digits(phone), client.id, &mut out);
+    for (field, value) in SEARCHABLE_FIELDS.iter().zip(searchable_values(client)) {
+        if let Some(value) = value {
+            suffix_entries(org, field, &value, client.id, &mut out);
+        }
     }
     out
 }
@@ -236,44 +220,32 @@ pub async fn write_all(table: &Table, requests: Vec<WriteRequest>) -> Result<(),
         .await
 }
 
-/// The distinct clients whose index entries begin with a search term, and
-/// what reading them cost.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Candidates {
-    /// Candidate ids, each once (to be verified against the client items).
-    pub ids: Vec<ClientId>,
-    /// `Query` calls sent.
-    pub calls: u32,
-    /// Index entries read (`ScannedCount`).
-    pub entries_read: u64,
-}
-
-/// The partitions and prefixes a search term is looked up under: its folded
-/// text in the name partitions, and its digits in the phone partitions for a
-/// phone query.
+/// The partitions and prefixes a search term is looked up under: what it
+/// matches in each searchable field, in that field's partition of its first
+/// character.
 fn probes(org: &OrgId, term: &SearchTerm) -> Vec<(String, String)> {
-    let mut probes = Vec::with_capacity(2);
-    let parts = [
-        (Field::Name, Some(term.name_fold.as_str())),
-        (Field::Phone, term.phone_digits.as_deref()),
-    ];
-    for (field, text) in parts {
-        let Some(text) = text else { continue };
+    let mut probes = Vec::with_capacity(SEARCHABLE_FIELDS.len());
+    for (field, part) in SEARCHABLE_FIELDS.iter().zip(&term.parts) {
+        let Some(text) = part else { continue };
         if let Some(first) = text.chars().next() {
-            probes.push((field.partition(org, first), truncated(text).to_owned()));
+            probes.push((
+                search_partition(org, field.tag, first),
+                truncated(text).to_owned(),
+            ));
         }
     }
     probes
 }
 
 /// Reads the entries of every probe of `term` (strongly consistent `Query`,
-/// page after page, keys only) and returns the distinct candidate ids.
+/// page after page, keys only) and returns the distinct candidate ids, each
+/// once, to be verified against the client items.
 pub async fn candidates(
     table: &Table,
     org: &OrgId,
     term: &SearchTerm,
-) -> Result<Candidates, StoreError> {
-    let mut found = Candidates::default();
+) -> Result<Vec<ClientId>, StoreError> {
+    let mut found = Vec::new();
     let mut seen = HashSet::new();
     for (partition, prefix) in probes(org, term) {
         let mut start_key = None;
@@ -281,8 +253,6 @@ pub async fn candidates(
             let output = table
                 .prefix_page(&partition, &prefix, start_key, PagePart::SortKeys)
                 .await?;
-            found.calls += 1;
-            found.entries_read += output.scanned_count.max(0) as u64;
             for entry in output.items.unwrap_or_default() {
                 let id = match entry.get(attr::SK) {
                     Some(AttributeValue::S(sk)) => id_of(sk),
@@ -290,7 +260,7 @@ pub async fn candidates(
                 }
                 .ok_or_else(|| StoreError::corrupt("search index entry without a client id"))?;
                 if seen.insert(id) {
-                    found.ids.push(id);
+                    found.push(id);
                 }
             }
             start_key = output.last_evaluated_key;
@@ -352,7 +322,7 @@ mod tests {
     fn a_rename_adds_the_new_suffixes_and_drops_the_old_ones_only() {
         let before = client("abc", Some("123"));
         let after = Client {
-            name: "xbc".into(),
+            name: crate::domain::fields::ClientName::parse("xbc").unwrap(),
             ..before.clone()
         };
 

@@ -13,7 +13,8 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 use super::error::StoreError;
 use super::item::Item;
-use super::schema::attr;
+use super::layout::attr;
+use super::outcome::OutcomeInterceptor;
 use super::usage::UsageInterceptor;
 
 /// Attempts per DynamoDB call, the first included (the SDK's standard retry mode).
@@ -82,8 +83,9 @@ pub async fn connect_to(endpoint: Option<&str>) -> aws_sdk_dynamodb::Client {
         )
         .load()
         .await;
-    let mut dynamodb =
-        aws_sdk_dynamodb::config::Builder::from(&config).interceptor(UsageInterceptor);
+    let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&config)
+        .interceptor(UsageInterceptor)
+        .interceptor(OutcomeInterceptor);
     if let Some(endpoint) = endpoint {
         dynamodb = dynamodb.endpoint_url(endpoint);
     } else if blank(std::env::var(ENDPOINT_VARIABLE).ok().as_deref()) {
@@ -213,9 +215,9 @@ pub enum PagePart {
 /// [`StoreError::Unavailable`] past [`MAX_BATCH_ROUNDS`].
 pub async fn before_batch_round(round: u32, operation: &str) -> Result<(), StoreError> {
     if round > MAX_BATCH_ROUNDS {
-        return Err(StoreError::Unavailable(
-            format!("{operation} left requests unprocessed after every retry").into(),
-        ));
+        return Err(StoreError::unavailable(format!(
+            "{operation} left requests unprocessed after every retry"
+        )));
     }
     if round > 1 {
         tokio::time::sleep(Duration::from_millis(20 << round)).await;

@@ -1,123 +1,202 @@
-//! What DynamoDB did for the request being served: calls sent and items
-//! read, for the per-request metrics and log line; and whether a write may
-//! have been applied although no answer said so.
+//! The one count of what DynamoDB did for the request being served: calls
+//! sent, items read, and the read and write capacity units DynamoDB
+//! reported. The closing log line and the metrics of every request
+//! (`http::observe`, `http::metrics`), the tests' cost bounds and the
+//! benchmark all read this count.
 //!
 //! [`UsageInterceptor`] is installed on the DynamoDB client by
-//! [`super::connect`]. It counts every attempt sent (retries included) and,
-//! from each typed answer, the items read (`ScannedCount` of a `Query`, the
-//! item of a `GetItem`, the items of a `BatchGetItem`), into the tally of
-//! the task that made the call. [`measure`] opens that tally around a
-//! request; calls made outside any [`measure`] (init, bulk imports on
-//! spawned tasks) are not counted. Nothing is parsed or changed on the wire.
+//! [`super::connect`]. Inside a [`measure`] it
+//! - asks DynamoDB for each call's consumed capacity
+//!   (`ReturnConsumedCapacity: TOTAL` on the typed input of every
+//!   operation that takes it, unless the caller set it already);
+//! - counts every attempt sent, retries included, so each page of a paged
+//!   `Query` and each round of a batch call counts;
+//! - adds, from each typed answer, the items read ([`items_read`]:
+//!   `ScannedCount` of a `Query` or `Scan`, the item of a `GetItem`, the
+//!   items of a `BatchGetItem` or `TransactGetItems`) and the capacity units
+//!   it reports ([`units`]).
 //!
-//! [`watch_writes`] opens a second, independent watch around a store write:
-//! it learns whether any attempt of a write operation was sent and got no
-//! answer (a timeout, a connection lost mid-request), after which DynamoDB
-//! may or may not have applied it. An attempt that never reached DynamoDB
-//! (connection refused, connect timeout) or that DynamoDB answered with an
-//! error does not count: it certainly changed nothing.
+//! An attempt that fails (an error answer, a timeout, a lost connection)
+//! counts as a call that read nothing and used no units: DynamoDB's error
+//! answers carry no `ConsumedCapacity`, not even the
+//! `TransactionCanceledException` of a transaction whose condition failed
+//! or the `ConditionalCheckFailedException` of a single-item write, though
+//! the service charges the write units of such a refused write. Calls
+//! made outside any [`measure`] (init, bulk imports on spawned tasks, the
+//! admin tool) are neither counted nor changed.
 
-use std::error::Error as StdError;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
-use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
-use aws_sdk_dynamodb::operation::query::QueryOutput;
-use aws_sdk_dynamodb::operation::scan::ScanOutput;
+use aws_sdk_dynamodb::operation::batch_get_item::{BatchGetItemInput, BatchGetItemOutput};
+use aws_sdk_dynamodb::operation::batch_write_item::{BatchWriteItemInput, BatchWriteItemOutput};
+use aws_sdk_dynamodb::operation::delete_item::{DeleteItemInput, DeleteItemOutput};
+use aws_sdk_dynamodb::operation::get_item::{GetItemInput, GetItemOutput};
+use aws_sdk_dynamodb::operation::put_item::{PutItemInput, PutItemOutput};
+use aws_sdk_dynamodb::operation::query::{QueryInput, QueryOutput};
+use aws_sdk_dynamodb::operation::scan::{ScanInput, ScanOutput};
+use aws_sdk_dynamodb::operation::transact_get_items::{
+    TransactGetItemsInput, TransactGetItemsOutput,
+};
+use aws_sdk_dynamodb::operation::transact_write_items::{
+    TransactWriteItemsInput, TransactWriteItemsOutput,
+};
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemInput, UpdateItemOutput};
+use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
-    FinalizerInterceptorContextRef,
+    AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextMut,
+    BeforeTransmitInterceptorContextRef, Input, Output,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
-/// DynamoDB work done for one request.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// DynamoDB work done for one request, as DynamoDB reported it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Usage {
-    /// Requests sent to DynamoDB (each retry attempt counts).
+    /// Requests sent to DynamoDB (each attempt counts: retries, every page
+    /// of a paged `Query`, every round of a batch call).
     pub calls: u32,
-    /// Index entries and items read, as DynamoDB reported them.
+    /// Index entries and items read ([`items_read`]).
     pub items_read: u64,
+    /// Read capacity units DynamoDB reported (0.5 for an eventually
+    /// consistent read of up to 4 KB).
+    pub read_units: f64,
+    /// Write capacity units DynamoDB reported (two per KB for a transaction).
+    pub write_units: f64,
 }
 
-#[derive(Debug, Default)]
-struct Tally {
-    calls: AtomicU32,
-    items_read: AtomicU64,
+impl Usage {
+    /// Adds `other` to this count.
+    fn add(&mut self, other: Usage) {
+        self.calls += other.calls;
+        self.items_read += other.items_read;
+        self.read_units += other.read_units;
+        self.write_units += other.write_units;
+    }
 }
 
 tokio::task_local! {
-    static TALLY: Arc<Tally>;
-    static WRITE_WATCH: Arc<WriteWatch>;
-}
-
-/// What [`watch_writes`] learns about the write attempts inside it.
-#[derive(Debug, Default)]
-struct WriteWatch {
-    /// An attempt of a write operation is on the wire.
-    in_flight: AtomicBool,
-    /// Some write attempt was sent and got no answer.
-    unanswered: AtomicBool,
-}
-
-/// The operations that change items.
-const WRITE_OPERATIONS: [&str; 5] = [
-    "TransactWriteItems",
-    "PutItem",
-    "UpdateItem",
-    "DeleteItem",
-    "BatchWriteItem",
-];
-
-/// Runs `write`, and says whether any write attempt inside it was sent and
-/// left unanswered (its effect unknown).
-pub async fn watch_writes<F: Future>(write: F) -> (F::Output, bool) {
-    let watch = Arc::new(WriteWatch::default());
-    let output = WRITE_WATCH.scope(Arc::clone(&watch), write).await;
-    (output, watch.unanswered.load(Ordering::Relaxed))
-}
-
-/// Whether `error` (an attempt's failure) shows the request never reached
-/// DynamoDB: the connection was refused or could not be made in time.
-fn never_sent(error: &(dyn StdError + 'static)) -> bool {
-    let mut next = Some(error);
-    while let Some(error) = next {
-        if error
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
-            || error
-                .downcast_ref::<hyper_util::client::legacy::Error>()
-                .is_some_and(hyper_util::client::legacy::Error::is_connect)
-            || error.to_string().starts_with("HTTP connect timeout")
-        {
-            return true;
-        }
-        next = error.source();
-    }
-    false
+    static TALLY: Arc<Mutex<Usage>>;
 }
 
 /// Runs `work`, counting the DynamoDB calls it makes (on its own task).
 pub async fn measure<F: Future>(work: F) -> (F::Output, Usage) {
-    let tally = Arc::new(Tally::default());
+    let tally = Arc::new(Mutex::new(Usage::default()));
     let output = TALLY.scope(Arc::clone(&tally), work).await;
-    let usage = Usage {
-        calls: tally.calls.load(Ordering::Relaxed),
-        items_read: tally.items_read.load(Ordering::Relaxed),
-    };
+    let usage = *tally.lock().unwrap_or_else(|e| e.into_inner());
     (output, usage)
 }
 
-fn add(calls: u32, items_read: u64) {
-    let _ = TALLY.try_with(|tally| {
-        tally.calls.fetch_add(calls, Ordering::Relaxed);
-        tally.items_read.fetch_add(items_read, Ordering::Relaxed);
-    });
+/// Adds `usage` to the tally of the [`measure`] around this task, if any.
+fn add(usage: Usage) {
+    let _ = TALLY.try_with(|tally| tally.lock().unwrap_or_else(|e| e.into_inner()).add(usage));
+}
+
+/// Whether a [`measure`] is open around this task.
+fn measuring() -> bool {
+    TALLY.try_with(|_| ()).is_ok()
+}
+
+/// Sets `ReturnConsumedCapacity: TOTAL` on a typed operation input, unless
+/// the caller asked for something already; false if `input` is none of them.
+fn ask_for_capacity(input: &mut Input) -> bool {
+    macro_rules! ask {
+        ($($input:ty),+ $(,)?) => {
+            $(
+                if let Some(input) = input.downcast_mut::<$input>() {
+                    input
+                        .return_consumed_capacity
+                        .get_or_insert(ReturnConsumedCapacity::Total);
+                    return true;
+                }
+            )+
+        };
+    }
+    ask!(
+        GetItemInput,
+        QueryInput,
+        ScanInput,
+        BatchGetItemInput,
+        TransactGetItemsInput,
+        PutItemInput,
+        UpdateItemInput,
+        DeleteItemInput,
+        BatchWriteItemInput,
+        TransactWriteItemsInput,
+    );
+    false
+}
+
+/// Items read, as the answer shows them: `ScannedCount` of a `Query` or
+/// `Scan` (what DynamoDB evaluated and charged for, before any filter), the
+/// item a `GetItem` found, the items a `BatchGetItem` or `TransactGetItems`
+/// returned; 0 for writes.
+pub fn items_read(output: &Output) -> u64 {
+    if let Some(query) = output.downcast_ref::<QueryOutput>() {
+        query.scanned_count.max(0) as u64
+    } else if let Some(scan) = output.downcast_ref::<ScanOutput>() {
+        scan.scanned_count.max(0) as u64
+    } else if let Some(get) = output.downcast_ref::<GetItemOutput>() {
+        u64::from(get.item.is_some())
+    } else if let Some(batch) = output.downcast_ref::<BatchGetItemOutput>() {
+        batch
+            .responses
+            .iter()
+            .flat_map(|tables| tables.values())
+            .map(|items| items.len() as u64)
+            .sum()
+    } else if let Some(transact) = output.downcast_ref::<TransactGetItemsOutput>() {
+        transact
+            .responses
+            .iter()
+            .flatten()
+            .filter(|response| response.item.is_some())
+            .count() as u64
+    } else {
+        0
+    }
+}
+
+/// The `(read, write)` capacity units an answer reports: a read
+/// operation's units are read units, a write operation's write units.
+pub fn units(output: &Output) -> (f64, f64) {
+    fn total<'a>(capacities: impl IntoIterator<Item = &'a ConsumedCapacity>) -> f64 {
+        capacities
+            .into_iter()
+            .filter_map(|capacity| capacity.capacity_units)
+            .sum()
+    }
+    macro_rules! one {
+        ($($output:ty),+) => {
+            $(
+                if let Some(output) = output.downcast_ref::<$output>() {
+                    return total(&output.consumed_capacity);
+                }
+            )+
+        };
+    }
+    macro_rules! list {
+        ($($output:ty),+) => {
+            $(
+                if let Some(output) = output.downcast_ref::<$output>() {
+                    return total(output.consumed_capacity.iter().flatten());
+                }
+            )+
+        };
+    }
+    let read = || -> f64 {
+        one!(GetItemOutput, QueryOutput, ScanOutput);
+        list!(BatchGetItemOutput, TransactGetItemsOutput);
+        0.0
+    };
+    let write = || -> f64 {
+        one!(PutItemOutput, UpdateItemOutput, DeleteItemOutput);
+        list!(BatchWriteItemOutput, TransactWriteItemsOutput);
+        0.0
+    };
+    (read(), write())
 }
 
 /// The SDK interceptor that feeds [`measure`].
@@ -129,37 +208,27 @@ impl Intercept for UsageInterceptor {
         "clients-api-usage"
     }
 
+    fn modify_before_serialization(
+        &self,
+        context: &mut BeforeSerializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if measuring() {
+            ask_for_capacity(context.input_mut());
+        }
+        Ok(())
+    }
+
     fn read_before_transmit(
         &self,
         _context: &BeforeTransmitInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        add(1, 0);
-        let is_write = cfg
-            .load::<Metadata>()
-            .is_some_and(|metadata| WRITE_OPERATIONS.contains(&metadata.name()));
-        let _ = WRITE_WATCH.try_with(|watch| watch.in_flight.store(is_write, Ordering::Relaxed));
-        Ok(())
-    }
-
-    fn read_after_attempt(
-        &self,
-        context: &FinalizerInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let _ = WRITE_WATCH.try_with(|watch| {
-            let was_write = watch.in_flight.swap(false, Ordering::Relaxed);
-            // No answer after sending, or a server error (DynamoDB's 5xx do
-            // not say whether a write was applied).
-            let unanswered = match context.response() {
-                Some(response) => response.status().is_server_error(),
-                None => matches!(context.output_or_error(), Some(Err(error)) if !never_sent(error)),
-            };
-            if was_write && unanswered {
-                watch.unanswered.store(true, Ordering::Relaxed);
-            }
+        add(Usage {
+            calls: 1,
+            ..Usage::default()
         });
         Ok(())
     }
@@ -170,26 +239,138 @@ impl Intercept for UsageInterceptor {
         _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Ok(output) = context.output_or_error() else {
-            return Ok(());
-        };
-        let items_read = if let Some(query) = output.downcast_ref::<QueryOutput>() {
-            query.scanned_count.max(0) as u64
-        } else if let Some(get) = output.downcast_ref::<GetItemOutput>() {
-            u64::from(get.item.is_some())
-        } else if let Some(batch) = output.downcast_ref::<BatchGetItemOutput>() {
-            batch
-                .responses
-                .iter()
-                .flat_map(|tables| tables.values())
-                .map(|items| items.len() as u64)
-                .sum()
-        } else if let Some(scan) = output.downcast_ref::<ScanOutput>() {
-            scan.scanned_count.max(0) as u64
-        } else {
-            0
-        };
-        add(0, items_read);
+        if let Ok(output) = context.output_or_error() {
+            let (read_units, write_units) = units(output);
+            add(Usage {
+                calls: 0,
+                items_read: items_read(output),
+                read_units,
+                write_units,
+            });
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::types::ItemResponse;
+
+    fn capacity(units: f64) -> ConsumedCapacity {
+        ConsumedCapacity::builder().capacity_units(units).build()
+    }
+
+    #[test]
+    fn every_operation_the_store_sends_is_asked_for_its_capacity_but_an_explicit_choice_stays() {
+        let mut query = Input::erase(QueryInput::builder().build().unwrap());
+        let mut write = Input::erase(TransactWriteItemsInput::builder().build().unwrap());
+        let mut chosen = Input::erase(
+            GetItemInput::builder()
+                .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
+                .build()
+                .unwrap(),
+        );
+        let mut other = Input::erase(
+            aws_sdk_dynamodb::operation::describe_table::DescribeTableInput::builder()
+                .build()
+                .unwrap(),
+        );
+
+        let asked = [&mut query, &mut write, &mut chosen, &mut other].map(ask_for_capacity);
+
+        assert_eq!(asked, [true, true, true, false]);
+        let query = query.downcast_ref::<QueryInput>().unwrap();
+        let write = write.downcast_ref::<TransactWriteItemsInput>().unwrap();
+        let chosen = chosen.downcast_ref::<GetItemInput>().unwrap();
+        assert_eq!(
+            query.return_consumed_capacity,
+            Some(ReturnConsumedCapacity::Total)
+        );
+        assert_eq!(
+            write.return_consumed_capacity,
+            Some(ReturnConsumedCapacity::Total)
+        );
+        assert_eq!(
+            chosen.return_consumed_capacity,
+            Some(ReturnConsumedCapacity::Indexes)
+        );
+    }
+
+    #[test]
+    fn reads_count_items_and_read_units_and_writes_count_write_units() {
+        let query = Output::erase(
+            QueryOutput::builder()
+                .scanned_count(51)
+                .count(51)
+                .consumed_capacity(capacity(0.5))
+                .build(),
+        );
+        let transact_get = Output::erase(
+            TransactGetItemsOutput::builder()
+                .responses(ItemResponse::builder().build())
+                .responses(
+                    ItemResponse::builder()
+                        .set_item(Some(Default::default()))
+                        .build(),
+                )
+                .consumed_capacity(capacity(2.0))
+                .consumed_capacity(capacity(2.0))
+                .build(),
+        );
+        let missing = Output::erase(
+            GetItemOutput::builder()
+                .consumed_capacity(capacity(1.0))
+                .build(),
+        );
+        let transaction = Output::erase(
+            TransactWriteItemsOutput::builder()
+                .consumed_capacity(capacity(6.0))
+                .build(),
+        );
+        let unasked = Output::erase(PutItemOutput::builder().build());
+
+        assert_eq!((items_read(&query), units(&query)), (51, (0.5, 0.0)));
+        assert_eq!(
+            (items_read(&transact_get), units(&transact_get)),
+            (1, (4.0, 0.0))
+        );
+        assert_eq!((items_read(&missing), units(&missing)), (0, (1.0, 0.0)));
+        assert_eq!(
+            (items_read(&transaction), units(&transaction)),
+            (0, (0.0, 6.0))
+        );
+        assert_eq!((items_read(&unasked), units(&unasked)), (0, (0.0, 0.0)));
+    }
+
+    #[tokio::test]
+    async fn a_measure_adds_up_what_its_task_reports_and_nothing_outside_it_counts() {
+        add(Usage {
+            calls: 5,
+            ..Usage::default()
+        });
+
+        let ((), usage) = measure(async {
+            for units in [0.5, 1.0] {
+                add(Usage {
+                    calls: 1,
+                    items_read: 2,
+                    read_units: units,
+                    write_units: 0.0,
+                });
+            }
+        })
+        .await;
+
+        assert_eq!(
+            usage,
+            Usage {
+                calls: 2,
+                items_read: 4,
+                read_units: 1.5,
+                write_units: 0.0
+            }
+        );
+        assert!(!measuring());
     }
 }

@@ -5,10 +5,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
-use shared::domain::model::{Client, ClientId, OrgId, Status};
+use serde_json::json;
+use shared::domain::input::NewClient;
+use shared::domain::model::{ClientId, OrgId, Status};
 use shared::store::counts;
-use shared::store::item::{client_key, org_pk, to_item};
-use shared::store::schema::{attr, BY_CREATED};
+use shared::store::item::{client_key, to_item};
+use shared::store::layout::{attr, org_pk, BY_CREATED};
 use shared::store::Table;
 
 use crate::load::Op;
@@ -58,17 +60,10 @@ pub fn create_op(table: &Table, org: &Arc<OrgId>) -> Op {
 
 /// The conditional put of a new client, as the create handler writes it.
 fn new_client_put(table: &Table, org: &OrgId) -> Put {
-    let id = ClientId::new();
-    let client = Client {
-        id,
-        name: "Load Created".into(),
-        phone: Some("+1 555-0101".into()),
-        status: Status::Active,
-        notes: Some("created under load".into()),
-        created_at: id.created_at(),
-        updated_at: id.created_at(),
-        version: 1,
-    };
+    let body =
+        json!({"name": "Load Created", "phone": "+1 555-0101", "notes": "created under load"});
+    let new = NewClient::from_json(body.as_object().expect("an object")).expect("a valid body");
+    let client = new.into_client(ClientId::new());
     Put::builder()
         .table_name(&table.name)
         .set_item(Some(to_item(org, &client).expect("an item")))

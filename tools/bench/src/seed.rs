@@ -5,14 +5,18 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
+use shared::domain::fields::ClientName;
 use shared::domain::model::{Client, OrgId};
-use shared::store::import::{import_clients, sample_clients};
-use shared::store::keys::KeyStore;
+use shared::store::admin::import::{import_clients, sample_clients};
+use shared::store::admin::keys::KeyAdmin;
 use shared::store::Table;
 
-use crate::cost::RARE_WORD;
 use crate::format::thousands;
 use crate::settings::{say, Settings};
+
+/// The word 10 clients of every seeded organization are named with, and no
+/// other: a search whose matches do not grow with the organization.
+pub const RARE_WORD: &str = "Zephyrine";
 
 /// A seeded organization, its API key and its clients.
 pub struct Org {
@@ -42,10 +46,9 @@ async fn seed_org(table: &Table, size: usize, report: &mut String) -> Org {
         .parse()
         .expect("an org id");
     let mut clients = sample_clients(size);
-    // 10 clients named with a word no other has: a search whose matches do
-    // not grow with the organization.
     for k in 0..10.min(size) {
-        clients[k * size / 10].name = format!("{RARE_WORD} {k}");
+        clients[k * size / 10].name =
+            ClientName::parse(&format!("{RARE_WORD} {k}")).expect("a valid name");
     }
     let t = Instant::now();
     import_clients(table, &org, &clients, 8)
@@ -64,7 +67,7 @@ async fn seed_org(table: &Table, size: usize, report: &mut String) -> Org {
         elapsed.as_secs_f64(),
         size as f64 / elapsed.as_secs_f64()
     );
-    let (key, _) = KeyStore::new(table.clone())
+    let (key, _) = KeyAdmin::new(table.clone())
         .create_key(&org, "bench")
         .await
         .expect("an API key");

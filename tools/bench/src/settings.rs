@@ -16,7 +16,8 @@ pub struct Settings {
     pub table: String,
 }
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+/// The variable `name` parsed, or `default` when it is unset; panics when it does not parse.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     match std::env::var(name) {
         Ok(value) => value
             .trim()
@@ -30,7 +31,7 @@ impl Settings {
     pub fn from_env() -> Self {
         let sizes = std::env::var("BENCH_SIZES").unwrap_or_else(|_| "1000,10000,100000".into());
         let sections = std::env::var("BENCH_SECTIONS")
-            .unwrap_or_else(|_| "cost,overhead,warmup,cold,busy".into());
+            .unwrap_or_else(|_| "cost,overhead,warmup,cold,busy,flood".into());
         let exe = std::env::current_exe().expect("this binary's path");
         Self {
             sizes: sizes

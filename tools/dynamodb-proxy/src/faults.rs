@@ -5,7 +5,11 @@
 //!   never sent: the connection is closed), so the client sees a timeout
 //!   although the write happened;
 //! - [`Fault::DropRequest`]: the connection is closed before the request is
-//!   forwarded, so the write certainly did not happen.
+//!   forwarded, so the write certainly did not happen;
+//! - [`Fault::InternalServerError`]: the request is answered HTTP 500
+//!   `InternalServerError`, either instead of forwarding it or in place of
+//!   the upstream's answer once it was applied (the random rate of these is
+//!   [`crate::server_errors`]).
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -35,20 +39,34 @@ pub enum Fault {
         /// How many requests it fires on.
         count: u32,
     },
+    /// Answer `InternalServerError` (HTTP 500).
+    InternalServerError {
+        /// The operation it fires on.
+        operation: String,
+        /// How many requests it fires on.
+        count: u32,
+        /// `true`: forward the request and let the upstream apply it, then
+        /// answer the error in place of its answer; `false`: answer the
+        /// error without forwarding.
+        #[serde(default)]
+        forwarded: bool,
+    },
 }
 
 impl Fault {
     fn operation(&self) -> &str {
         match self {
-            Fault::WithholdAnswer { operation, .. } | Fault::DropRequest { operation, .. } => {
-                operation
-            }
+            Fault::WithholdAnswer { operation, .. }
+            | Fault::DropRequest { operation, .. }
+            | Fault::InternalServerError { operation, .. } => operation,
         }
     }
 
     fn count_mut(&mut self) -> &mut u32 {
         match self {
-            Fault::WithholdAnswer { count, .. } | Fault::DropRequest { count, .. } => count,
+            Fault::WithholdAnswer { count, .. }
+            | Fault::DropRequest { count, .. }
+            | Fault::InternalServerError { count, .. } => count,
         }
     }
 }
@@ -86,7 +104,19 @@ impl Faults {
     pub fn withhold_answer(&self, operation: &str) -> Option<Option<Duration>> {
         match self.fire(operation, |f| matches!(f, Fault::WithholdAnswer { .. }))? {
             Fault::WithholdAnswer { delay, .. } => Some(delay),
-            Fault::DropRequest { .. } => None,
+            _ => None,
+        }
+    }
+
+    /// Whether to answer this request of `operation` with a server error,
+    /// and when (`Some(true)`: after forwarding it), using up one firing of
+    /// a [`Fault::InternalServerError`].
+    pub fn server_error(&self, operation: &str) -> Option<bool> {
+        match self.fire(operation, |f| {
+            matches!(f, Fault::InternalServerError { .. })
+        })? {
+            Fault::InternalServerError { forwarded, .. } => Some(forwarded),
+            _ => None,
         }
     }
 
@@ -148,6 +178,29 @@ mod tests {
 
         assert_eq!(dropped, [false, true, true, false]);
         assert_eq!(faults.withhold_answer("PutItem"), None);
+    }
+
+    #[test]
+    fn a_server_error_fault_says_whether_it_fires_after_forwarding() {
+        let faults = Faults::default();
+        let fault: Fault = serde_json::from_str(
+            r#"{"kind": "InternalServerError", "operation": "*", "count": 1, "forwarded": true}"#,
+        )
+        .unwrap();
+        faults.inject(fault);
+        faults.inject(Fault::InternalServerError {
+            operation: "GetItem".into(),
+            count: 1,
+            forwarded: false,
+        });
+
+        let fired: Vec<Option<bool>> = ["PutItem", "GetItem", "GetItem"]
+            .iter()
+            .map(|op| faults.server_error(op))
+            .collect();
+
+        assert_eq!(fired, [Some(true), Some(false), None]);
+        assert!(!faults.drop_request("GetItem"));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `dynamodb-proxy`: a DynamoDB-faithful proxy in front of DynamoDB Local.
 //!
-//! DynamoDB Local never answers a transaction conflict, never throttles and
-//! has no network in between. The proxy forwards the DynamoDB JSON protocol
+//! DynamoDB Local never answers a transaction conflict, never throttles,
+//! never fails, updates its indexes before it answers a write and has no
+//! network in between. The proxy forwards the DynamoDB JSON protocol
 //! (`X-Amz-Target: DynamoDB_20120810.<Op>`, SigV4 headers and `Host`
 //! untouched) to it and adds what the service does, each part switchable in
 //! [`ProxyConfig`] and counted in [`Summary`]:
@@ -13,8 +14,18 @@
 //! - per-partition throughput ([`ProxyConfig::throughput`]): token buckets
 //!   per table and index partition key value, units as DynamoDB counts them,
 //!   answering `ThrottlingException` ([`throughput`], [`cost`], [`size`]);
+//! - index propagation lag ([`ProxyConfig::index_lag`]): a `Query` or `Scan`
+//!   of a global secondary index sees the table as it was the lag ago
+//!   (default [`DEFAULT_INDEX_LAG`], one second: "within 1 second"
+//!   typically, AWS's figure); base-table reads stay strongly consistent
+//!   when asked ([`index_view`], [`item_locks`]);
+//! - server errors ([`ProxyConfig::server_errors`]): a seeded random rate of
+//!   HTTP 500 `InternalServerError` on any operation, half answered instead
+//!   of forwarding, half in place of the answer once the request was applied
+//!   ([`server_errors`], [`wire`]);
 //! - latency ([`ProxyConfig::latency`]) before each forwarded call;
-//! - faults for writes whose outcome is unknown ([`Fault`]), armed at run time.
+//! - faults ([`Fault`]), armed at run time: writes whose outcome is unknown,
+//!   and exact server errors.
 //!
 //! With every part off the proxy is a pass-through: the request and the
 //! answer go through as they are, hop-by-hop headers aside.
@@ -27,6 +38,7 @@
 //! let proxy = Proxy::start(ProxyConfig {
 //!     conflicts: Some(dynamodb_proxy::DEFAULT_HOLD),
 //!     throughput: Some(Default::default()),
+//!     index_lag: Some(dynamodb_proxy::DEFAULT_INDEX_LAG),
 //!     latency: Duration::from_millis(3),
 //!     ..ProxyConfig::transparent("http://127.0.0.1:8000")
 //! })
@@ -48,22 +60,32 @@
 //! The same over HTTP: `GET /_proxy/summary` (the [`Summary`] as JSON),
 //! `POST /_proxy/faults` (a [`Fault`] as JSON, e.g. `{"kind":
 //! "WithholdAnswer", "operation": "TransactWriteItems", "count": 1,
-//! "delay_ms": 3000}`), `DELETE /_proxy/faults`.
+//! "delay_ms": 3000}` or `{"kind": "InternalServerError", "operation":
+//! "PutItem", "count": 1, "forwarded": true}`), `DELETE /_proxy/faults`.
+//!
+//! The command line ([`cli`]) takes the same parts as flags, each with a
+//! `DYNAMODB_PROXY_*` environment form.
 
+pub mod answers;
+pub mod cli;
+mod config;
 pub mod conflicts;
 pub mod cost;
 pub mod faults;
+pub mod index_view;
+pub mod item_locks;
 mod rules;
 pub mod schema;
+pub mod server_errors;
 pub mod size;
+mod state;
 pub mod summary;
 pub mod throughput;
 pub mod upstream;
 pub mod wire;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
@@ -73,85 +95,15 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
+pub use config::{ProxyConfig, DEFAULT_HOLD, DEFAULT_INDEX_LAG, IN_REGION_LATENCY};
 pub use faults::Fault;
+pub use server_errors::ServerErrors;
 pub use summary::Summary;
 pub use throughput::Limits;
 
-use conflicts::Holds;
-use faults::Faults;
 use rules::{Plan, Verdict};
-use schema::TableSchema;
-use summary::Counters;
-use throughput::Buckets;
-use upstream::Upstream;
-
-/// The default hold of a transaction's items after the upstream answers it.
-///
-/// The service keeps a transaction's items prepared from its prepare phase
-/// until its commit phase ends (Idziorek et al., "Distributed Transactions
-/// at Scale in Amazon DynamoDB", USENIX ATC 2023). The paper plots
-/// `TransactWriteItems` latency without absolute values; what AWS publishes
-/// is DynamoDB's "single-digit millisecond" latency per request (developer
-/// guide, "What is Amazon DynamoDB?"), and a transaction takes two such
-/// rounds (prepare, then commit). DynamoDB Local's own time in flight is
-/// held too, so 10 ms after its answer models a transaction of two
-/// single-digit-millisecond phases. The answer is sent when the hold ends
-/// (the service answers a transaction after its commit phase), so the hold
-/// also lengthens a transaction's latency, as on the service.
-pub const DEFAULT_HOLD: Duration = Duration::from_millis(10);
-
-/// A few milliseconds, like a call within a region.
-pub const IN_REGION_LATENCY: Duration = Duration::from_millis(3);
-
-/// What the proxy does; every part can be changed while it runs ([`Proxy::set_config`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProxyConfig {
-    /// The upstream's base URL, e.g. `http://127.0.0.1:8000`.
-    pub upstream: String,
-    /// Where to listen (127.0.0.1, port 0 for a free one); read at start only.
-    pub listen: SocketAddr,
-    /// Transaction conflicts: the hold after a transaction's answer; `None` turns them off.
-    pub conflicts: Option<Duration>,
-    /// Per-partition throughput limits; `None` turns throttling off.
-    pub throughput: Option<Limits>,
-    /// Delay before each forwarded call (`Duration::ZERO`: none).
-    pub latency: Duration,
-}
-
-impl ProxyConfig {
-    /// Every part off: a pass-through to `upstream`, on a free 127.0.0.1 port.
-    pub fn transparent(upstream: impl Into<String>) -> Self {
-        Self {
-            upstream: upstream.into(),
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            conflicts: None,
-            throughput: None,
-            latency: Duration::ZERO,
-        }
-    }
-
-    /// Every part on with the service's figures: [`DEFAULT_HOLD`], the
-    /// default [`Limits`] and [`IN_REGION_LATENCY`].
-    pub fn faithful(upstream: impl Into<String>) -> Self {
-        Self {
-            conflicts: Some(DEFAULT_HOLD),
-            throughput: Some(Limits::default()),
-            latency: IN_REGION_LATENCY,
-            ..Self::transparent(upstream)
-        }
-    }
-}
-
-/// The state every connection shares.
-pub(crate) struct Shared {
-    config: RwLock<ProxyConfig>,
-    upstream: Upstream,
-    schemas: Mutex<HashMap<String, Arc<TableSchema>>>,
-    holds: Holds,
-    buckets: Buckets,
-    faults: Faults,
-    counters: Counters,
-}
+use server_errors::When;
+use state::Shared;
 
 /// Why a connection is closed without an answer (a fault).
 #[derive(Debug)]
@@ -166,41 +118,6 @@ impl std::fmt::Display for Closed {
 impl std::error::Error for Closed {}
 
 impl Shared {
-    fn config(&self) -> ProxyConfig {
-        self.config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// The table's schema, from the cache or the upstream's `DescribeTable`.
-    async fn schema(&self, table: &str, headers: &hyper::HeaderMap) -> Option<Arc<TableSchema>> {
-        if let Some(schema) = self
-            .schemas
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(table)
-        {
-            return Some(Arc::clone(schema));
-        }
-        let upstream = self.config().upstream;
-        let answer = self
-            .upstream
-            .call(
-                &upstream,
-                headers,
-                "DescribeTable",
-                &serde_json::json!({"TableName": table}),
-            )
-            .await?;
-        let schema = Arc::new(TableSchema::from_describe(&answer)?);
-        self.schemas
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(table.to_owned(), Arc::clone(&schema));
-        Some(schema)
-    }
-
     /// Answers one request.
     async fn handle(
         self: Arc<Self>,
@@ -224,27 +141,55 @@ impl Shared {
             self.counters.update(|s| s.requests_dropped += 1);
             return Err(Closed("fault: request dropped"));
         }
+        let server_error = match self.faults.server_error(&operation) {
+            Some(true) => Some(When::AfterForwarding),
+            Some(false) => Some(When::BeforeForwarding),
+            None => config
+                .server_errors
+                .as_ref()
+                .and_then(|rate| self.draws.draw(rate)),
+        };
+        if server_error == Some(When::BeforeForwarding) {
+            self.counters
+                .update(|s| s.server_errors_before_forwarding += 1);
+            return Ok(wire::internal_server_error());
+        }
         let emulating = config.conflicts.is_some() || config.throughput.is_some();
-        let json: Option<Value> = emulating
+        let lagging = config.index_lag.is_some();
+        let json: Option<Value> = (emulating || lagging)
             .then(|| serde_json::from_slice(&body).ok())
             .flatten();
         let plan = match &json {
-            Some(json) => match self.verdict(&operation, &parts.headers, json).await {
+            Some(json) if emulating => match self.verdict(&operation, &parts.headers, json).await {
                 Verdict::Answer(answer) => return Ok(answer),
                 Verdict::Forward(plan) => plan,
             },
-            None => Plan::default(),
+            _ => Plan::default(),
         };
-        let forwarded = plan
+        let forwarded_json = plan.body.clone().or(json);
+        let mut forwarded = plan
             .body
             .as_ref()
             .map_or(body, |b| Bytes::from(b.to_string()));
+        let mut renamed = None;
+        let mut tracked = None;
+        if let Some(request) = &forwarded_json {
+            if let Some((rewritten, view, table)) =
+                self.index_read(&operation, &parts.headers, request).await
+            {
+                forwarded = Bytes::from(rewritten.to_string());
+                renamed = Some((view, table));
+            } else {
+                tracked = self.track_writes(&operation, &parts.headers, request).await;
+            }
+        }
         let answer = self
             .upstream
             .forward(&config.upstream, &parts, forwarded)
             .await;
+        let answered = tokio::time::Instant::now();
         self.counters.forwarded(&operation);
-        let answer = match answer {
+        let mut answer = match answer {
             Ok(answer) => answer,
             Err(_) => {
                 if let Some(ticket) = plan.ticket {
@@ -255,22 +200,53 @@ impl Shared {
                 return Err(Closed("upstream unreachable"));
             }
         };
-        if matches!(
-            operation.as_str(),
-            "CreateTable" | "DeleteTable" | "UpdateTable"
-        ) {
+        let succeeded = answer.parts.status.is_success();
+        if let Some(tracked) = tracked {
+            if succeeded {
+                let json = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+                self.record_writes(tracked, &json, &parts.headers, answered)
+                    .await;
+            }
+        }
+        if let Some((view, table)) = renamed {
+            answer = answer.rename(&view, &table);
+        }
+        if succeeded {
+            self.counters
+                .answered(answers::reported(&operation, &answer.body));
+        }
+        if succeeded
+            && matches!(
+                operation.as_str(),
+                "CreateTable" | "DeleteTable" | "UpdateTable"
+            )
+        {
             self.schemas
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clear();
+            self.table_changed(
+                &operation,
+                &parts.headers,
+                forwarded_json.as_ref().unwrap_or(&Value::Null),
+            )
+            .await;
         }
-        let held = plan.ticket.is_some() && answer.parts.status.is_success();
-        let response = self.settle(plan, answer, &config);
+        if succeeded && lagging && operation == "ListTables" {
+            answer = hide_views(answer);
+        }
+        let held = plan.ticket.is_some() && succeeded;
+        let mut response = self.settle(plan, answer, &config);
         if let (true, Some(hold)) = (held, config.conflicts) {
             // The service answers a transaction when its commit phase ends:
             // the items are held until the answer, never past it, so one
             // client's next transaction never meets its own last one.
             tokio::time::sleep(hold).await;
+        }
+        if server_error == Some(When::AfterForwarding) {
+            self.counters
+                .update(|s| s.server_errors_after_forwarding += 1);
+            response = wire::internal_server_error();
         }
         match self.faults.withhold_answer(&operation) {
             None => Ok(response),
@@ -367,6 +343,22 @@ impl Shared {
     }
 }
 
+/// A `ListTables` answer without the index views' tables.
+fn hide_views(answer: upstream::Answer) -> upstream::Answer {
+    let Ok(mut json) = serde_json::from_slice::<Value>(&answer.body) else {
+        return answer;
+    };
+    let Some(names) = json["TableNames"].as_array_mut() else {
+        return answer;
+    };
+    let before = names.len();
+    names.retain(|name| !name.as_str().is_some_and(index_view::is_view));
+    if names.len() == before {
+        return answer;
+    }
+    answer.replace_body(&json)
+}
+
 /// A running proxy; it stops when dropped.
 pub struct Proxy {
     shared: Arc<Shared>,
@@ -385,15 +377,7 @@ impl Proxy {
     pub async fn start(config: ProxyConfig) -> std::io::Result<Self> {
         let listener = TcpListener::bind(config.listen).await?;
         let address = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            config: RwLock::new(config),
-            upstream: Upstream::default(),
-            schemas: Mutex::default(),
-            holds: Holds::default(),
-            buckets: Buckets::default(),
-            faults: Faults::default(),
-            counters: Counters::default(),
-        });
+        let shared = Arc::new(Shared::new(config));
         let task = tokio::spawn(serve(listener, Arc::clone(&shared)));
         Ok(Self {
             shared,
@@ -422,6 +406,15 @@ impl Proxy {
         self.shared.counters.update(|s| *s = Summary::default());
     }
 
+    /// Waits until the index reads see every write answered before the
+    /// call (at once when index lag is off): one lag after the last write,
+    /// or longer while DynamoDB Local is slow to take the view's writes.
+    /// For tests whose contract says a write shows in an index "after a
+    /// moment".
+    pub async fn index_settled(&self) {
+        self.shared.views.settled().await;
+    }
+
     /// Arms a fault for the next requests it names.
     pub fn inject(&self, fault: Fault) {
         self.shared.faults.inject(fault);
@@ -438,17 +431,24 @@ impl Proxy {
     }
 
     /// Changes the configuration (all but `listen`) for the next requests.
+    /// Turning index lag on again makes the index views anew (they missed
+    /// the writes made while it was off).
     pub fn set_config(&self, config: ProxyConfig) {
-        *self
-            .shared
-            .config
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = config;
+        self.shared.set_config(config);
     }
 }
 
-/// Accepts and serves connections until the task is aborted.
+/// Accepts and serves connections, and gives the index views their writes,
+/// until the task is aborted.
 async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    tokio::select! {
+        _ = accept(listener, Arc::clone(&shared)) => {}
+        _ = shared.apply_to_views() => {}
+    }
+}
+
+/// Accepts and serves connections.
+async fn accept(listener: TcpListener, shared: Arc<Shared>) {
     // The connections belong to this task: aborting it (dropping the
     // `Proxy`) closes them too, so a stopped proxy serves nothing more.
     let mut connections = tokio::task::JoinSet::new();

@@ -19,13 +19,22 @@ use hyper::header::HeaderMap;
 use hyper::Response;
 use serde_json::{json, Map, Value};
 
-use crate::conflicts::{ItemId, Ticket};
+use crate::conflicts::{ItemId, Refusal, Ticket};
 use crate::cost::{self, Access, Charge};
 use crate::schema::TableSchema;
 use crate::size::{item_size, read_units};
+use crate::state::Shared;
 use crate::throughput::Limits;
 use crate::wire::{self, Reason, ThrottlingReason};
-use crate::Shared;
+
+/// The operations that write items.
+pub(crate) const WRITE_OPERATIONS: [&str; 5] = [
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "TransactWriteItems",
+    "BatchWriteItem",
+];
 
 /// Charges computed from the upstream's answer (a read's real size).
 pub type AfterAnswer = Box<dyn FnOnce(&Value) -> Vec<Charge> + Send>;
@@ -52,17 +61,18 @@ pub struct Plan {
 }
 
 /// One write of a write request: its table, the item's key, and what it does.
-struct Write {
-    schema: Arc<TableSchema>,
-    key: Map<String, Value>,
+pub(crate) struct Write {
+    pub(crate) schema: Arc<TableSchema>,
+    pub(crate) key: Map<String, Value>,
+    /// `Put`, `Update`, `Delete` or `ConditionCheck`.
+    pub(crate) action: &'static str,
     /// The request's `Put`/`Update`/`Delete`/`ConditionCheck` member (or the
     /// batch's `PutRequest`/`DeleteRequest`).
-    action: &'static str,
-    request: Map<String, Value>,
+    pub(crate) request: Map<String, Value>,
 }
 
 impl Write {
-    fn id(&self) -> ItemId {
+    pub(crate) fn id(&self) -> ItemId {
         (self.schema.name.clone(), self.schema.key_of(&self.key))
     }
 }
@@ -85,10 +95,15 @@ impl Shared {
                 let Some(writes) = self.writes(operation, headers, &request).await else {
                     return Verdict::Forward(Plan::default());
                 };
+                let token = request
+                    .get("ClientRequestToken")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
                 self.write_verdict(
                     operation,
                     headers,
                     writes,
+                    token,
                     config.conflicts.is_some(),
                     config.throughput,
                 )
@@ -109,12 +124,15 @@ impl Shared {
     }
 
     /// The writes of a write request, or `None` if a table is unknown upstream.
-    async fn writes(
+    pub(crate) async fn writes(
         &self,
         operation: &str,
         headers: &HeaderMap,
         request: &Map<String, Value>,
     ) -> Option<Vec<Write>> {
+        if !WRITE_OPERATIONS.contains(&operation) {
+            return None;
+        }
         let mut found: Vec<(String, &'static str, Map<String, Value>)> = Vec::new();
         match operation {
             "TransactWriteItems" => {
@@ -179,6 +197,7 @@ impl Shared {
         operation: &str,
         headers: &HeaderMap,
         writes: Vec<Write>,
+        request_token: Option<String>,
         conflicts: bool,
         limits: Option<Limits>,
     ) -> Verdict {
@@ -186,9 +205,14 @@ impl Shared {
         let transaction = operation == "TransactWriteItems";
         let mut ticket = None;
         if conflicts && transaction {
-            match self.holds.acquire(&ids) {
+            let token = request_token.as_deref();
+            match self.holds.acquire(&ids, token) {
                 Ok(held) => ticket = Some(held),
-                Err(conflicting) => {
+                Err(Refusal::InProgress) => {
+                    self.counters.update(|s| s.transactions_in_progress += 1);
+                    return Verdict::Answer(wire::transaction_in_progress());
+                }
+                Err(Refusal::Conflict(conflicting)) => {
                     self.counters.update(|s| s.transactions_cancelled += 1);
                     let reasons: Vec<Reason> = conflicting
                         .iter()

@@ -26,7 +26,7 @@ const HOP_BY_HOP: [&str; 8] = [
 ];
 
 /// The headers the proxy's own calls copy from the client's request.
-const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "x-amz-date", "x-amz-security-token"];
+pub const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "x-amz-date", "x-amz-security-token"];
 
 /// The JSON protocol's target prefix.
 pub const TARGET_PREFIX: &str = "DynamoDB_20120810.";
@@ -60,11 +60,30 @@ impl Answer {
         Response::from_parts(self.parts, Full::new(self.body))
     }
 
+    /// The answer with every `"from"` in its body made `"to"` (a table's
+    /// name; its length and checksum headers dropped if anything changed).
+    pub fn rename(mut self, from: &str, to: &str) -> Self {
+        let (from, to) = (format!("\"{from}\""), format!("\"{to}\""));
+        let text = String::from_utf8_lossy(&self.body);
+        if text.contains(&from) {
+            self.body = Bytes::from(text.replace(&from, &to));
+            self.parts.headers.remove(hyper::header::CONTENT_LENGTH);
+            self.parts.headers.remove("x-amz-crc32");
+        }
+        self
+    }
+
     /// The answer with a new JSON body (its length header dropped).
-    pub fn with_body(mut self, body: &Value) -> Response<Full<Bytes>> {
+    pub fn with_body(self, body: &Value) -> Response<Full<Bytes>> {
+        self.replace_body(body).into_response()
+    }
+
+    /// The answer with a new JSON body, its length and checksum headers dropped.
+    pub fn replace_body(mut self, body: &Value) -> Self {
         self.parts.headers.remove(hyper::header::CONTENT_LENGTH);
         self.parts.headers.remove("x-amz-crc32");
-        Response::from_parts(self.parts, Full::new(Bytes::from(body.to_string())))
+        self.body = Bytes::from(body.to_string());
+        self
     }
 }
 
@@ -132,6 +151,21 @@ impl Upstream {
         operation: &str,
         body: &Value,
     ) -> Option<Value> {
+        match self.request(base, client, operation, body).await? {
+            (status, json) if status.is_success() => Some(json),
+            _ => None,
+        }
+    }
+
+    /// [`Upstream::call`], answering the status and JSON of any answer
+    /// (`None` only if there was no JSON answer).
+    pub async fn request(
+        &self,
+        base: &str,
+        client: &HeaderMap,
+        operation: &str,
+        body: &Value,
+    ) -> Option<(hyper::StatusCode, Value)> {
         let mut builder = Request::builder()
             .method("POST")
             .uri(format!("{}/", base.trim_end_matches('/')))
@@ -146,11 +180,9 @@ impl Upstream {
             .body(Full::new(Bytes::from(body.to_string())))
             .ok()?;
         let response = self.client.request(request).await.ok()?;
-        if !response.status().is_success() {
-            return None;
-        }
+        let status = response.status();
         let bytes = response.into_body().collect().await.ok()?.to_bytes();
-        serde_json::from_slice(&bytes).ok()
+        Some((status, serde_json::from_slice(&bytes).ok()?))
     }
 }
 

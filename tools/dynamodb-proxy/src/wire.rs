@@ -1,6 +1,7 @@
 //! The error answers the proxy makes up, in the exact shape the service
-//! sends them (AWS JSON 1.0 protocol: HTTP 400, `Content-Type:
-//! application/x-amz-json-1.0`, a body with `__type` naming the shape).
+//! sends them (AWS JSON 1.0 protocol: HTTP 400, or 500 for a server error,
+//! `Content-Type: application/x-amz-json-1.0`, a body with `__type` naming
+//! the shape).
 //!
 //! Sources for each shape:
 //! - `__type` is `com.amazonaws.dynamodb.v20120810#<Shape>`, as DynamoDB
@@ -33,6 +34,18 @@
 //!   `ThrottlingException` with the message below (seen from the service,
 //!   e.g. github.com/cowinapi/developer.cowin/issues/151, and the on-demand
 //!   messages of `TransactionCanceledException`'s documentation).
+//! - `InternalServerError`: HTTP 500 (the developer guide's "Error handling
+//!   with DynamoDB", under its 5xx status codes: retryable, expected now and
+//!   then during the lifetime of a table), member `message` (`shape_internal_server_error.rs`; every
+//!   operation's error enum has the variant, e.g. `PutItemError::InternalServerError`).
+//!   The text is what the service sends, as SDK users quote it: "Internal
+//!   server error" (github.com/aws/aws-sdk-js/issues/3891: `code:
+//!   'InternalServerError'`, `statusCode: 500`, on a `transactWrite`;
+//!   github.com/aws/aws-sdk-java/issues/1881: "Internal server error
+//!   (Service: AmazonDynamoDBv2; Status Code: 500; Error Code:
+//!   InternalServerError …)"). The SDK's standard retry strategy retries it
+//!   by its status (`aws-smithy-runtime` `HttpStatusCodeClassifier`: 500,
+//!   502, 503, 504).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -50,6 +63,8 @@ pub const TRANSACTION_CONFLICT_MESSAGE: &str =
     "Operation was rejected because there is an ongoing transaction for the item";
 /// The on-demand table throttling message.
 pub const TABLE_THROTTLED_MESSAGE: &str = "Throughput exceeds the current capacity of your table or index. DynamoDB is automatically scaling your table or index so please try again shortly. If exceptions persist, check if you have a hot key: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html";
+/// The message of an `InternalServerError`.
+pub const INTERNAL_SERVER_ERROR_MESSAGE: &str = "Internal server error";
 /// The on-demand index throttling message.
 pub const INDEX_THROTTLED_MESSAGE: &str = "Throughput exceeds the current capacity for one or more global secondary indexes. DynamoDB is automatically scaling your index so please try again shortly.";
 
@@ -114,6 +129,17 @@ pub fn transaction_canceled(reasons: &[Reason]) -> Response<Full<Bytes>> {
     )
 }
 
+/// `TransactionInProgressException`, for a transaction whose
+/// `ClientRequestToken` is that of one still in flight (member `Message`, as
+/// the SDK's `shape_transaction_in_progress_exception.rs` reads it; the text
+/// is the API reference's description of the error).
+pub fn transaction_in_progress() -> Response<Full<Bytes>> {
+    error(
+        "TransactionInProgressException",
+        json!({"Message": "The transaction with the given request token is already in progress."}),
+    )
+}
+
 /// `TransactionConflictException`, for a single-item write on a held item.
 pub fn transaction_conflict() -> Response<Full<Bytes>> {
     error(
@@ -137,8 +163,22 @@ pub fn throttling(reasons: &[ThrottlingReason]) -> Response<Full<Bytes>> {
     )
 }
 
+/// HTTP 500 `InternalServerError`, the service's own failure.
+pub fn internal_server_error() -> Response<Full<Bytes>> {
+    error_with_status(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalServerError",
+        json!({"message": INTERNAL_SERVER_ERROR_MESSAGE}),
+    )
+}
+
 /// A 400 answer of error shape `shape` with these members.
 fn error(shape: &str, members: Value) -> Response<Full<Bytes>> {
+    error_with_status(StatusCode::BAD_REQUEST, shape, members)
+}
+
+/// An answer of error shape `shape` with these members and this status.
+fn error_with_status(status: StatusCode, shape: &str, members: Value) -> Response<Full<Bytes>> {
     let mut body = serde_json::Map::new();
     body.insert(
         "__type".into(),
@@ -147,7 +187,7 @@ fn error(shape: &str, members: Value) -> Response<Full<Bytes>> {
     if let Value::Object(members) = members {
         body.extend(members);
     }
-    json_response(StatusCode::BAD_REQUEST, Value::Object(body).to_string())
+    json_response(status, Value::Object(body).to_string())
 }
 
 /// An AWS JSON 1.0 answer with a fresh request id, as the service sends one.
@@ -189,6 +229,20 @@ mod tests {
         assert_eq!(
             body["Message"],
             "Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict, None]"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_error_is_a_500_of_the_internal_server_error_shape() {
+        let response = internal_server_error();
+
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            body_of(response).await,
+            json!({
+                "__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
+                "message": "Internal server error",
+            })
         );
     }
 

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use common::{cancellation_codes, client, exists, proxy, put, table, transact_put, TransactResult};
+use common::{
+    cancellation_codes, client, exists, proxy, put, table, transact_put, transact_put_with_token,
+    TransactResult,
+};
 
 /// The hold of these tests: long enough to act while it lasts.
 const HOLD: Duration = Duration::from_millis(1500);
@@ -119,4 +122,42 @@ async fn a_transaction_holds_nothing_when_conflicts_are_off() {
         proxy.summary().transactions_cancelled + proxy.summary().plain_conflicts,
         0
     );
+}
+
+#[tokio::test]
+async fn a_repeat_of_a_transaction_in_flight_is_in_progress_and_of_a_committed_one_succeeds() {
+    let proxy = proxy(|c| c.conflicts = Some(HOLD)).await;
+    let client = client(&proxy.endpoint()).await;
+    let table = table(&client).await;
+    let items: &'static [(&str, &str)] = &[("t", "1")];
+    let first = {
+        let (client, table) = (client.clone(), table.clone());
+        tokio::spawn(
+            async move { transact_put_with_token(&client, &table, items, Some("tok-1")).await },
+        )
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let while_in_flight = transact_put_with_token(&client, &table, items, Some("tok-1")).await;
+    first.await.unwrap().expect("the first transaction commits");
+    let after_commit = transact_put_with_token(&client, &table, items, Some("tok-1")).await;
+    let another_token = transact_put_with_token(&client, &table, items, Some("tok-2")).await;
+
+    let error = while_in_flight.unwrap_err().into_service_error();
+    assert!(
+        matches!(
+            error,
+            TransactWriteItemsError::TransactionInProgressException(_)
+        ),
+        "{error:?}"
+    );
+    assert!(
+        after_commit.is_ok(),
+        "a committed token is idempotent (DynamoDB Local answers it as the first): {after_commit:?}"
+    );
+    assert!(
+        another_token.is_err(),
+        "another token is another transaction, whose condition fails"
+    );
+    assert_eq!(proxy.summary().transactions_in_progress, 1);
 }

@@ -5,7 +5,11 @@
 //! `lambda_http` exactly as in Lambda, and handed to that route's function
 //! handler. The routes are `shared::http::routes::ROUTES`, re-exported
 //! here with [`Function`] and [`BASE_PATH`]. Unknown routes and methods
-//! answer 404 `not_found` in the API's JSON error shape.
+//! answer 404 `not_found` in the API's JSON error shape. Requests are
+//! served by a fixed number of function containers ([`containers`]), as
+//! Lambda serves them.
+
+pub mod containers;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -16,9 +20,11 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Map, Value};
+use shared::store::outcome::WriteOutcome;
 use shared::{ApiError, App};
 use tokio::net::TcpListener;
 
+pub use containers::Containers;
 pub use shared::http::routes::{Function, BASE_PATH, ROUTES};
 
 /// Bodies larger than this are refused before they reach a handler
@@ -129,8 +135,12 @@ pub async fn invoke(
     }
 }
 
-/// Answers one HTTP request as API Gateway plus the Lambda function would.
-pub async fn serve_request(app: &App, request: Request<Incoming>) -> Response<Full<Bytes>> {
+/// Answers one HTTP request as API Gateway plus the Lambda function would,
+/// in a free container; 503 (nothing was changed) when none is free in time.
+pub async fn serve_request(
+    containers: &Containers,
+    request: Request<Incoming>,
+) -> Response<Full<Bytes>> {
     let request_id = uuid::Uuid::now_v7().to_string();
     let (parts, body) = request.into_parts();
     let Some(route) = route(&parts.method, parts.uri.path()) else {
@@ -148,29 +158,42 @@ pub async fn serve_request(app: &App, request: Request<Incoming>) -> Response<Fu
             return error_response(&ApiError::internal(error), &request_id);
         }
     };
+    let Some(app) = containers.lend().await else {
+        let waited = containers.wait().as_millis();
+        tracing::warn!(
+            route = route.route_key,
+            waited_ms = waited as u64,
+            "no container free: request refused"
+        );
+        let busy = ApiError::Unavailable {
+            outcome: WriteOutcome::NotApplied,
+            cause: format!("no function container became free within {waited} ms").into(),
+        };
+        return error_response(&busy, &request_id);
+    };
     let response = app
         .observer
-        .serve(request, |request| invoke(app, route.function, request))
+        .serve(request, |request| invoke(&app, route.function, request))
         .await;
     let (parts, body) = response.into_parts();
     Response::from_parts(parts, Full::new(Bytes::copy_from_slice(body.as_ref())))
 }
 
 fn error_response(error: &ApiError, request_id: &str) -> Response<Full<Bytes>> {
-    let response = shared::http::json_response(error.status(), &error.body(), request_id, &[]);
+    let response = shared::http::error_response(error, request_id);
     let (parts, body) = response.into_parts();
     Response::from_parts(parts, Full::new(Bytes::copy_from_slice(body.as_ref())))
 }
 
 /// Serves HTTP/1.1 on the listener until the task is dropped.
-pub async fn serve(listener: TcpListener, app: Arc<App>) -> std::io::Result<()> {
+pub async fn serve(listener: TcpListener, containers: Arc<Containers>) -> std::io::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
-        let app = Arc::clone(&app);
+        let containers = Arc::clone(&containers);
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
-                let app = Arc::clone(&app);
-                async move { Ok::<_, Infallible>(serve_request(&app, request).await) }
+                let containers = Arc::clone(&containers);
+                async move { Ok::<_, Infallible>(serve_request(&containers, request).await) }
             });
             if let Err(error) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

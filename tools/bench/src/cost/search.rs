@@ -1,19 +1,17 @@
 //! The search rows of the cost table: queries whose number of matches is
-//! fixed whatever the organization's size (the seeded rare word, a name
-//! prefix), one matching about 1 % of the clients, and a 1-character query
-//! matching every client; each with its median latency.
+//! fixed whatever the organization's size (the seeded rare word,
+//! [`crate::seed::RARE_WORD`], and a name prefix), one matching about 1 % of
+//! the clients, and a 1-character query matching every client; each with its
+//! median latency.
 
 use std::time::{Duration, Instant};
 
-use super::CostRun;
+use super::run::CostRun;
 use crate::format::median;
 use crate::request::{get, send};
 
-/// Runs timed per search row (after the metered one).
+/// Runs timed per search row (after the measured one).
 pub const LATENCY_RUNS: usize = 5;
-
-/// The word [`crate::seed`] gives 10 clients of every organization, and no other.
-pub const RARE_WORD: &str = "Zephyrine";
 
 /// The searches measured: label, query string, grows by design (matches grow with the organization).
 const SEARCHES: [(&str, &str, bool); 4] = [
@@ -47,24 +45,39 @@ pub fn long_name() -> String {
         .collect()
 }
 
-impl CostRun {
-    /// Each of [`SEARCHES`]: metered once, then timed [`LATENCY_RUNS`] times.
-    pub(super) async fn searches(&mut self, index: usize, key: &str) {
-        for (label, query, grows) in SEARCHES {
-            let request = get(&format!("/api/v1/clients?{query}"), key);
-            let (tally, _) = self.measure(&request, 200, label).await;
-            let mut times: Vec<Duration> = Vec::with_capacity(LATENCY_RUNS);
-            if tally.failed.is_none() {
-                for _ in 0..LATENCY_RUNS {
-                    let started = Instant::now();
-                    send(&self.app, &request).await;
-                    times.push(started.elapsed());
-                }
+/// Each of [`SEARCHES`]: measured once, then timed [`LATENCY_RUNS`] times.
+pub async fn searches(run: &mut CostRun, index: usize, key: &str) {
+    for (label, query, grows) in SEARCHES {
+        let request = get(&format!("/api/v1/clients?{query}"), key);
+        let (tally, _) = run.measure(&request, 200, label).await;
+        let mut times: Vec<Duration> = Vec::with_capacity(LATENCY_RUNS);
+        if tally.failed.is_none() {
+            for _ in 0..LATENCY_RUNS {
+                let started = Instant::now();
+                send(run.app(), &request).await;
+                times.push(started.elapsed());
             }
-            self.meter.take();
-            let p50 = (!times.is_empty()).then(|| median(times));
-            let note = if grows { "matches grow with n" } else { "" };
-            self.put_timed(label, index, (Some(tally), p50), note, grows);
         }
+        let p50 = (!times.is_empty()).then(|| median(times));
+        let note = if grows { "matches grow with n" } else { "" };
+        run.put_timed(label, index, (Some(tally), p50), note, grows);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SEARCHES;
+    use crate::seed::RARE_WORD;
+
+    #[test]
+    fn the_first_search_looks_for_the_word_the_seed_gives_ten_clients() {
+        let (label, query, grows) = SEARCHES[0];
+
+        assert_eq!(
+            query,
+            format!("limit=50&query={}", RARE_WORD.to_lowercase())
+        );
+        assert!(label.contains(&RARE_WORD.to_lowercase()));
+        assert!(!grows);
     }
 }

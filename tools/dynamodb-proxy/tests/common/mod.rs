@@ -162,13 +162,27 @@ pub type TransactResult = Result<
 
 /// One transaction putting `{pk, sk}` for each pair, in order.
 pub async fn transact_put(client: &Client, table: &str, items: &[(&str, &str)]) -> TransactResult {
+    transact_put_with_token(client, table, items, None).await
+}
+
+/// [`transact_put`] with a `ClientRequestToken`; each put only where the
+/// item does not exist yet.
+pub async fn transact_put_with_token(
+    client: &Client,
+    table: &str,
+    items: &[(&str, &str)],
+    token: Option<&str>,
+) -> TransactResult {
     use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
-    let mut request = client.transact_write_items();
+    let mut request = client
+        .transact_write_items()
+        .set_client_request_token(token.map(str::to_owned));
     for (pk, sk) in items {
         let put = Put::builder()
             .table_name(table)
             .item("pk", s(pk))
             .item("sk", s(sk))
+            .set_condition_expression(token.map(|_| "attribute_not_exists(pk)".to_owned()))
             .build()
             .unwrap();
         request = request.transact_items(TransactWriteItem::builder().put(put).build());

@@ -1,6 +1,7 @@
-//! The table's definition: key attributes, global secondary indexes and their
-//! projections. `clients-admin create-table` builds the table from it and a
-//! test checks that `template.yaml` declares exactly the same.
+//! The table's definition, for creating it: `clients-admin create-table`
+//! builds the table from [`super::super::layout`]'s indexes, and a test
+//! checks that `template.yaml` declares exactly the same
+//! ([`cloudformation_properties`]).
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
@@ -8,109 +9,9 @@ use aws_sdk_dynamodb::types::{
 };
 use serde_json::{json, Value};
 
-use super::{StoreError, Table};
-
-/// Attribute names of the table's keys and index keys.
-pub mod attr {
-    /// The table's partition key: `ORG#<org>`, `APIKEY#<hash>`, or a search
-    /// index partition `ORG#<org>#NAME#<c>` / `ORG#<org>#PHONE#<d>`.
-    pub const PK: &str = "pk";
-    /// The table's sort key: `CLIENT#<id>`, `COUNTS…`, `IDEM#<key>`, `KEY#<id>`,
-    /// `APIKEY`, or a search index entry's `<suffix>\x01<id>`.
-    pub const SK: &str = "sk";
-    /// The `byStatus*` indexes' partition key.
-    pub const STATUS_PK: &str = "statusPk";
-    /// Sort key by creation (the id).
-    pub const CREATED_SK: &str = "createdSk";
-    /// Sort key by folded name, then id.
-    pub const NAME_SK: &str = "nameSk";
-    /// Sort key by phone, then id.
-    pub const PHONE_SK: &str = "phoneSk";
-    /// The case-folded name search matches.
-    pub const NAME_FOLD: &str = "nameFold";
-    /// The phone's digits search matches.
-    pub const PHONE_DIGITS: &str = "phoneDigits";
-    /// The phone as given.
-    pub const PHONE: &str = "phone";
-    /// `active` or `inactive`.
-    pub const STATUS: &str = "status";
-    /// Epoch seconds after which DynamoDB's TTL may delete the item (idempotency records).
-    pub const EXPIRES_AT: &str = "expiresAt";
-}
-
-/// The table's time-to-live attribute.
-pub const TTL_ATTRIBUTE: &str = attr::EXPIRES_AT;
-
-/// What an index carries besides its keys and the table's keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IndexProjection {
-    /// Only the keys.
-    KeysOnly,
-    /// The keys and these attributes.
-    Include(&'static [&'static str]),
-}
-
-/// A global secondary index of the table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IndexDefinition {
-    /// Its name.
-    pub name: &'static str,
-    /// Its partition key attribute.
-    pub partition_key: &'static str,
-    /// Its sort key attribute.
-    pub sort_key: &'static str,
-    /// What else it carries.
-    pub projection: IndexProjection,
-}
-
-/// Organization-wide, by creation; carries what search matches and sorts on.
-pub const BY_CREATED: IndexDefinition = IndexDefinition {
-    name: "byCreated",
-    partition_key: attr::PK,
-    sort_key: attr::CREATED_SK,
-    projection: IndexProjection::Include(&[
-        attr::NAME_FOLD,
-        attr::PHONE_DIGITS,
-        attr::PHONE,
-        attr::STATUS,
-    ]),
-};
-/// Organization-wide, by folded name.
-pub const BY_NAME: IndexDefinition = keys_only("byName", attr::PK, attr::NAME_SK);
-/// Organization-wide, by phone.
-pub const BY_PHONE: IndexDefinition = keys_only("byPhone", attr::PK, attr::PHONE_SK);
-/// One status of an organization, by creation.
-pub const BY_STATUS_CREATED: IndexDefinition =
-    keys_only("byStatusCreated", attr::STATUS_PK, attr::CREATED_SK);
-/// One status of an organization, by folded name.
-pub const BY_STATUS_NAME: IndexDefinition =
-    keys_only("byStatusName", attr::STATUS_PK, attr::NAME_SK);
-/// One status of an organization, by phone.
-pub const BY_STATUS_PHONE: IndexDefinition =
-    keys_only("byStatusPhone", attr::STATUS_PK, attr::PHONE_SK);
-
-/// Every index of the table.
-pub const INDEXES: [IndexDefinition; 6] = [
-    BY_CREATED,
-    BY_NAME,
-    BY_PHONE,
-    BY_STATUS_CREATED,
-    BY_STATUS_NAME,
-    BY_STATUS_PHONE,
-];
-
-const fn keys_only(
-    name: &'static str,
-    partition_key: &'static str,
-    sort_key: &'static str,
-) -> IndexDefinition {
-    IndexDefinition {
-        name,
-        partition_key,
-        sort_key,
-        projection: IndexProjection::KeysOnly,
-    }
-}
+use crate::store::error::StoreError;
+use crate::store::layout::{attr, IndexProjection, INDEXES, TTL_ATTRIBUTE};
+use crate::store::table::Table;
 
 /// Every key attribute of the table and its indexes (all strings), sorted.
 pub fn key_attributes() -> Vec<&'static str> {

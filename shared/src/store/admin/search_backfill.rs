@@ -10,12 +10,12 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::counts::COUNTS_SK;
-use super::item::{self, client_key, org_pk, CLIENT_SK_PREFIX};
-use super::schema::attr;
-use super::table::PagePart;
-use super::{search_index, StoreError, Table};
 use crate::domain::model::{ClientId, OrgId};
+use crate::store::error::StoreError;
+use crate::store::item::{self, client_key};
+use crate::store::layout::{attr, org_pk, CLIENT_SK_PREFIX, COUNTS_SK};
+use crate::store::search_index;
+use crate::store::table::{PagePart, Table};
 
 /// Clients read and indexed per page.
 const PAGE_CLIENTS: i32 = 100;

@@ -9,9 +9,13 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 
-use super::item::to_item;
-use super::{counts, search_index, StoreError, Table};
+use crate::domain::input::NewClient;
 use crate::domain::model::{Client, ClientId, OrgId, Status};
+use crate::store::counts;
+use crate::store::error::StoreError;
+use crate::store::item::to_item;
+use crate::store::search_index;
+use crate::store::table::Table;
 
 /// Items per `BatchWriteItem`, DynamoDB's maximum.
 const BATCH_SIZE: usize = 25;
@@ -21,21 +25,16 @@ const BATCH_SIZE: usize = 25;
 pub fn sample_clients(n: usize) -> Vec<Client> {
     (0..n)
         .map(|i| {
-            let id = ClientId::new();
-            Client {
-                id,
-                name: format!("Client {i:05}"),
-                phone: (i % 7 != 0).then(|| format!("+1 555-{:04}", (i * 7919) % 10_000)),
-                status: if i % 3 == 0 {
-                    Status::Inactive
-                } else {
-                    Status::Active
-                },
-                notes: Some("sample data".into()),
-                created_at: id.created_at(),
-                updated_at: id.created_at(),
-                version: 1,
-            }
+            let body = serde_json::json!({
+                "name": format!("Client {i:05}"),
+                "phone": (i % 7 != 0).then(|| format!("+1 555-{:04}", (i * 7919) % 10_000)),
+                "status": if i % 3 == 0 { "inactive" } else { "active" },
+                "notes": "sample data",
+            });
+            let object = body.as_object().expect("a JSON object");
+            NewClient::from_json(object)
+                .expect("a valid sample client")
+                .into_client(ClientId::new())
         })
         .collect()
 }
@@ -49,27 +48,6 @@ pub async fn import_clients(
     clients: &[Client],
     writers: usize,
 ) -> Result<(), StoreError> {
-    import(table, org, clients, writers, true).await
-}
-
-/// Like [`import_clients`] but without the search index entries, as data
-/// written before the index existed (for testing `backfill-search`).
-pub async fn import_clients_without_search_index(
-    table: &Table,
-    org: &OrgId,
-    clients: &[Client],
-    writers: usize,
-) -> Result<(), StoreError> {
-    import(table, org, clients, writers, false).await
-}
-
-async fn import(
-    table: &Table,
-    org: &OrgId,
-    clients: &[Client],
-    writers: usize,
-    with_search_index: bool,
-) -> Result<(), StoreError> {
     let mut requests = Vec::new();
     for client in clients {
         let put = PutRequest::builder()
@@ -77,10 +55,8 @@ async fn import(
             .build()
             .map_err(StoreError::failed)?;
         requests.push(WriteRequest::builder().put_request(put).build());
-        if with_search_index {
-            for entry in search_index::entries(org, client) {
-                requests.push(entry.put_request(client.version)?);
-            }
+        for entry in search_index::entries(org, client) {
+            requests.push(entry.put_request(client.version)?);
         }
     }
     let batches: Vec<Vec<WriteRequest>> = requests
