@@ -5,7 +5,7 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use serde_json::{json, Value};
 
@@ -107,31 +107,62 @@ pub async fn create_table(table: &Table) -> Result<bool, StoreError> {
                 .expect("name, keys and projection are set"),
         );
     }
-    match request.send().await {
-        Ok(_) => {
-            let ttl = TimeToLiveSpecification::builder()
-                .attribute_name(TTL_ATTRIBUTE)
-                .enabled(true)
-                .build()
-                .expect("name and switch are set");
-            table
-                .client
-                .update_time_to_live()
-                .table_name(&table.name)
-                .time_to_live_specification(ttl)
-                .send()
-                .await?;
-            Ok(true)
-        }
+    let created = match request.send().await {
+        Ok(_) => true,
+        // Exists already (or an earlier attempt of this call, whose answer
+        // was a server error, created it).
         Err(error)
             if error
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
-            Ok(false)
+            false
         }
-        Err(error) => Err(error.into()),
+        Err(error) => return Err(error.into()),
+    };
+    ensure_time_to_live(table).await?;
+    Ok(created)
+}
+
+/// Turns the table's time to live on unless it is on already. Read first
+/// and again after a failed update: an update whose answer was a server
+/// error may have been applied, and its retry is then refused.
+async fn ensure_time_to_live(table: &Table) -> Result<(), StoreError> {
+    let mut last_error = None;
+    for _ in 0..3 {
+        let described = table
+            .client
+            .describe_time_to_live()
+            .table_name(&table.name)
+            .send()
+            .await?;
+        let status = described
+            .time_to_live_description()
+            .and_then(|d| d.time_to_live_status());
+        if matches!(
+            status,
+            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+        ) {
+            return Ok(());
+        }
+        let ttl = TimeToLiveSpecification::builder()
+            .attribute_name(TTL_ATTRIBUTE)
+            .enabled(true)
+            .build()
+            .expect("name and switch are set");
+        match table
+            .client
+            .update_time_to_live()
+            .table_name(&table.name)
+            .time_to_live_specification(ttl)
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(error) => last_error = Some(StoreError::from(error)),
+        }
     }
+    Err(last_error.unwrap_or_else(|| StoreError::failed("time to live not enabled")))
 }
 
 #[cfg(test)]
