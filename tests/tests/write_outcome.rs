@@ -42,18 +42,19 @@ fn assert_unavailable(error: &StoreError, expected: WriteOutcome) {
 
 /// Reads each request (headers and body) and answers it with `answer`, or
 /// never answers when `answer` is `None`; keeps the connection open.
-async fn serve(listener: TcpListener, answer: Option<&'static str>) {
+async fn serve(listener: TcpListener, answer: Option<String>) {
     loop {
         let Ok((mut stream, _)) = listener.accept().await else {
             return;
         };
+        let answer = answer.clone();
         tokio::spawn(async move {
             let mut buffer = vec![0u8; 64 * 1024];
             loop {
                 match stream.read(&mut buffer).await {
                     Ok(0) | Err(_) => return,
                     Ok(_) => {
-                        if let Some(answer) = answer {
+                        if let Some(answer) = &answer {
                             if stream.write_all(answer.as_bytes()).await.is_err() {
                                 return;
                             }
@@ -115,17 +116,33 @@ async fn a_request_sent_and_never_answered_may_have_been_applied() {
     assert_unavailable(&error, WriteOutcome::MaybeApplied);
 }
 
-#[tokio::test]
-async fn a_server_error_answer_may_have_been_applied() {
-    // DynamoDB's wire shape for a 500 (awsJson1_0: the error type in `__type`).
-    const INTERNAL_SERVER_ERROR: &str = "HTTP/1.1 500 Internal Server Error\r\n\
-        Content-Type: application/x-amz-json-1.0\r\n\
-        x-amzn-RequestId: TEST\r\n\
-        Content-Length: 99\r\n\r\n\
-        {\"__type\":\"com.amazonaws.dynamodb.v20120810#InternalServerError\",\"message\":\"Internal server error\"}";
+/// DynamoDB's wire shape for an error answer (awsJson1_0: the error type in
+/// `__type`), with its status line.
+fn dynamodb_error(status_line: &str, error_type: &str, message: &str) -> String {
+    let body = serde_json::json!({"__type": error_type, "message": message}).to_string();
+    format!(
+        "HTTP/1.1 {status_line}\r\nContent-Type: application/x-amz-json-1.0\r\n\
+         x-amzn-RequestId: TEST\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// A stand-in endpoint that answers every request with `answer`.
+async fn endpoint_answering(answer: String) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(serve(listener, Some(INTERNAL_SERVER_ERROR)));
+    tokio::spawn(serve(listener, Some(answer)));
+    endpoint
+}
+
+#[tokio::test]
+async fn a_server_error_answer_may_have_been_applied() {
+    let endpoint = endpoint_answering(dynamodb_error(
+        "500 Internal Server Error",
+        "com.amazonaws.dynamodb.v20120810#InternalServerError",
+        "Internal server error",
+    ))
+    .await;
 
     let (error, outcome) = put_item_through(&endpoint).await;
 
@@ -135,14 +152,12 @@ async fn a_server_error_answer_may_have_been_applied() {
 
 #[tokio::test]
 async fn a_client_error_answer_changed_nothing() {
-    const VALIDATION_ERROR: &str = "HTTP/1.1 400 Bad Request\r\n\
-        Content-Type: application/x-amz-json-1.0\r\n\
-        x-amzn-RequestId: TEST\r\n\
-        Content-Length: 86\r\n\r\n\
-        {\"__type\":\"com.amazon.coral.validate#ValidationException\",\"message\":\"One or more bad\"}";
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(serve(listener, Some(VALIDATION_ERROR)));
+    let endpoint = endpoint_answering(dynamodb_error(
+        "400 Bad Request",
+        "com.amazon.coral.validate#ValidationException",
+        "One or more parameter values were invalid",
+    ))
+    .await;
 
     let (error, outcome) = put_item_through(&endpoint).await;
 

@@ -34,12 +34,15 @@ use super::error::StoreError;
 use super::idempotency;
 use super::item::{self, client_key};
 use super::layout::{client_sk, org_pk};
+use super::listing::{self, ListPage};
 use super::outcome::{self, WriteOutcome};
 use super::search_index;
 use super::table::Table;
 use super::write::{self, Failure, WriteKind};
 use crate::domain::input::{ClientPatch, IdempotencyKey, NewClient};
+use crate::domain::list_query::ListQuery;
 use crate::domain::model::{Client, ClientId, ExpectedVersion, OrgId, Timestamp};
+use crate::domain::position::Position;
 
 /// The answer to a create: the client as created, and whether it is the
 /// replay of an earlier request with the same idempotency key.
@@ -54,7 +57,7 @@ pub struct Created {
 /// The clients of every organization, in one table.
 #[derive(Clone, Debug)]
 pub struct ClientStore {
-    pub(crate) table: Table,
+    table: Table,
     shards: Arc<counts::ShardPicker>,
 }
 
@@ -78,6 +81,18 @@ impl ClientStore {
     pub async fn get(&self, org: &OrgId, id: ClientId) -> Result<Option<Client>, StoreError> {
         let item = self.table.get_item(org_pk(org), client_sk(id)).await?;
         item.map(item::from_item).transpose()
+    }
+
+    /// A page of the organization's clients, sorted, filtered or searched
+    /// ([`listing::page`]). `after` (a decoded cursor) resumes after an
+    /// earlier page, in place of `query.offset`.
+    pub async fn list(
+        &self,
+        org: &OrgId,
+        query: &ListQuery,
+        after: Option<&Position>,
+    ) -> Result<ListPage, StoreError> {
+        listing::page(&self.table, org, query, after).await
     }
 
     /// The organization's counts (one strongly consistent `Query` of its shards).

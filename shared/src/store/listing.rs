@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use super::clients::ClientStore;
+use super::counts;
 use super::error::StoreError;
 use super::item::{self, client_key, Item};
 use super::layout::{
@@ -24,7 +24,7 @@ use super::layout::{
     BY_PHONE, BY_STATUS_CREATED, BY_STATUS_NAME, BY_STATUS_PHONE,
 };
 use super::search_index;
-use super::table::before_batch_round;
+use super::table::{before_batch_round, Table};
 use crate::domain::list_query::{ListQuery, SortField, SortOrder};
 use crate::domain::model::{Client, ClientId, OrgId, Status};
 use crate::domain::position::Position;
@@ -106,21 +106,27 @@ impl IndexRun {
     }
 }
 
-impl ClientStore {
-    /// A page of the organization's clients. `after` (a decoded cursor)
-    /// resumes after an earlier page, in place of `query.offset`.
-    pub async fn list(
-        &self,
-        org: &OrgId,
-        query: &ListQuery,
-        after: Option<&Position>,
-    ) -> Result<ListPage, StoreError> {
-        match &query.search {
-            None => self.list_by_index(org, query, after).await,
-            Some(term) => self.search(org, query, term, after).await,
-        }
+/// A page of the organization's clients in `table`. `after` (a decoded
+/// cursor) resumes after an earlier page, in place of `query.offset`.
+pub async fn page(
+    table: &Table,
+    org: &OrgId,
+    query: &ListQuery,
+    after: Option<&Position>,
+) -> Result<ListPage, StoreError> {
+    let listing = Listing { table };
+    match &query.search {
+        None => listing.list_by_index(org, query, after).await,
+        Some(term) => listing.search(org, query, term, after).await,
     }
+}
 
+/// The reads of one list request.
+struct Listing<'a> {
+    table: &'a Table,
+}
+
+impl Listing<'_> {
     /// A page walked from an index, each entry checked against the client
     /// as it is now: the indexes are eventually consistent (a write reaches
     /// them a moment after it commits), so an entry may name a client that
@@ -134,7 +140,7 @@ impl ClientStore {
         query: &ListQuery,
         after: Option<&Position>,
     ) -> Result<ListPage, StoreError> {
-        let counts = self.counts(org).await?;
+        let counts = counts::read(self.table, org).await?;
         let total = match query.status.single() {
             Some(status) => counts.of(status),
             None => counts.total(),
@@ -253,7 +259,7 @@ impl ClientStore {
         term: &SearchTerm,
         after: Option<&Position>,
     ) -> Result<ListPage, StoreError> {
-        let candidates = search_index::candidates(&self.table, org, term).await?;
+        let candidates = search_index::candidates(self.table, org, term).await?;
         let mut hits = Vec::new();
         for entry in self.fetch(org, &candidates, Some(&search_fields())).await? {
             let hit = SearchHit::from_item(&entry)?;

@@ -34,7 +34,7 @@ use dynamodb_proxy::{Proxy, ProxyConfig, Summary};
 use hyper::Method;
 use serde_json::json;
 use shared::domain::model::OrgId;
-use shared::store::keys::KeyStore;
+use shared::store::admin::keys::KeyAdmin;
 use shared::store::Table;
 
 use crate::api_process::LocalApi;
@@ -270,7 +270,7 @@ async fn run_level(
 
 /// `count` fresh organizations; an API key of each.
 async fn tenants(table: &Table, count: usize) -> Result<Vec<String>, String> {
-    let store = KeyStore::new(table.clone());
+    let store = KeyAdmin::new(table.clone());
     let mut keys = Vec::with_capacity(count);
     for _ in 0..count {
         let org: OrgId = format!("flood-{}", uuid::Uuid::now_v7().simple())

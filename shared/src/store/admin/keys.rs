@@ -1,6 +1,7 @@
 //! Making, listing and revoking API keys (`clients-admin`; the request path
 //! only looks keys up: [`crate::store::keys`]).
 
+use aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use crate::domain::api_key::NewApiKey;
@@ -37,6 +38,16 @@ impl KeyAdmin {
     /// The keys stored in `table`.
     pub fn new(table: Table) -> Self {
         Self { table }
+    }
+
+    /// A transaction with a fresh `ClientRequestToken`: the SDK's retries
+    /// of it (after an attempt timed out, say) are then one transaction, not
+    /// a conflict with itself.
+    fn transaction(&self) -> TransactWriteItemsFluentBuilder {
+        self.table
+            .client
+            .transact_write_items()
+            .client_request_token(uuid::Uuid::now_v7().to_string())
     }
 
     /// Creates a key for an organization; the returned key text is its only copy.
@@ -78,9 +89,7 @@ impl KeyAdmin {
                 )
                 .build())
         };
-        self.table
-            .client
-            .transact_write_items()
+        self.transaction()
             .transact_items(put(
                 serde_dynamo::to_item(lookup).map_err(StoreError::corrupt)?
             )?)
@@ -141,9 +150,7 @@ impl KeyAdmin {
                 )
                 .build())
         };
-        self.table
-            .client
-            .transact_write_items()
+        self.transaction()
             .transact_items(update(
                 key_lookup_pk(&listing.key_hash),
                 KEY_LOOKUP_SK.into(),
