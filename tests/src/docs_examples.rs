@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use crate::{repo_root, Tenant, TestApi};
+use crate::{index_settled, repo_root, Tenant, TestApi};
 
 const DOCS_BASE_URL: &str = "https://your-app.com/api/v1";
 const DOCS_KEY: &str = "ba_a1b2c3d4e5f6...";
@@ -159,7 +159,7 @@ pub async fn check_javascript_example(api: &TestApi, base_url: &str) {
     let tenant = api.tenant().await;
     api.create(&tenant, json!({"name": "Existing"})).await;
     // The example lists first: the client must be in the list's index by then.
-    crate::index_settled().await;
+    index_settled().await;
     let example = section(&docs_page(), "JavaScript / TypeScript", "Python");
     let code = format!(
         "{}\nconsole.log(JSON.stringify({{ status: response.status, createStatus: createRes.status, data, total, newClient }}));\n",
