@@ -34,7 +34,7 @@ use dynamodb_proxy::{Proxy, ProxyConfig, Summary};
 use hyper::Method;
 use serde_json::json;
 use shared::domain::model::OrgId;
-use shared::store::keys::KeyStore;
+use shared::store::admin::keys::KeyAdmin;
 use shared::store::Table;
 
 use crate::api_process::LocalApi;
@@ -270,7 +270,7 @@ async fn run_level(
 
 /// `count` fresh organizations; an API key of each.
 async fn tenants(table: &Table, count: usize) -> Result<Vec<String>, String> {
-    let store = KeyStore::new(table.clone());
+    let store = KeyAdmin::new(table.clone());
     let mut keys = Vec::with_capacity(count);
     for _ in 0..count {
         let org: OrgId = format!("flood-{}", uuid::Uuid::now_v7().simple())
@@ -709,7 +709,8 @@ pub fn flood_table(flood: &Flood) -> (String, Vec<String>) {
         }
         let creates = run.answers.len().max(1) as f64;
         notes.push(format!(
-            "{label}: DynamoDB calls answered while local-api waited {} ({:.1}/create: {})",
+            "{label}: DynamoDB calls answered while local-api waited {} ({:.1}/create: {}); \
+             InternalServerError injected {} before and {} after applying",
             run.proxy.forwarded_total(),
             run.proxy.forwarded_total() as f64 / creates,
             run.proxy
@@ -717,7 +718,9 @@ pub fn flood_table(flood: &Flood) -> (String, Vec<String>) {
                 .iter()
                 .map(|(op, n)| format!("{op} {n}"))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            run.proxy.server_errors_before_forwarding,
+            run.proxy.server_errors_after_forwarding,
         ));
     }
     if !notes.is_empty() {
