@@ -709,7 +709,8 @@ pub fn flood_table(flood: &Flood) -> (String, Vec<String>) {
         }
         let creates = run.answers.len().max(1) as f64;
         notes.push(format!(
-            "{label}: DynamoDB calls answered while local-api waited {} ({:.1}/create: {})",
+            "{label}: DynamoDB calls answered while local-api waited {} ({:.1}/create: {}); \
+             InternalServerError injected {} before and {} after applying",
             run.proxy.forwarded_total(),
             run.proxy.forwarded_total() as f64 / creates,
             run.proxy
@@ -717,7 +718,9 @@ pub fn flood_table(flood: &Flood) -> (String, Vec<String>) {
                 .iter()
                 .map(|(op, n)| format!("{op} {n}"))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            run.proxy.server_errors_before_forwarding,
+            run.proxy.server_errors_after_forwarding,
         ));
     }
     if !notes.is_empty() {
