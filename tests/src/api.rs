@@ -213,6 +213,20 @@ impl TestApi {
         Self::with_dynamodb(dynamodb().await, &config).await
     }
 
+    /// The API through a DynamoDB-faithful proxy of the caller's own,
+    /// started with `proxy` (in front of DynamoDB Local), with `config`.
+    pub async fn through_proxy(
+        proxy: dynamodb_proxy::ProxyConfig,
+        config: &Config,
+    ) -> (dynamodb_proxy::Proxy, Self) {
+        let proxy = dynamodb_proxy::Proxy::start(proxy)
+            .await
+            .expect("start the proxy");
+        let client = shared::store::connect_to(Some(&proxy.endpoint())).await;
+        let api = Self::with_dynamodb(client, config).await;
+        (proxy, api)
+    }
+
     /// The API on `client` (e.g. one that goes through a proxy) with
     /// `config`; creates the configured table if it is missing.
     pub async fn with_dynamodb(client: aws_sdk_dynamodb::Client, config: &Config) -> Self {

@@ -28,10 +28,7 @@ async fn api_with_lagging_indexes() -> (Proxy, TestApi) {
         index_lag: Some(LAG),
         ..ProxyConfig::transparent(dynamodb_local_endpoint())
     };
-    let proxy = Proxy::start(config).await.expect("start the proxy");
-    let client = shared::store::connect_to(Some(&proxy.endpoint())).await;
-    let api = TestApi::with_dynamodb(client, &Config::for_table(TEST_TABLE)).await;
-    (proxy, api)
+    TestApi::through_proxy(config, &Config::for_table(TEST_TABLE)).await
 }
 
 /// Waits until every write so far has reached the indexes.

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use dynamodb_proxy::{Fault, Proxy, ProxyConfig};
+use dynamodb_proxy::{Fault, ProxyConfig};
 use integration_tests::{dynamodb_local_endpoint, LocalServer, TestApi, TestRequest, TEST_TABLE};
 use lambda_http::http::Method;
 use local_api::Containers;
@@ -18,12 +18,10 @@ use shared::App;
 async fn a_request_that_finds_no_free_container_is_refused_at_once_and_changes_nothing() {
     // One container, kept busy by a create whose every attempt's answer
     // the proxy holds for 3 s (about 5 s in all, the SDK's operation timeout).
-    let proxy = Proxy::start(ProxyConfig::transparent(dynamodb_local_endpoint()))
-        .await
-        .expect("start the proxy");
-    let client = shared::store::connect_to(Some(&proxy.endpoint())).await;
     let config = Config::for_table(TEST_TABLE);
-    let api = TestApi::with_dynamodb(client.clone(), &config).await;
+    let (proxy, api) =
+        TestApi::through_proxy(ProxyConfig::transparent(dynamodb_local_endpoint()), &config).await;
+    let client = api.table.client.clone();
     let tenant = api.tenant().await;
     let wait = Duration::from_millis(200);
     let server = LocalServer::start(Containers::new(1, wait, || {

@@ -31,10 +31,7 @@ const NOTHING_CHANGED: &str = "nothing was changed";
 async fn api_through_proxy(adjust: impl FnOnce(&mut ProxyConfig)) -> (Proxy, TestApi) {
     let mut config = ProxyConfig::transparent(dynamodb_local_endpoint());
     adjust(&mut config);
-    let proxy = Proxy::start(config).await.expect("start the proxy");
-    let client = shared::store::connect_to(Some(&proxy.endpoint())).await;
-    let api = TestApi::with_dynamodb(client, &Config::for_table(TEST_TABLE)).await;
-    (proxy, api)
+    TestApi::through_proxy(config, &Config::for_table(TEST_TABLE)).await
 }
 
 /// Every attempt of the next transaction (the SDK makes at most 3) is
@@ -173,15 +170,12 @@ async fn a_write_throttled_on_every_attempt_says_nothing_was_changed() {
 
 #[tokio::test]
 async fn a_write_that_cannot_reach_dynamodb_at_all_says_nothing_was_changed() {
-    let proxy = Proxy::start(ProxyConfig::transparent(dynamodb_local_endpoint()))
-        .await
-        .expect("start the proxy");
-    let client = shared::store::connect_to(Some(&proxy.endpoint())).await;
     let config = Config {
         key_cache_ttl: Duration::from_secs(60),
         ..Config::for_table(TEST_TABLE)
     };
-    let api = TestApi::with_dynamodb(client, &config).await;
+    let (proxy, api) =
+        TestApi::through_proxy(ProxyConfig::transparent(dynamodb_local_endpoint()), &config).await;
     let tenant = api.tenant().await;
     assert_eq!(
         api.list(&tenant, "").await["total"],
