@@ -9,6 +9,9 @@
 //! - [`api_key`]: the API key format, generation and hashing.
 //! - [`validation`]: the field errors every validation reports.
 //! - [`digest`]: SHA-256 hex digests (key hashes, fingerprints, cursor checksums).
+//! - [`plan`]: plans, their limits and per-organization overrides.
+//! - [`share`]: one container's slice of an organization's budget and the
+//!   token buckets that spend it (the rate limiter's arithmetic).
 //!
 //! Nothing here knows about DynamoDB or HTTP.
 
@@ -18,6 +21,8 @@ pub mod fields;
 pub mod input;
 pub mod list_query;
 pub mod model;
+pub mod plan;
 pub mod position;
 pub mod search;
+pub mod share;
 pub mod validation;

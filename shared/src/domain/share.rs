@@ -1,0 +1,669 @@
+//! One container's slice of an organization's budget, and the token
+//! buckets that spend it: pure arithmetic on the time it is given, so that
+//! every rule here is tested without a clock or a table.
+//!
+//! The budget of an organization is counted in epochs of
+//! [`EPOCH_SECONDS`] by the wall clock: each epoch has a pool of
+//! `rate × EPOCH_SECONDS` tokens for each [`Budget`] (requests, read units,
+//! write units). A container takes a slice of each pool with one atomic
+//! `ADD` on the organization's lease item ([`Ask`] → [`Answer`]): its grant
+//! is what was left of the pool before its `ADD`, up to what it asked, so
+//! the grants of one epoch never add up to more than the pool, whatever the
+//! number of containers and however they interleave. It then spends its
+//! slice through a token bucket: part at once (its share of the burst),
+//! the rest paced evenly to the epoch's end. Unused tokens lapse with the
+//! epoch; the next ask is sized to what the container saw coming.
+//!
+//! - A request is admitted with one request token and no unit debt; the
+//!   units it consumed are charged afterwards ([`Share::settle`]), so an
+//!   expensive request drives the unit buckets into debt and the
+//!   requests after it wait until the debt is paid from later grants.
+//! - A container with no history asks for [`COLD_FRACTION`] of the pool
+//!   (pro rata of the epoch left); one that runs dry while the pool had
+//!   tokens left at its last look tops up, at most every [`TOPUP_INTERVAL`].
+//! - A lease that fails ([`Share::fail`]) leaves a container with its
+//!   grant for the epoch, or with a fallback of at most the cold slice when
+//!   it has none: the limiter fails open, by a bounded amount.
+
+use std::time::{Duration, Instant};
+
+use super::plan::Limits;
+
+/// The length of an epoch, the lifetime of every grant.
+pub const EPOCH_SECONDS: u64 = 10;
+/// What a container with no history asks, as a fraction of the pool.
+pub const COLD_FRACTION: f64 = 0.125;
+/// How much more than it saw coming a container asks.
+pub const HEADROOM: f64 = 1.25;
+/// The shortest time between two leases of one container for one
+/// organization within an epoch (top-ups).
+pub const TOPUP_INTERVAL: Duration = Duration::from_secs(1);
+/// Seconds of its unit rate a container may save up.
+pub const UNIT_BURST_SECONDS: f64 = 2.0;
+
+const EPOCH: f64 = EPOCH_SECONDS as f64;
+
+/// The budgets of an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// Requests.
+    Requests,
+    /// DynamoDB read capacity units.
+    ReadUnits,
+    /// DynamoDB write capacity units.
+    WriteUnits,
+}
+
+impl Budget {
+    /// Every budget, in the order of the arrays of this module.
+    pub const ALL: [Budget; 3] = [Self::Requests, Self::ReadUnits, Self::WriteUnits];
+
+    /// Its name in the `RateLimit` header fields and the docs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Requests => "requests",
+            Self::ReadUnits => "read-units",
+            Self::WriteUnits => "write-units",
+        }
+    }
+
+    /// Its rate per second under `limits`.
+    pub fn rate(self, limits: &Limits) -> f64 {
+        f64::from(match self {
+            Self::Requests => limits.requests_per_second,
+            Self::ReadUnits => limits.read_units_per_second,
+            Self::WriteUnits => limits.write_units_per_second,
+        })
+    }
+
+    /// The most of it the whole organization may hold at once: the burst
+    /// for requests, [`UNIT_BURST_SECONDS`] of the rate for units.
+    pub fn quota(self, limits: &Limits) -> f64 {
+        match self {
+            Self::Requests => f64::from(limits.burst),
+            _ => self.rate(limits) * UNIT_BURST_SECONDS,
+        }
+    }
+
+    /// The pool of one epoch.
+    pub fn pool(self, limits: &Limits) -> f64 {
+        self.rate(limits) * EPOCH
+    }
+}
+
+/// The time as the limiter sees it: the monotonic clock paces the buckets,
+/// the wall clock (Unix seconds) names the epoch.
+#[derive(Debug, Clone, Copy)]
+pub struct Now {
+    /// The container's monotonic clock.
+    pub instant: Instant,
+    /// The container's wall clock, in Unix seconds.
+    pub unix: f64,
+}
+
+/// The epoch a wall-clock time falls in.
+pub fn epoch_of(unix: f64) -> u64 {
+    (unix.max(0.0) / EPOCH) as u64
+}
+
+/// Seconds from `unix` to the end of `epoch` (at least 0.1).
+fn left_in(epoch: u64, unix: f64) -> f64 {
+    ((epoch + 1) as f64 * EPOCH - unix).clamp(0.1, EPOCH)
+}
+
+/// What a container asks the pool of `epoch` for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ask {
+    /// The epoch.
+    pub epoch: u64,
+    /// Tokens of each budget ([`Budget::ALL`] order).
+    pub tokens: [f64; 3],
+    /// Whether it adds to a grant of this epoch (else it starts one).
+    pub top_up: bool,
+}
+
+/// The lease item's answer to an [`Ask`]: the limits in force and, for each
+/// budget, the tokens of the epoch taken so far, this ask included.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Answer {
+    /// The organization's limits (plan and overrides).
+    pub limits: Limits,
+    /// Tokens of the epoch's pools taken, after this ask.
+    pub taken: [f64; 3],
+}
+
+impl Answer {
+    /// What the pools grant the ask: what was left before it, up to what it asked.
+    pub fn grants(&self, ask: &Ask) -> [f64; 3] {
+        Budget::ALL.map(|budget| {
+            let i = budget as usize;
+            let before = self.taken[i] - ask.tokens[i];
+            (budget.pool(&self.limits) - before).clamp(0.0, ask.tokens[i])
+        })
+    }
+}
+
+/// A token bucket with a debt: `balance` may go below zero.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    balance: f64,
+    /// Tokens per second.
+    rate: f64,
+    capacity: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn empty(at: Instant) -> Self {
+        Self {
+            balance: 0.0,
+            rate: 0.0,
+            capacity: 0.0,
+            at,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.at = now;
+        if self.balance < self.capacity {
+            self.balance = (self.balance + self.rate * elapsed).min(self.capacity);
+        }
+    }
+}
+
+/// Whether a request may go on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Decision {
+    /// Yes: one request token was taken.
+    Admitted,
+    /// No: it would be admitted in about this long.
+    Refused {
+        /// The estimated wait, in whole seconds (at least one: `Retry-After`'s unit).
+        retry_after: Duration,
+        /// The budget that refused it.
+        budget: Budget,
+    },
+}
+
+/// What the `RateLimit` field reports for one budget.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Standing {
+    /// The budget.
+    pub budget: Budget,
+    /// The organization's quota ([`Budget::quota`]) and its window in
+    /// seconds (quota / rate).
+    pub quota: f64,
+    /// The window the quota refills in, in seconds.
+    pub window: f64,
+    /// What is left of the quota: this container's balance scaled by its
+    /// share of the pool (an estimate for the whole organization).
+    pub remaining: f64,
+    /// Seconds until the quota is whole again.
+    pub reset: f64,
+}
+
+/// One organization's slice in one container.
+#[derive(Debug, Clone)]
+pub struct Share {
+    limits: Limits,
+    epoch: Option<u64>,
+    buckets: [Bucket; 3],
+    granted: [f64; 3],
+    left: [f64; 3],
+    arrivals: f64,
+    consumed: [f64; 3],
+    since: Instant,
+    last_lease: Option<Instant>,
+    fallback: bool,
+}
+
+impl Share {
+    /// A share with no grant yet; `limits` (the default plan's) size the
+    /// first ask until the lease item tells the organization's own.
+    pub fn new(limits: Limits, now: Now) -> Self {
+        Self {
+            limits,
+            epoch: None,
+            buckets: [Bucket::empty(now.instant); 3],
+            granted: [0.0; 3],
+            left: [0.0; 3],
+            arrivals: 0.0,
+            consumed: [0.0; 3],
+            since: now.instant,
+            last_lease: None,
+            fallback: false,
+        }
+    }
+
+    /// The limits in force, as the last lease answered them.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Whether the share runs on a fallback grant (its lease failed).
+    pub fn on_fallback(&self) -> bool {
+        self.fallback
+    }
+
+    /// The lease this container must take before deciding on a request
+    /// now: a new grant when its epoch is over (or it has none), a top-up
+    /// when the request would be refused, the pool had tokens left at the
+    /// last look and the last lease is [`TOPUP_INTERVAL`] old; else none.
+    pub fn lease_needed(&mut self, now: Now) -> Option<Ask> {
+        let epoch = epoch_of(now.unix);
+        if self.epoch.is_none_or(|held| held < epoch) {
+            return Some(self.ask(now, epoch, false));
+        }
+        if self.fallback {
+            return None;
+        }
+        let recent = self
+            .last_lease
+            .is_some_and(|at| now.instant.saturating_duration_since(at) < TOPUP_INTERVAL);
+        let short: Vec<Budget> = self.short(now.instant);
+        let can_grow = !short.is_empty() && short.iter().all(|b| self.left[*b as usize] > 0.0);
+        (can_grow && !recent).then(|| self.ask(now, self.epoch.unwrap_or(epoch), true))
+    }
+
+    /// The budgets that would refuse a request now.
+    fn short(&mut self, now: Instant) -> Vec<Budget> {
+        Budget::ALL
+            .into_iter()
+            .filter(|budget| {
+                let bucket = &mut self.buckets[*budget as usize];
+                bucket.refill(now);
+                match budget {
+                    Budget::Requests => bucket.balance < 1.0,
+                    _ => bucket.balance < 0.0,
+                }
+            })
+            .collect()
+    }
+
+    fn ask(&mut self, now: Now, epoch: u64, top_up: bool) -> Ask {
+        let rest = left_in(epoch, now.unix);
+        let elapsed = now
+            .instant
+            .saturating_duration_since(self.since)
+            .as_secs_f64();
+        let observed = if top_up {
+            let seconds = elapsed.max(0.5);
+            let mut rates = self.consumed.map(|units| units / seconds);
+            rates[0] = self.arrivals / seconds;
+            Some(rates)
+        } else if self.epoch.is_some_and(|held| held + 1 == epoch) && elapsed >= 1.0 {
+            let mut rates = self.consumed.map(|units| units / elapsed);
+            rates[0] = self.arrivals / elapsed;
+            Some(rates)
+        } else {
+            None
+        };
+        let tokens = Budget::ALL.map(|budget| {
+            let i = budget as usize;
+            let pool = budget.pool(&self.limits);
+            let cold = pool / EPOCH * COLD_FRACTION;
+            let floor = match budget {
+                Budget::Requests => 1.0,
+                _ => cold * rest / 4.0,
+            };
+            let rate = observed.map_or(cold, |rates| rates[i]);
+            let bucket = &self.buckets[i];
+            let wanted = rate * rest * HEADROOM;
+            let asked = if top_up {
+                wanted - bucket.balance.max(0.0) - bucket.rate * rest
+            } else {
+                wanted + (-bucket.balance).max(0.0)
+            };
+            asked.max(floor).min(pool).ceil()
+        });
+        Ask {
+            epoch,
+            tokens,
+            top_up,
+        }
+    }
+
+    /// Takes the lease's grant.
+    pub fn apply(&mut self, ask: &Ask, answer: &Answer, now: Now) {
+        self.limits = answer.limits;
+        let grants = answer.grants(ask);
+        self.grant(ask, grants, now);
+        for budget in Budget::ALL {
+            let i = budget as usize;
+            self.left[i] = (budget.pool(&self.limits) - answer.taken[i]).max(0.0);
+        }
+        self.fallback = false;
+    }
+
+    /// The lease failed (throttled, refused or unreachable): a top-up
+    /// changes nothing; without a grant for the epoch, the container
+    /// grants itself its ask up to the cold slice, for this epoch only.
+    pub fn fail(&mut self, ask: &Ask, now: Now) {
+        if ask.top_up {
+            self.last_lease = Some(now.instant);
+            return;
+        }
+        let rest = left_in(ask.epoch, now.unix);
+        let grants = Budget::ALL.map(|budget| {
+            let cold = budget.pool(&self.limits) * COLD_FRACTION * rest / EPOCH;
+            ask.tokens[budget as usize].min(cold.max(1.0))
+        });
+        self.grant(ask, grants, now);
+        self.left = [0.0; 3];
+        self.fallback = true;
+    }
+
+    fn grant(&mut self, ask: &Ask, grants: [f64; 3], now: Now) {
+        let rest = left_in(ask.epoch, now.unix);
+        if !ask.top_up {
+            self.epoch = Some(ask.epoch);
+            self.granted = [0.0; 3];
+            self.arrivals = 0.0;
+            self.consumed = [0.0; 3];
+            self.since = now.instant;
+        }
+        for budget in Budget::ALL {
+            let i = budget as usize;
+            let pool = budget.pool(&self.limits).max(1.0);
+            let bucket = &mut self.buckets[i];
+            bucket.refill(now.instant);
+            if !ask.top_up {
+                bucket.rate = 0.0;
+            }
+            self.granted[i] += grants[i];
+            bucket.capacity = (budget.quota(&self.limits) * self.granted[i] / pool).max(1.0);
+            let at_once = if bucket.balance >= 0.0 {
+                grants[i].min((bucket.capacity - bucket.balance).max(0.0))
+            } else {
+                0.0
+            };
+            bucket.balance += at_once;
+            bucket.rate += (grants[i] - at_once) / rest;
+        }
+        self.last_lease = Some(now.instant);
+    }
+
+    /// Decides on a request now: admitted with one request token if no
+    /// budget is short, else refused with the wait.
+    pub fn admit(&mut self, now: Now) -> Decision {
+        self.arrivals += 1.0;
+        let short = self.short(now.instant);
+        let Some(budget) = short.first().copied() else {
+            self.buckets[Budget::Requests as usize].balance -= 1.0;
+            return Decision::Admitted;
+        };
+        let wait = short
+            .iter()
+            .map(|budget| self.wait(*budget, now))
+            .fold(0.0, f64::max);
+        Decision::Refused {
+            retry_after: Duration::from_secs(wait.ceil().max(1.0) as u64),
+            budget,
+        }
+    }
+
+    /// Seconds until `budget` would admit a request: at this container's
+    /// rate if that comes within the epoch, else the epoch's end plus the
+    /// time the whole organization's rate takes to pay what is missing.
+    fn wait(&self, budget: Budget, now: Now) -> f64 {
+        let bucket = &self.buckets[budget as usize];
+        let missing = match budget {
+            Budget::Requests => 1.0 - bucket.balance,
+            _ => -bucket.balance,
+        }
+        .max(0.0);
+        let rest = self.epoch.map_or(0.0, |epoch| left_in(epoch, now.unix));
+        if bucket.rate > 0.0 && missing / bucket.rate <= rest {
+            missing / bucket.rate
+        } else {
+            let rate = budget.rate(&self.limits).max(1e-9);
+            rest + (missing - bucket.rate * rest).max(0.0) / rate
+        }
+    }
+
+    /// Charges the units a request consumed.
+    pub fn settle(&mut self, read_units: f64, write_units: f64, now: Now) {
+        for (budget, units) in [
+            (Budget::ReadUnits, read_units),
+            (Budget::WriteUnits, write_units),
+        ] {
+            let i = budget as usize;
+            self.buckets[i].refill(now.instant);
+            self.buckets[i].balance -= units;
+            self.consumed[i] += units;
+        }
+    }
+
+    /// What is left of each budget, for the `RateLimit` field.
+    pub fn standings(&mut self, now: Now) -> [Standing; 3] {
+        Budget::ALL.map(|budget| {
+            let i = budget as usize;
+            let quota = budget.quota(&self.limits);
+            let rate = budget.rate(&self.limits).max(1e-9);
+            let bucket = &mut self.buckets[i];
+            bucket.refill(now.instant);
+            let pool = budget.pool(&self.limits);
+            let remaining = if self.granted[i] > 0.0 {
+                (bucket.balance * pool / self.granted[i]).clamp(0.0, quota)
+            } else {
+                0.0
+            };
+            Standing {
+                budget,
+                quota,
+                window: quota / rate,
+                remaining,
+                reset: (quota - remaining) / rate,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::plan::PlanName;
+
+    /// A clock that starts at the beginning of epoch 1000 and moves on demand.
+    struct Clock {
+        start: Instant,
+        offset: f64,
+    }
+
+    impl Clock {
+        fn new() -> Self {
+            Self {
+                start: Instant::now(),
+                offset: 0.0,
+            }
+        }
+        fn now(&self) -> Now {
+            Now {
+                instant: self.start + Duration::from_secs_f64(self.offset),
+                unix: 1000.0 * EPOCH + self.offset,
+            }
+        }
+        fn advance(&mut self, seconds: f64) {
+            self.offset += seconds;
+        }
+    }
+
+    /// A pool shared by several shares, as the lease item's `ADD` is.
+    struct Pool {
+        limits: Limits,
+        taken: std::collections::HashMap<u64, [f64; 3]>,
+    }
+
+    impl Pool {
+        fn new(limits: Limits) -> Self {
+            Self {
+                limits,
+                taken: Default::default(),
+            }
+        }
+        fn lease(&mut self, share: &mut Share, now: Now) {
+            if let Some(ask) = share.lease_needed(now) {
+                let taken = self.taken.entry(ask.epoch).or_default();
+                for i in 0..3 {
+                    taken[i] += ask.tokens[i];
+                }
+                let answer = Answer {
+                    limits: self.limits,
+                    taken: *taken,
+                };
+                share.apply(&ask, &answer, now);
+            }
+        }
+    }
+
+    fn standard() -> Limits {
+        PlanName::Standard.limits()
+    }
+
+    #[test]
+    fn grants_never_exceed_the_pool_however_the_asks_interleave() {
+        let limits = standard();
+        let ask = |tokens: f64| Ask {
+            epoch: 1,
+            tokens: [tokens, 0.0, 0.0],
+            top_up: false,
+        };
+        let mut taken = 0.0;
+        let mut granted = 0.0;
+        for tokens in [400.0, 400.0, 400.0, 50.0] {
+            taken += tokens;
+            let answer = Answer {
+                limits,
+                taken: [taken, 0.0, 0.0],
+            };
+            granted += answer.grants(&ask(tokens))[0];
+        }
+
+        assert_eq!(granted, 1000.0);
+    }
+
+    #[test]
+    fn eight_containers_flooding_at_ten_times_the_rate_get_the_rate_together() {
+        let limits = standard();
+        let mut clock = Clock::new();
+        let mut pool = Pool::new(limits);
+        let mut shares: Vec<Share> = (0..8).map(|_| Share::new(limits, clock.now())).collect();
+        let mut admitted = 0u32;
+        let mut refused = 0u32;
+
+        // 1,000 requests/s for 30 s, round robin over the containers.
+        for n in 0..30_000 {
+            clock.advance(0.001);
+            let share = &mut shares[n % 8];
+            pool.lease(share, clock.now());
+            match share.admit(clock.now()) {
+                Decision::Admitted => admitted += 1,
+                Decision::Refused { retry_after, .. } => {
+                    refused += 1;
+                    assert!(retry_after >= Duration::from_secs(1));
+                }
+            }
+        }
+
+        let rate = f64::from(admitted) / 30.0;
+        assert!((90.0..=101.0).contains(&rate), "{rate} admitted/s");
+        assert_eq!(admitted + refused, 30_000);
+    }
+
+    #[test]
+    fn a_lone_container_reaches_the_whole_rate_by_topping_up() {
+        let limits = standard();
+        let mut clock = Clock::new();
+        let mut pool = Pool::new(limits);
+        let mut share = Share::new(limits, clock.now());
+        let mut admitted = 0;
+
+        for _ in 0..20_000 {
+            clock.advance(0.001);
+            pool.lease(&mut share, clock.now());
+            if share.admit(clock.now()) == Decision::Admitted {
+                admitted += 1;
+            }
+        }
+
+        let rate = f64::from(admitted) / 20.0;
+        assert!((85.0..=101.0).contains(&rate), "{rate} admitted/s");
+    }
+
+    #[test]
+    fn an_expensive_request_puts_the_units_in_debt_and_refuses_until_it_is_paid() {
+        let limits = standard();
+        let mut clock = Clock::new();
+        let mut pool = Pool::new(limits);
+        let mut share = Share::new(limits, clock.now());
+        pool.lease(&mut share, clock.now());
+
+        assert_eq!(share.admit(clock.now()), Decision::Admitted);
+        share.settle(5_000.0, 0.0, clock.now());
+        clock.advance(0.01);
+        pool.lease(&mut share, clock.now());
+        let refused = share.admit(clock.now());
+
+        let Decision::Refused {
+            retry_after,
+            budget,
+        } = refused
+        else {
+            panic!("admitted in debt: {refused:?}");
+        };
+        assert_eq!(budget, Budget::ReadUnits);
+        // 5,000 units at the organization's 1,000 units/s: seconds, not minutes.
+        assert!(retry_after >= Duration::from_secs(2), "{retry_after:?}");
+        assert!(retry_after <= Duration::from_secs(20), "{retry_after:?}");
+    }
+
+    #[test]
+    fn a_failed_lease_falls_back_to_the_cold_slice_for_the_epoch() {
+        let limits = standard();
+        let clock = Clock::new();
+        let mut share = Share::new(limits, clock.now());
+        let ask = share.lease_needed(clock.now()).unwrap();
+
+        share.fail(&ask, clock.now());
+        let mut admitted = 0;
+        while share.admit(clock.now()) == Decision::Admitted {
+            admitted += 1;
+        }
+
+        assert!(share.on_fallback());
+        assert!(admitted >= 1);
+        assert!(f64::from(admitted) <= 1000.0 * COLD_FRACTION, "{admitted}");
+        assert_eq!(share.lease_needed(clock.now()), None);
+    }
+
+    #[test]
+    fn a_new_epoch_needs_a_new_lease_and_the_old_grant_lapses() {
+        let limits = standard();
+        let mut clock = Clock::new();
+        let mut pool = Pool::new(limits);
+        let mut share = Share::new(limits, clock.now());
+        pool.lease(&mut share, clock.now());
+
+        clock.advance(EPOCH + 0.5);
+        let ask = share.lease_needed(clock.now()).unwrap();
+
+        assert_eq!(ask.epoch, 1001);
+        assert!(!ask.top_up);
+    }
+
+    #[test]
+    fn standings_scale_this_containers_balance_to_the_organization() {
+        let limits = standard();
+        let clock = Clock::new();
+        let mut pool = Pool::new(limits);
+        let mut share = Share::new(limits, clock.now());
+        pool.lease(&mut share, clock.now());
+
+        let [requests, ..] = share.standings(clock.now());
+
+        assert_eq!(requests.quota, 200.0);
+        assert_eq!(requests.window, 2.0);
+        assert!(requests.remaining > 0.0 && requests.remaining <= 200.0);
+    }
+}
