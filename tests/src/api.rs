@@ -261,13 +261,11 @@ impl TestApi {
     }
 
     /// Sends a request as API Gateway would ([`TestRequest::gateway_event`])
-    /// and returns the handler's answer.
+    /// and returns the handler's answer, observed as the Lambda wiring
+    /// observes it (its closing log line, and the rate limiter's charge and
+    /// `RateLimit` fields).
     pub async fn send(&self, request: TestRequest) -> TestResponse {
-        let (function, event) = request.gateway_event();
-        let lambda_request =
-            lambda_http::request::from_str(&event.to_string()).expect("a valid gateway event");
-        let response = local_api::invoke(&self.app, function, lambda_request).await;
-        TestResponse::from_lambda(response)
+        send_to(&self.app, request).await
     }
 
     pub async fn get(&self, tenant: &Tenant, uri: &str) -> TestResponse {
@@ -363,6 +361,20 @@ impl TestApi {
             .expect("delete the clients' search index entries");
         index_settled().await;
     }
+}
+
+/// Sends a request to `app` (one container) as [`TestApi::send`] does.
+pub async fn send_to(app: &App, request: TestRequest) -> TestResponse {
+    let (function, event) = request.gateway_event();
+    let lambda_request =
+        lambda_http::request::from_str(&event.to_string()).expect("a valid gateway event");
+    let response = app
+        .observer
+        .serve(lambda_request, |request| {
+            local_api::invoke(app, function, request)
+        })
+        .await;
+    TestResponse::from_lambda(response)
 }
 
 /// A request to send through [`TestApi::send`].

@@ -16,7 +16,8 @@
 //! Also here, for every test file: [`repo_root`] ([`paths`]), the event
 //! fixtures' placeholders ([`fixtures`]), the crates' module graphs for the
 //! layering test ([`module_graph`]), the docs page's examples
-//! ([`docs_examples`]), [`client_uri`], [`ids`],
+//! ([`docs_examples`]), the rate limit tests' plans, containers and
+//! floods ([`limits`]), [`client_uri`], [`ids`],
 //! [`expected_order`] and
 //! [`join_all`]. The function binaries run through the `lambda-harness`
 //! crate (under AWS's Runtime Interface Emulator: `tests/tests/lambda_runtime.rs`).
@@ -25,6 +26,7 @@ pub mod api;
 pub mod docs_examples;
 pub mod emf;
 pub mod fixtures;
+pub mod limits;
 pub mod module_graph;
 pub mod paths;
 

@@ -139,7 +139,9 @@ impl OrgPlan {
         Limits {
             requests_per_second,
             burst: o.burst.unwrap_or(base.burst).max(requests_per_second),
-            read_units_per_second: o.read_units_per_second.unwrap_or(base.read_units_per_second),
+            read_units_per_second: o
+                .read_units_per_second
+                .unwrap_or(base.read_units_per_second),
             write_units_per_second: o
                 .write_units_per_second
                 .unwrap_or(base.write_units_per_second),
@@ -176,10 +178,7 @@ mod tests {
             },
         };
 
-        assert_eq!(
-            none.limits(PlanName::Standard),
-            PlanName::Standard.limits()
-        );
+        assert_eq!(none.limits(PlanName::Standard), PlanName::Standard.limits());
         assert_eq!(
             tight.limits(PlanName::Enterprise),
             Limits {

@@ -18,6 +18,9 @@
 //!   units it consumed are charged afterwards ([`Share::settle`]), so an
 //!   expensive request drives the unit buckets into debt and the
 //!   requests after it wait until the debt is paid from later grants.
+//! - A container's first lease for an organization asks for nothing: it
+//!   learns the organization's limits (its plan and overrides), so that
+//!   its first real ask is sized to them, not to the default plan's.
 //! - A container with no history asks for [`COLD_FRACTION`] of the pool
 //!   (pro rata of the epoch left); one that runs dry while the pool had
 //!   tokens left at its last look tops up, at most every [`TOPUP_INTERVAL`].
@@ -216,6 +219,7 @@ pub struct Share {
     since: Instant,
     last_lease: Option<Instant>,
     fallback: bool,
+    known: bool,
 }
 
 impl Share {
@@ -233,6 +237,7 @@ impl Share {
             since: now.instant,
             last_lease: None,
             fallback: false,
+            known: false,
         }
     }
 
@@ -252,6 +257,14 @@ impl Share {
     /// last look and the last lease is [`TOPUP_INTERVAL`] old; else none.
     pub fn lease_needed(&mut self, now: Now) -> Option<Ask> {
         let epoch = epoch_of(now.unix);
+        if !self.known {
+            // First, learn the organization's limits: an ask of nothing.
+            return Some(Ask {
+                epoch,
+                tokens: [0.0; 3],
+                top_up: true,
+            });
+        }
         if self.epoch.is_none_or(|held| held < epoch) {
             return Some(self.ask(now, epoch, false));
         }
@@ -315,7 +328,12 @@ impl Share {
             } else {
                 wanted + (-bucket.balance).max(0.0)
             };
-            asked.max(floor).min(pool).ceil()
+            // Never more than the organization's rate to the epoch's end:
+            // paced, one container alone never goes past the rate.
+            asked
+                .max(floor)
+                .min(budget.rate(&self.limits) * rest)
+                .ceil()
         });
         Ask {
             epoch,
@@ -324,22 +342,55 @@ impl Share {
         }
     }
 
-    /// Takes the lease's grant.
-    pub fn apply(&mut self, ask: &Ask, answer: &Answer, now: Now) {
+    /// Takes the lease's grant. When the ask was sized with other limits
+    /// than the organization's (a container's first lease sizes it with
+    /// the default plan's), the share keeps only what it would have asked
+    /// under the organization's own, and answers what it gives back: the
+    /// rest of its ask, to be `ADD`ed back to the pool (negative tokens),
+    /// so that the other containers of the organization find it there.
+    pub fn apply(&mut self, ask: &Ask, answer: &Answer, now: Now) -> Option<Ask> {
+        if !self.known {
+            // The probe: the limits, and what the pools have left.
+            self.known = true;
+            self.limits = answer.limits;
+            return None;
+        }
+        let sized_with = self.limits;
         self.limits = answer.limits;
-        let grants = answer.grants(ask);
+        let mut grants = answer.grants(ask);
+        let mut back = None;
+        if sized_with != answer.limits {
+            let proper = self.ask(now, ask.epoch, ask.top_up).tokens;
+            let kept = std::array::from_fn(|i| grants[i].min(proper[i]));
+            if kept != grants {
+                back = Some(Ask {
+                    epoch: ask.epoch,
+                    tokens: std::array::from_fn(|i| kept[i] - ask.tokens[i]),
+                    top_up: true,
+                });
+            }
+            grants = kept;
+        }
         self.grant(ask, grants, now);
         for budget in Budget::ALL {
             let i = budget as usize;
-            self.left[i] = (budget.pool(&self.limits) - answer.taken[i]).max(0.0);
+            let returned = back.map_or(0.0, |back| back.tokens[i]);
+            self.left[i] = (budget.pool(&self.limits) - answer.taken[i] - returned).max(0.0);
         }
         self.fallback = false;
+        back
     }
 
     /// The lease failed (throttled, refused or unreachable): a top-up
     /// changes nothing; without a grant for the epoch, the container
     /// grants itself its ask up to the cold slice, for this epoch only.
     pub fn fail(&mut self, ask: &Ask, now: Now) {
+        if !self.known {
+            // The probe failed: fall back under the default plan's limits.
+            self.known = true;
+            let fresh = self.ask(now, ask.epoch, false);
+            return self.fail(&fresh, now);
+        }
         if ask.top_up {
             self.last_lease = Some(now.instant);
             return;
@@ -373,6 +424,8 @@ impl Share {
             }
             self.granted[i] += grants[i];
             bucket.capacity = (budget.quota(&self.limits) * self.granted[i] / pool).max(1.0);
+            // What is carried from an earlier grant never exceeds this one's burst.
+            bucket.balance = bucket.balance.min(bucket.capacity);
             let at_once = if bucket.balance >= 0.0 {
                 grants[i].min((bucket.capacity - bucket.balance).max(0.0))
             } else {
@@ -444,7 +497,7 @@ impl Share {
             let bucket = &mut self.buckets[i];
             bucket.refill(now.instant);
             let pool = budget.pool(&self.limits);
-            let remaining = if self.granted[i] > 0.0 {
+            let remaining = if self.granted[i] > 0.0 && bucket.balance >= 1.0 {
                 (bucket.balance * pool / self.granted[i]).clamp(0.0, quota)
             } else {
                 0.0
@@ -502,17 +555,28 @@ mod tests {
                 taken: Default::default(),
             }
         }
+        /// Leases as the limiter does: at most twice (a first lease learns the limits).
         fn lease(&mut self, share: &mut Share, now: Now) {
+            for _ in 0..2 {
+                self.lease_once(share, now);
+            }
+        }
+
+        fn lease_once(&mut self, share: &mut Share, now: Now) {
             if let Some(ask) = share.lease_needed(now) {
                 let taken = self.taken.entry(ask.epoch).or_default();
-                for i in 0..3 {
-                    taken[i] += ask.tokens[i];
+                for (taken, tokens) in taken.iter_mut().zip(ask.tokens) {
+                    *taken += tokens;
                 }
                 let answer = Answer {
                     limits: self.limits,
                     taken: *taken,
                 };
-                share.apply(&ask, &answer, now);
+                if let Some(back) = share.apply(&ask, &answer, now) {
+                    for (taken, tokens) in taken.iter_mut().zip(back.tokens) {
+                        *taken += tokens;
+                    }
+                }
             }
         }
     }
@@ -616,6 +680,50 @@ mod tests {
         // 5,000 units at the organization's 1,000 units/s: seconds, not minutes.
         assert!(retry_after >= Duration::from_secs(2), "{retry_after:?}");
         assert!(retry_after <= Duration::from_secs(20), "{retry_after:?}");
+    }
+
+    #[test]
+    fn a_first_lease_sized_by_a_generous_default_keeps_only_the_organizations_own_slice() {
+        let tight = Limits {
+            requests_per_second: 10,
+            burst: 10,
+            read_units_per_second: 100,
+            write_units_per_second: 50,
+        };
+        let clock = Clock::new();
+        let mut pool = Pool::new(tight);
+        let mut first = Share::new(PlanName::Local.limits(), clock.now());
+        let mut second = Share::new(PlanName::Local.limits(), clock.now());
+
+        pool.lease(&mut first, clock.now());
+        pool.lease(&mut second, clock.now());
+
+        let taken = pool.taken[&1000];
+        // Each took the cold slice of the tight pool (100/8, asked with
+        // headroom): its first lease learnt the limits.
+        assert!(taken[0] <= 2.0 * 16.0, "{taken:?}");
+        assert!(first.granted[0] > 0.0 && second.granted[0] > 0.0);
+        assert_eq!(first.limits(), tight);
+    }
+
+    #[test]
+    fn a_new_epochs_grant_does_not_carry_more_than_its_own_burst() {
+        let limits = standard();
+        let mut clock = Clock::new();
+        let mut pool = Pool::new(limits);
+        let mut share = Share::new(limits, clock.now());
+        pool.lease(&mut share, clock.now());
+        clock.advance(EPOCH);
+        pool.limits.requests_per_second = 1;
+        pool.limits.burst = 1;
+
+        pool.lease(&mut share, clock.now());
+        let mut admitted = 0;
+        while share.admit(clock.now()) == Decision::Admitted {
+            admitted += 1;
+        }
+
+        assert!(admitted <= 1, "{admitted}");
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! | `KEY_CACHE_TTL_SECONDS` | how long a key look-up is cached, 0–60 | 60 |
 //! | `METRICS_NAMESPACE` | CloudWatch namespace of the EMF metrics | none: no metrics |
 //! | `COUNT_SHARDS` | counts shards each write spreads over, 1–1000 | 128 |
+//! | `RATE_LIMITS` | `on` or `off`: the per-organization rate limiter | `on` |
+//! | `DEFAULT_PLAN` | the plan of organizations that have none: `free`, `standard`, `enterprise`, `local` | `standard` |
 //!
 //! The AWS SDK reads its own variables (`AWS_REGION`, credentials, and
 //! `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local; blank there means AWS's
@@ -13,6 +15,7 @@
 
 use std::time::Duration;
 
+use crate::domain::plan::PlanName;
 use crate::store::counts::{DEFAULT_SHARDS, MAX_SHARDS};
 
 /// The longest (and default) key look-up cache lifetime.
@@ -30,6 +33,10 @@ pub struct Config {
     pub metrics_namespace: Option<String>,
     /// `COUNT_SHARDS`: how many counts shards writes spread over.
     pub count_shards: u16,
+    /// `RATE_LIMITS`: whether each organization is held to its plan.
+    pub rate_limits: bool,
+    /// `DEFAULT_PLAN`: the plan of an organization that has none.
+    pub default_plan: PlanName,
 }
 
 /// A setting that is missing or out of its range.
@@ -44,16 +51,26 @@ pub enum ConfigError {
     /// `KEY_CACHE_TTL_SECONDS` is not 0–60.
     #[error("KEY_CACHE_TTL_SECONDS must be a whole number of seconds from 0 to 60, got {0:?}")]
     InvalidKeyCacheTtl(String),
+    /// `RATE_LIMITS` is neither `on` nor `off`.
+    #[error("RATE_LIMITS must be on or off, got {0:?}")]
+    InvalidRateLimits(String),
+    /// `DEFAULT_PLAN` names no plan.
+    #[error("DEFAULT_PLAN: {0}")]
+    InvalidDefaultPlan(String),
 }
 
 impl Config {
-    /// The defaults, for the table `name` (tests and tools).
+    /// The defaults, for the table `name` (tests and tools), with the
+    /// generous `local` plan as the default plan, so that nothing a test
+    /// suite sends is refused unless its organization is given a limit.
     pub fn for_table(name: &str) -> Self {
         Self {
             table_name: name.to_owned(),
             key_cache_ttl: MAX_KEY_CACHE_TTL,
             metrics_namespace: None,
             count_shards: DEFAULT_SHARDS,
+            rate_limits: true,
+            default_plan: PlanName::Local,
         }
     }
 
@@ -86,11 +103,22 @@ impl Config {
                 .filter(|shards| (1..=MAX_SHARDS).contains(shards))
                 .ok_or(ConfigError::InvalidCountShards(text))?,
         };
+        let rate_limits = match lookup("RATE_LIMITS").as_deref().map(str::trim) {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => return Err(ConfigError::InvalidRateLimits(other.to_owned())),
+        };
+        let default_plan = match lookup("DEFAULT_PLAN") {
+            None => PlanName::default(),
+            Some(text) => text.parse().map_err(ConfigError::InvalidDefaultPlan)?,
+        };
         Ok(Self {
             table_name,
             key_cache_ttl,
             metrics_namespace: metrics_namespace(&lookup),
             count_shards,
+            rate_limits,
+            default_plan,
         })
     }
 }
@@ -148,6 +176,24 @@ mod tests {
         for bad in ["0", "1001", "-1", "x", ""] {
             assert!(shards(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn rate_limits_are_on_with_the_standard_plan_unless_configured() {
+        let default = config(&[("TABLE_NAME", "t")]).unwrap();
+        let local = config(&[
+            ("TABLE_NAME", "t"),
+            ("RATE_LIMITS", "off"),
+            ("DEFAULT_PLAN", "local"),
+        ])
+        .unwrap();
+
+        assert!(default.rate_limits);
+        assert_eq!(default.default_plan, PlanName::Standard);
+        assert!(!local.rate_limits);
+        assert_eq!(local.default_plan, PlanName::Local);
+        assert!(config(&[("TABLE_NAME", "t"), ("RATE_LIMITS", "yes")]).is_err());
+        assert!(config(&[("TABLE_NAME", "t"), ("DEFAULT_PLAN", "gold")]).is_err());
     }
 
     #[test]

@@ -23,22 +23,26 @@ pub use config::{Config, ConfigError};
 
 use crate::domain::model::OrgId;
 use crate::http::auth::Authenticator;
+use crate::http::limiter::{Clock, Limiter};
 use crate::http::observe::Observer;
 use crate::http::ApiError;
 use crate::store::clients::ClientStore;
 use crate::store::keys::KeyStore;
+use crate::store::limits::LimitStore;
 use crate::store::table::Table;
 
 /// The longest [`App::warm_up`] may add to a function's init.
 pub const WARM_UP_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// What every handler borrows: the client store and the authenticator, over
-/// one DynamoDB client, and the observer of each request.
+/// What every handler borrows: the client store, the authenticator and the
+/// rate limiter, over one DynamoDB client, and the observer of each request.
 pub struct App {
     /// The organizations' clients.
     pub clients: ClientStore,
     /// API key look-ups, cached.
     pub auth: Authenticator,
+    /// The per-organization rate limiter (`None` with `RATE_LIMITS=off`).
+    pub limiter: Option<Limiter>,
     /// Each request's log span, closing line and metrics.
     pub observer: Observer,
 }
@@ -53,9 +57,18 @@ impl App {
 
     /// The stores over `dynamodb` and the configured table.
     pub fn new(dynamodb: aws_sdk_dynamodb::Client, config: &Config) -> Self {
+        Self::with_clock(dynamodb, config, Clock::default())
+    }
+
+    /// [`App::new`] with the rate limiter reading `clock` (tests skew it).
+    pub fn with_clock(dynamodb: aws_sdk_dynamodb::Client, config: &Config, clock: Clock) -> Self {
         let table = Table::new(dynamodb, &config.table_name);
+        let limiter = config
+            .rate_limits
+            .then(|| Limiter::new(LimitStore::new(table.clone()), config.default_plan, clock));
         Self {
             clients: ClientStore::with_count_shards(table.clone(), config.count_shards),
+            limiter,
             auth: Authenticator::new(KeyStore::new(table), config.key_cache_ttl),
             observer: Observer::new(config.metrics_namespace.clone()),
         }
@@ -83,11 +96,17 @@ impl App {
         }
     }
 
-    /// The organization of the request's API key, or 401.
+    /// The organization of the request's API key, or 401; then the rate
+    /// limiter's decision, or 429 (before the request touches client data).
     pub async fn authenticate(&self, request: &Request) -> Result<OrgId, ApiError> {
-        self.auth
+        let org = self
+            .auth
             .organization(crate::http::authorization(request))
-            .await
+            .await?;
+        if let Some(limiter) = &self.limiter {
+            limiter.admit(&org).await?;
+        }
+        Ok(org)
     }
 }
 

@@ -10,6 +10,7 @@
 use std::error::Error as StdError;
 use std::time::Duration;
 
+use crate::domain::share::Budget;
 pub use crate::domain::validation::FieldError;
 use crate::domain::validation::FieldErrors;
 use crate::store::error::{StoreError, WriteOutcome};
@@ -50,6 +51,19 @@ pub enum ApiError {
     /// 415 `unsupported_media_type`.
     #[error("The request body must be sent as `Content-Type: application/json`.")]
     UnsupportedMediaType,
+    /// 429 `rate_limited`: the organization is over its plan's limit
+    /// (`http::limiter`), with `Retry-After`; nothing was read or changed.
+    #[error(
+        "This organization is over its plan's limit of {} per second; retry after {} s.",
+        budget_words(*.budget),
+        .retry_after.as_secs().max(1)
+    )]
+    RateLimited {
+        /// When it would be admitted (whole seconds, at least one).
+        retry_after: Duration,
+        /// The budget that refused it.
+        budget: Budget,
+    },
     /// 503 `unavailable`, with `Retry-After` ([`RETRY_AFTER`]); the sentence
     /// says whether the request may have changed anything.
     #[error("{}", unavailable_sentence(*.outcome))]
@@ -110,6 +124,7 @@ impl ApiError {
             Self::PreconditionFailed => 412,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
+            Self::RateLimited { .. } => 429,
             Self::Internal(_) => 500,
             Self::Unavailable { .. } => 503,
         }
@@ -126,6 +141,7 @@ impl ApiError {
             Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable { .. } => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -151,9 +167,12 @@ impl ApiError {
         serde_json::json!({ "error": error })
     }
 
-    /// How long the caller should wait before retrying, for a 503.
+    /// How long the caller should wait before retrying, for a 429 or a 503.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
+            Self::RateLimited { retry_after, .. } => {
+                Some((*retry_after).max(Duration::from_secs(1)))
+            }
             Self::Unavailable { .. } => Some(RETRY_AFTER),
             _ => None,
         }
@@ -162,6 +181,15 @@ impl ApiError {
     /// Whether this is the server's fault (logged as an error with its cause chain).
     pub fn is_server_error(&self) -> bool {
         self.status() >= 500
+    }
+}
+
+/// A budget as a refusal's sentence names it.
+fn budget_words(budget: Budget) -> &'static str {
+    match budget {
+        Budget::Requests => "requests",
+        Budget::ReadUnits => "read capacity units",
+        Budget::WriteUnits => "write capacity units",
     }
 }
 
@@ -243,6 +271,22 @@ mod tests {
         assert_eq!(corrupt.status(), 500);
         assert!(!corrupt.body().to_string().contains("counts item"));
         assert!(cause_chain(&corrupt).contains("counts item"));
+    }
+
+    #[test]
+    fn a_rate_limited_request_is_a_429_that_says_which_budget_and_when() {
+        let error = ApiError::RateLimited {
+            retry_after: Duration::from_secs(3),
+            budget: Budget::ReadUnits,
+        };
+
+        assert_eq!(error.status(), 429);
+        assert_eq!(error.code(), "rate_limited");
+        assert_eq!(error.retry_after(), Some(Duration::from_secs(3)));
+        assert_eq!(
+            error.body()["error"]["message"],
+            "This organization is over its plan's limit of read capacity units per second; retry after 3 s."
+        );
     }
 
     #[test]

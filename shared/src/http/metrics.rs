@@ -8,18 +8,20 @@
 //! sets, metric names and units) whose dimension and metric values are
 //! members of the root object.
 //!
-//! Two directives, so that cardinality stays bounded by design:
-//! - `Requests`, `Latency`, `ClientErrors`, `ServerErrors`, `DynamoDbCalls`,
-//!   `ItemsRead`, `ReadCapacityUnits` and `WriteCapacityUnits` (the
-//!   request's [`Usage`]) by `Route` (six routes, fixed by the code) and with
-//!   no dimension (the service-wide figure the alarms watch);
-//! - `OrganizationRequests` by `Organization` only: one metric per tenant,
-//!   and organizations are created only by operators (`clients-admin
-//!   create-key`), never by callers. It is left out when the request has no
-//!   organization (no or a bad key, the public routes).
+//! One directive, so that cardinality is bounded by the code, never by the
+//! number of tenants: `Requests`, `Latency`, `ClientErrors`,
+//! `ServerErrors`, `RateLimited` (429 `rate_limited`), `DynamoDbCalls`,
+//! `ItemsRead`, `ReadCapacityUnits` and `WriteCapacityUnits` (the
+//! request's [`Usage`]) by `Route` (six routes, fixed by the code) and with
+//! no dimension (the service-wide figure the alarms watch). No metric has
+//! an organization dimension: CloudWatch bills every custom metric (each
+//! dimension value is one), so a per-tenant metric would cost per tenant.
 //!
-//! The organization is also a plain member of every record, searchable
-//! with CloudWatch Logs Insights at no metric cost.
+//! The organization is a plain member of every record (`Organization`,
+//! once the key was accepted), as it is of the closing log line: operators
+//! see requests, 429s and capacity units per organization through the
+//! Contributor Insights rules of `template.yaml` and Logs Insights
+//! (`docs/operations.md`), at a cost that does not grow with the tenants.
 
 use std::io::Write;
 use std::time::Duration;
@@ -53,7 +55,7 @@ impl RequestMetrics {
     /// The EMF record, in `namespace`, stamped `timestamp_ms`.
     pub fn to_emf(&self, namespace: &str, timestamp_ms: i64) -> Value {
         let metric = |name: &str, unit: &str| json!({"Name": name, "Unit": unit});
-        let mut directives = vec![json!({
+        let directives = vec![json!({
             "Namespace": namespace,
             "Dimensions": ROUTE_DIMENSIONS,
             "Metrics": [
@@ -61,6 +63,7 @@ impl RequestMetrics {
                 metric("Latency", "Milliseconds"),
                 metric("ClientErrors", "Count"),
                 metric("ServerErrors", "Count"),
+                metric("RateLimited", "Count"),
                 metric("DynamoDbCalls", "Count"),
                 metric("ItemsRead", "Count"),
                 metric("ReadCapacityUnits", "Count"),
@@ -73,6 +76,7 @@ impl RequestMetrics {
             "Latency": (self.latency.as_secs_f64() * 1e3 * 1e3).round() / 1e3,
             "ClientErrors": u8::from((400..500).contains(&self.status)),
             "ServerErrors": u8::from(self.status >= 500),
+            "RateLimited": u8::from(self.status == 429),
             "DynamoDbCalls": self.usage.calls,
             "ItemsRead": self.usage.items_read,
             "ReadCapacityUnits": self.usage.read_units,
@@ -81,13 +85,8 @@ impl RequestMetrics {
             "requestId": self.request_id,
         });
         if let Some(org) = &self.organization {
-            directives.push(json!({
-                "Namespace": namespace,
-                "Dimensions": [["Organization"]],
-                "Metrics": [metric("OrganizationRequests", "Count")],
-            }));
+            // A member, not a dimension: searchable, and no metric per tenant.
             record["Organization"] = json!(org.as_str());
-            record["OrganizationRequests"] = json!(1);
         }
         record["_aws"] = json!({"Timestamp": timestamp_ms, "CloudWatchMetrics": directives});
         record
@@ -130,8 +129,8 @@ mod tests {
         let record = metrics(200, Some("acme")).to_emf("ClientsApi/test", 1_700_000_000_000);
 
         let directives = record["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+        assert_eq!(directives.len(), 1, "no per-organization directive");
         assert_eq!(directives[0]["Dimensions"], json!([["Route"], []]));
-        assert_eq!(directives[1]["Dimensions"], json!([["Organization"]]));
         assert_eq!(record["Route"], "GET /clients");
         assert_eq!(record["Organization"], "acme");
         assert_eq!(record["Requests"], 1);
@@ -145,17 +144,18 @@ mod tests {
     }
 
     #[test]
-    fn errors_are_counted_by_class_and_anonymous_requests_have_no_organization_metric() {
+    fn errors_are_counted_by_class_and_anonymous_requests_have_no_organization() {
         let refused = metrics(401, None).to_emf("ns", 0);
         let failed = metrics(503, Some("acme")).to_emf("ns", 0);
+        let limited = metrics(429, Some("acme")).to_emf("ns", 0);
 
         assert_eq!(refused["ClientErrors"], 1);
+        assert_eq!(refused["RateLimited"], 0);
+        assert_eq!(limited["RateLimited"], 1);
+        assert_eq!(limited["ClientErrors"], 1);
         assert_eq!(
-            refused["_aws"]["CloudWatchMetrics"]
-                .as_array()
-                .unwrap()
-                .len(),
-            1
+            limited["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Route"], []])
         );
         assert!(refused.get("Organization").is_none());
         assert_eq!(failed["ServerErrors"], 1);

@@ -8,6 +8,9 @@
 //!   errors become a status, a code, a message and headers.
 //! - [`observe`] and [`metrics`]: each request's log span and closing line,
 //!   and its CloudWatch EMF metrics.
+//! - [`limiter`]: the per-organization rate limiter of a container: admits
+//!   or refuses (429) each authenticated request, leasing slices of the
+//!   organization's budget, and writes the `RateLimit` fields.
 //! - [`routes`]: the API's routes and the function serving each, listed once.
 //! - [`response`]: handlers return `Result<Reply, ApiError>`; [`respond`]
 //!   turns either side into the contract's JSON envelope with
@@ -17,6 +20,7 @@
 pub mod auth;
 pub mod cursor;
 pub mod error;
+pub mod limiter;
 pub mod metrics;
 pub mod observe;
 pub mod request;

@@ -17,6 +17,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::Instrument;
 
+use super::limiter;
 use super::metrics::RequestMetrics;
 use super::request::request_id;
 use super::routes::BASE_PATH;
@@ -117,13 +118,21 @@ where
     // Boxed: a handler's future is large, and debug builds serve from
     // small thread stacks (the tests' local server).
     let work = usage::measure(Box::pin(handler(request).instrument(span.clone())));
-    let ((response, usage), organization) = ORGANIZATION
+    let (((mut response, usage), ticket), organization) = ORGANIZATION
         .scope(Mutex::new(None), async {
-            let outcome = work.await;
+            let outcome = limiter::scoped(work).await;
             let org = ORGANIZATION.with(|cell| cell.lock().ok().and_then(|o| o.clone()));
             (outcome, org)
         })
         .await;
+    // The limiter charges what the request consumed and writes its fields.
+    if let Some(ticket) = ticket {
+        for (name, value) in ticket.settle(usage.read_units, usage.write_units) {
+            if let Ok(value) = lambda_http::http::HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+    }
     let metrics = RequestMetrics {
         route,
         organization,

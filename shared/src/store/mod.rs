@@ -10,6 +10,8 @@
 //! - [`listing`]: list pages, sorted, filtered and searched through the indexes.
 //! - [`search_index`]: the suffix items that make a substring search one `begins_with` query.
 //! - [`idempotency`]: records that replay the first answer to an `Idempotency-Key`.
+//! - [`limits`]: the rate limiter's item per organization (plan,
+//!   overrides, the epoch's tokens taken) and the one call that leases a slice.
 //! - [`keys`]: API key records and the look-up that authenticates a request.
 //! - [`admin`]: what operators and tools do off the request path (table
 //!   creation, key administration, imports, search backfill).
@@ -31,6 +33,7 @@ pub mod idempotency;
 pub mod item;
 pub mod keys;
 pub mod layout;
+pub mod limits;
 pub mod listing;
 pub mod outcome;
 pub mod search_index;

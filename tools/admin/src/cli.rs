@@ -7,14 +7,16 @@
 //! `--help` (also `clients-admin COMMAND --help`) prints every command and
 //! flag and exits with 0.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use shared::domain::model::{ClientId, OrgId};
+use shared::domain::plan::{override_figure, Overrides, PlanName};
 
 /// The most sample clients `seed` adds in one run.
 pub const MAX_SEED: usize = 1_000_000;
 
 /// Operator commands against the Clients API's table: create it, create,
-/// list and revoke API keys, seed sample clients, backfill the search index.
+/// list and revoke API keys, show and set an organization's plan and
+/// overrides, seed sample clients, backfill the search index.
 ///
 /// AWS settings (region, credentials, AWS_ENDPOINT_URL_DYNAMODB) come from the
 /// environment, as for the functions.
@@ -58,6 +60,43 @@ pub enum Command {
         #[arg(long, value_name = "ID")]
         key_id: String,
     },
+    /// Show an organization's plan, overrides and the limits in force.
+    ShowPlan {
+        /// The organization.
+        #[arg(long, value_name = "ORG")]
+        org: OrgId,
+        /// The plan of organizations that have none (the functions' DEFAULT_PLAN).
+        #[arg(
+            long,
+            value_name = "PLAN",
+            env = "DEFAULT_PLAN",
+            default_value = "standard"
+        )]
+        default_plan: PlanName,
+    },
+    /// Set an organization's plan and/or overrides; running functions apply
+    /// them from their next lease (within one 10-second epoch).
+    SetPlan {
+        /// The organization.
+        #[arg(long, value_name = "ORG")]
+        org: OrgId,
+        /// The plan: free, standard, enterprise or local.
+        #[arg(long, value_name = "PLAN")]
+        plan: Option<PlanName>,
+        #[command(flatten)]
+        overrides: OverrideArgs,
+        /// Remove every override first (then set the ones given).
+        #[arg(long)]
+        clear_overrides: bool,
+        /// The plan of organizations that have none (the functions' DEFAULT_PLAN).
+        #[arg(
+            long,
+            value_name = "PLAN",
+            env = "DEFAULT_PLAN",
+            default_value = "standard"
+        )]
+        default_plan: PlanName,
+    },
     /// Add sample clients to an organization (for demos).
     Seed {
         /// The organization.
@@ -95,6 +134,35 @@ pub enum Command {
     /// Print the table's CloudFormation properties (what template.yaml must
     /// declare); needs no table.
     TableDefinition,
+}
+
+/// The overrides `set-plan` takes, each 1 to 1000000.
+#[derive(Debug, PartialEq, Eq, Args)]
+pub struct OverrideArgs {
+    /// Requests per second.
+    #[arg(long, value_name = "N", value_parser = override_figure)]
+    pub requests_per_second: Option<u32>,
+    /// Requests that may come at once (at least the rate).
+    #[arg(long, value_name = "N", value_parser = override_figure)]
+    pub burst: Option<u32>,
+    /// DynamoDB read capacity units per second.
+    #[arg(long, value_name = "N", value_parser = override_figure)]
+    pub read_units_per_second: Option<u32>,
+    /// DynamoDB write capacity units per second.
+    #[arg(long, value_name = "N", value_parser = override_figure)]
+    pub write_units_per_second: Option<u32>,
+}
+
+impl OverrideArgs {
+    /// As the store takes them.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            requests_per_second: self.requests_per_second,
+            burst: self.burst,
+            read_units_per_second: self.read_units_per_second,
+            write_units_per_second: self.write_units_per_second,
+        }
+    }
 }
 
 fn seed_count(text: &str) -> Result<usize, String> {
@@ -215,6 +283,36 @@ mod tests {
     }
 
     #[test]
+    fn set_plan_takes_a_plan_and_bounded_overrides() {
+        let set =
+            parse("set-plan --org acme --plan free --requests-per-second 5 --burst 10").unwrap();
+        let bad_plan = error("set-plan --org acme --plan gold");
+        let zero = error("set-plan --org acme --read-units-per-second 0");
+
+        let Command::SetPlan {
+            org,
+            plan,
+            overrides,
+            clear_overrides,
+            ..
+        } = set.command
+        else {
+            panic!("not set-plan");
+        };
+        assert_eq!(org.as_str(), "acme");
+        assert_eq!(plan, Some(PlanName::Free));
+        assert_eq!(overrides.overrides().requests_per_second, Some(5));
+        assert_eq!(overrides.overrides().burst, Some(10));
+        assert_eq!(overrides.overrides().write_units_per_second, None);
+        assert!(!clear_overrides);
+        assert!(
+            bad_plan.contains("free, standard, enterprise, local"),
+            "{bad_plan}"
+        );
+        assert!(zero.contains("from 1 to 1000000"), "{zero}");
+    }
+
+    #[test]
     fn usage_errors_exit_with_2_and_help_with_0() {
         assert_eq!(parse("create-key").unwrap_err().exit_code(), 2);
         assert_eq!(parse("--help").unwrap_err().exit_code(), 0);
@@ -231,6 +329,8 @@ mod tests {
             "list-keys",
             "revoke-key",
             "seed",
+            "show-plan",
+            "set-plan",
             "backfill-search",
             "table-definition",
         ] {

@@ -5,10 +5,19 @@
 //! clients-admin create-key  --org ORG [--label TEXT]
 //! clients-admin list-keys   --org ORG
 //! clients-admin revoke-key  --org ORG --key-id ID
+//! clients-admin show-plan   --org ORG
+//! clients-admin set-plan    --org ORG [--plan NAME] [--requests-per-second N] [--burst N]
+//!                           [--read-units-per-second N] [--write-units-per-second N] [--clear-overrides]
 //! clients-admin seed        --org ORG --count N
 //! clients-admin backfill-search (--org ORG [--from CLIENT_ID] | --all)
 //! clients-admin table-definition
 //! ```
+//!
+//! `show-plan` prints an organization's plan, overrides and the limits in
+//! force; `set-plan` changes them (running functions apply them from their
+//! next lease: within one 10-second epoch). `--default-plan` (or
+//! `DEFAULT_PLAN`) names the plan of organizations that have none, as the
+//! functions' own setting does.
 //!
 //! `backfill-search` writes the search index entries of clients stored
 //! before the index existed. It is idempotent; it prints its progress after
@@ -26,10 +35,12 @@ mod cli;
 use std::process::ExitCode;
 
 use clap::Parser;
+use shared::domain::plan::{OrgPlan, PlanName};
 use shared::store::admin::import::{import_clients, sample_clients};
 use shared::store::admin::keys::KeyAdmin;
 use shared::store::admin::search_backfill;
 use shared::store::admin::table::{cloudformation_properties, create_table};
+use shared::store::limits::LimitStore;
 use shared::store::Table;
 
 use cli::{Command, Invocation};
@@ -103,6 +114,27 @@ async fn run(invocation: Invocation) -> Result<(), String> {
                 info.revoked_at.unwrap_or_default()
             );
         }
+        Command::ShowPlan { org, default_plan } => {
+            let plan = LimitStore::new(table)
+                .plan(&org)
+                .await
+                .map_err(|e| failed(&e))?;
+            print_plan(&org, &plan, default_plan);
+        }
+        Command::SetPlan {
+            org,
+            plan,
+            overrides,
+            clear_overrides,
+            default_plan,
+        } => {
+            let stored = LimitStore::new(table)
+                .set_plan(&org, plan, &overrides.overrides(), clear_overrides)
+                .await
+                .map_err(|e| failed(&e))?;
+            print_plan(&org, &stored, default_plan);
+            eprintln!("running functions apply it from their next lease (within 10 s)");
+        }
         Command::Seed { org, count } => {
             let clients = sample_clients(count);
             import_clients(&table, &org, &clients, 4)
@@ -137,4 +169,38 @@ async fn run(invocation: Invocation) -> Result<(), String> {
         Command::TableDefinition => unreachable!("handled above"),
     }
     Ok(())
+}
+
+/// Prints an organization's plan, its overrides and the limits in force.
+fn print_plan(org: &shared::domain::model::OrgId, stored: &OrgPlan, default: PlanName) {
+    let limits = stored.limits(default);
+    let plan = match stored.plan {
+        Some(plan) => plan.to_string(),
+        None => format!("{default} (the default plan)"),
+    };
+    let figure = |value: Option<u32>| value.map_or("-".to_owned(), |n| n.to_string());
+    let o = &stored.overrides;
+    println!("organization            {org}");
+    println!("plan                    {plan}");
+    println!("{:<23} {:>10} {:>10}", "", "in force", "override");
+    for (name, in_force, over) in [
+        (
+            "requests/s",
+            limits.requests_per_second,
+            o.requests_per_second,
+        ),
+        ("burst", limits.burst, o.burst),
+        (
+            "read units/s",
+            limits.read_units_per_second,
+            o.read_units_per_second,
+        ),
+        (
+            "write units/s",
+            limits.write_units_per_second,
+            o.write_units_per_second,
+        ),
+    ] {
+        println!("{name:<23} {in_force:>10} {:>10}", figure(over));
+    }
 }
