@@ -1,9 +1,12 @@
 """One round trip through the Python client that openapi-python-client
 generated from the served description: create -> get -> patch -> list ->
-delete -> get (404). Run by tests/tests/generated_clients.rs with the
-generated package `clients_api_client` on PYTHONPATH.
+delete -> get (404), every answer with the RateLimit fields; then, with the
+key of an organization held to 1 request/s, lists until the API answers
+429, read as the generated `ThrottledError` with `Retry-After`. Run by
+tests/tests/generated_clients.rs with the generated package
+`clients_api_client` on PYTHONPATH.
 
-Usage: roundtrip.py BASE_URL API_KEY
+Usage: roundtrip.py BASE_URL API_KEY LIMITED_KEY
 """
 
 import sys
@@ -23,6 +26,7 @@ from clients_api_client.models import (
     NewClient,
     NotFoundError,
     Status,
+    ThrottledError,
     StatusInput,
     Success,
 )
@@ -31,11 +35,30 @@ from clients_api_client.models import (
 def expect(response, status, model):
     assert response.status_code == status, (response.status_code, response.content)
     assert isinstance(response.parsed, model), (type(response.parsed), response.content)
+    assert response.headers["ratelimit-policy"].startswith('"requests";q='), response.headers
+    assert response.headers["ratelimit"].startswith('"requests";r='), response.headers
     return response.parsed
 
 
+def rate_limited(base_url, key):
+    """Lists until a 429; answers its Retry-After."""
+    with AuthenticatedClient(base_url=base_url, token=key, raise_on_unexpected_status=True) as api:
+        for _ in range(20):
+            response = list_clients.sync_detailed(client=api, limit=1)
+            if response.status_code == 429:
+                refused = response.parsed
+                assert isinstance(refused, ThrottledError), (type(refused), response.content)
+                assert refused.error.code == "rate_limited", refused.error.code
+                retry_after = int(response.headers["retry-after"])
+                assert retry_after >= 1, retry_after
+                assert '"requests";r=0' in response.headers["ratelimit"], response.headers
+                return retry_after
+            assert response.status_code == 200, (response.status_code, response.content)
+    raise AssertionError("20 requests at once were never refused at 1 request/s")
+
+
 def main():
-    base_url, key = sys.argv[1:3]
+    base_url, key, limited_key = sys.argv[1:4]
     with AuthenticatedClient(base_url=base_url, token=key, raise_on_unexpected_status=True) as api:
         created = expect(
             create_client.sync_detailed(client=api, body=NewClient(name="Ada Lovelace", phone="+44 20 7946 0000")),
@@ -64,7 +87,8 @@ def main():
 
         missing = expect(get_client.sync_detailed(created.id, client=api), 404, NotFoundError)
         assert missing.error.code == "not_found", missing.error.code
-    print("python client: create, get, patch, list, delete, 404: ok")
+    retry_after = rate_limited(base_url, limited_key)
+    print(f"python client: create, get, patch, list, delete, 404: ok; 429 rate_limited, Retry-After {retry_after}: ok")
 
 
 if __name__ == "__main__":

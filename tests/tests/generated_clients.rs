@@ -6,8 +6,11 @@
 //! Each generator reads `<base>/openapi.json` and must print no warning (a
 //! warning is how they say they dropped a schema or a response); each client
 //! then makes one round trip, create → get → patch → list → delete → get
-//! (404), through `tests/clients/roundtrip.py` and `tests/clients/roundtrip.ts`
-//! (type-checked with `tsc --strict` against the generated types first).
+//! (404), reading the `RateLimit` fields of every answer, and then meets a
+//! 429 `rate_limited` (an organization held to 1 request/s), read with its
+//! `Retry-After`, through `tests/clients/roundtrip.py` and
+//! `tests/clients/roundtrip.ts` (type-checked with `tsc --strict` against
+//! the generated types first).
 //!
 //! `PYTHON` is the virtual environment's interpreter and `TS_CLIENTS` the
 //! directory holding the npm packages (both set by `scripts/test`).
@@ -15,7 +18,16 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use integration_tests::{python, repo_root, TestApi};
+use integration_tests::limits::{requests_per_second, set_plan};
+use integration_tests::{python, repo_root, Tenant, TestApi};
+use shared::domain::plan::PlanName;
+
+/// A second organization, held to 1 request/s.
+async fn limited_tenant(api: &TestApi) -> Tenant {
+    let tenant = api.tenant().await;
+    set_plan(api, &tenant.org, PlanName::Free, requests_per_second(1)).await;
+    tenant
+}
 
 fn ts_clients() -> PathBuf {
     std::env::var_os("TS_CLIENTS")
@@ -57,6 +69,7 @@ fn succeeded(what: &str, output: &Output) -> String {
 async fn the_python_client_generated_by_openapi_python_client_makes_a_round_trip() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
+    let limited = limited_tenant(&api).await;
     let server = api.serve_http().await;
     let dir = scratch(&std::env::temp_dir(), "python-client");
     let bin = python().parent().unwrap().to_path_buf();
@@ -97,6 +110,7 @@ async fn the_python_client_generated_by_openapi_python_client_makes_a_round_trip
                 .unwrap(),
             &server.base_url,
             &tenant.key,
+            &limited.key,
         ],
         &dir,
         &[("PYTHONPATH", &dir)],
@@ -104,7 +118,7 @@ async fn the_python_client_generated_by_openapi_python_client_makes_a_round_trip
     .await;
     let out = succeeded("the Python client's round trip", &round_trip);
     assert!(
-        out.contains("create, get, patch, list, delete, 404: ok"),
+        out.contains("create, get, patch, list, delete, 404: ok; 429 rate_limited, Retry-After"),
         "{out}"
     );
     std::fs::remove_dir_all(&dir).ok();
@@ -114,6 +128,7 @@ async fn the_python_client_generated_by_openapi_python_client_makes_a_round_trip
 async fn the_typescript_client_from_openapi_typescript_and_openapi_fetch_makes_a_round_trip() {
     let api = TestApi::start().await;
     let tenant = api.tenant().await;
+    let limited = limited_tenant(&api).await;
     let server = api.serve_http().await;
     let packages = ts_clients();
     let bin = packages.join("node_modules/.bin");
@@ -157,14 +172,14 @@ async fn the_typescript_client_from_openapi_typescript_and_openapi_fetch_makes_a
     let version = succeeded("node --version", &version);
     let round_trip = run(
         node,
-        &["roundtrip.js", &server.base_url, &tenant.key],
+        &["roundtrip.js", &server.base_url, &tenant.key, &limited.key],
         &dir,
         &[],
     )
     .await;
     let out = succeeded("the TypeScript client's round trip", &round_trip);
     assert!(
-        out.contains("create, get, patch, list, delete, 404: ok"),
+        out.contains("create, get, patch, list, delete, 404: ok; 429 rate_limited, Retry-After"),
         "{out}"
     );
     eprintln!("typescript client on node {}", version.trim());

@@ -779,6 +779,12 @@ fn functions_get_the_table_name_and_a_key_cache_ttl_the_code_accepts() {
             json!({"Ref": "KeyCacheTtlSeconds"}),
             "{id}"
         );
+        assert_eq!(variables["RATE_LIMITS"], "on", "{id}");
+        assert_eq!(
+            variables["DEFAULT_PLAN"],
+            json!({"Ref": "DefaultPlan"}),
+            "{id}"
+        );
         assert_eq!(
             variables[shared::store::table::ENDPOINT_VARIABLE],
             json!({"Fn::If": ["UseDynamoDbEndpoint", {"Ref": "DynamoDbEndpoint"}, {"Ref": "AWS::NoValue"}]}),
@@ -798,6 +804,16 @@ fn functions_get_the_table_name_and_a_key_cache_ttl_the_code_accepts() {
         assert!(
             variables.get("RUST_LOG").is_none(),
             "{id}: RUST_LOG overrides ApplicationLogLevel"
+        );
+    }
+    for plan in template["Parameters"]["DefaultPlan"]["AllowedValues"]
+        .as_array()
+        .expect("DefaultPlan's AllowedValues")
+    {
+        let plan = plan.as_str().unwrap();
+        assert!(
+            plan.parse::<shared::domain::plan::PlanName>().is_ok(),
+            "DefaultPlan {plan} is no plan the code knows"
         );
     }
     let parameter = &template["Parameters"]["KeyCacheTtlSeconds"];
@@ -838,7 +854,8 @@ fn each_function_logs_to_its_own_log_group_with_retention() {
 // -------------------------------------------------------------------- IAM
 
 /// What each function's code calls (shared/src/store): every function of a
-/// client route looks up the API key (GetItem); writes go through
+/// client route looks up the API key (GetItem) and leases its rate limit
+/// slice (UpdateItem of the LIMIT# item, shared/src/store/limits.rs); writes go through
 /// TransactWriteItems, which IAM authorises per item action, and search index
 /// entries through BatchWriteItem (and DeleteItem on a rename). `get-openapi`
 /// serves a description compiled into it and may call nothing.
@@ -849,9 +866,13 @@ const EXPECTED_ACTIONS: [(Function, &[&str]); 6] = [
             "dynamodb:BatchGetItem",
             "dynamodb:GetItem",
             "dynamodb:Query",
+            "dynamodb:UpdateItem",
         ],
     ),
-    (Function::GetClient, &["dynamodb:GetItem"]),
+    (
+        Function::GetClient,
+        &["dynamodb:GetItem", "dynamodb:UpdateItem"],
+    ),
     (
         Function::CreateClient,
         &[
@@ -955,7 +976,28 @@ fn read_functions_hold_no_write_action() {
     ]
     .map(logical_id)
     {
-        for action in granted(&template, function) {
+        // Their one write is the rate limiter's lease, of LIMIT# items only.
+        let limiter_only: Vec<Value> = role_statements(&template)
+            .into_iter()
+            .filter(|(id, statement)| id == function && statement["Condition"] == limit_items())
+            .map(|(_, statement)| statement["Action"].clone())
+            .collect();
+        assert!(
+            limiter_only
+                .iter()
+                .all(|actions| *actions == json!(["dynamodb:UpdateItem"])),
+            "{function}: {limiter_only:?}"
+        );
+        let others: BTreeSet<String> = role_statements(&template)
+            .into_iter()
+            .filter(|(id, statement)| id == function && statement["Condition"] != limit_items())
+            .flat_map(|(_, statement)| match &statement["Action"] {
+                Value::Array(a) => a.iter().map(|a| a.as_str().unwrap().to_owned()).collect(),
+                single => vec![single.as_str().unwrap().to_owned()],
+            })
+            .filter(|action| action.starts_with("dynamodb:"))
+            .collect();
+        for action in others {
             let name = action.strip_prefix("dynamodb:").unwrap_or(&action);
             assert!(!writes.contains(&name), "{function} may {action}");
             assert!(
@@ -1266,6 +1308,14 @@ fn expected_alarms(template: &Value) -> Vec<ExpectedAlarm> {
             3,
             2,
         ),
+        alarm(
+            "OrganizationRateLimitedAlarm",
+            "MaxContributorValue",
+            60.0,
+            ge,
+            15,
+            15,
+        ),
     ];
     for function in function_ids(template) {
         let stem = stem(&function);
@@ -1308,6 +1358,13 @@ fn alarm_metric_names(alarm: &Value) -> BTreeSet<String> {
     for query in properties["Metrics"].as_array().into_iter().flatten() {
         if let Some(name) = query["MetricStat"]["Metric"]["MetricName"].as_str() {
             names.insert(name.to_owned());
+        }
+        // A Contributor Insights rule's metric: INSIGHT_RULE_METRIC(rule, metric).
+        let expression = sub_text(&query["Expression"]).unwrap_or_default();
+        if let Some(rest) = expression.strip_prefix("INSIGHT_RULE_METRIC(") {
+            if let Some(metric) = rest.split('\'').nth(3) {
+                names.insert(metric.to_owned());
+            }
         }
     }
     names
@@ -1598,6 +1655,11 @@ fn every_function_publishes_a_live_alias_shifted_by_codedeploy_with_rollback_ala
     assert!(section("prod").contains("\"DeploymentType=Canary10Percent5Minutes\""));
 }
 
+/// The Condition of the rate limiter's statement: LIMIT# items only.
+fn limit_items() -> Value {
+    json!({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["LIMIT#*"]}})
+}
+
 /// Every statement of the functions' roles, with its Condition.
 fn role_statements(template: &Value) -> Vec<(String, Value)> {
     let mut all = Vec::new();
@@ -1630,6 +1692,7 @@ fn writes_are_limited_to_organization_items_and_api_key_items_are_only_read() {
         "dynamodb:BatchWriteItem",
     ];
     let mut conditioned = 0;
+    let mut leases = 0;
     for (id, statement) in role_statements(&template) {
         let actions: Vec<&str> = match &statement["Action"] {
             Value::Array(a) => a.iter().map(|a| a.as_str().unwrap()).collect(),
@@ -1643,12 +1706,21 @@ fn writes_are_limited_to_organization_items_and_api_key_items_are_only_read() {
                 actions.iter().all(|a| writes.contains(a)),
                 "{id}: {actions:?}: a write statement holds only item writes"
             );
-            assert_eq!(
-                statement["Condition"],
-                json!({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["ORG#*"]}}),
-                "{id}: {actions:?} must be limited to ORG# partition keys"
-            );
-            conditioned += 1;
+            if statement["Condition"] == limit_items() {
+                assert_eq!(
+                    actions,
+                    ["dynamodb:UpdateItem"],
+                    "{id}: only the rate limiter's lease writes LIMIT# items"
+                );
+                leases += 1;
+            } else {
+                assert_eq!(
+                    statement["Condition"],
+                    json!({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["ORG#*"]}}),
+                    "{id}: {actions:?} must be limited to ORG# partition keys"
+                );
+                conditioned += 1;
+            }
         }
         let text = statement.to_string();
         assert!(
@@ -1657,6 +1729,10 @@ fn writes_are_limited_to_organization_items_and_api_key_items_are_only_read() {
         );
     }
     assert_eq!(conditioned, 3, "create, update and delete-client write");
+    assert_eq!(
+        leases, 5,
+        "every client function leases its rate limit slice"
+    );
     // Key look-ups (APIKEY#<hash>) stay readable by every client function.
     for function in [
         "ListClientsFunction",
@@ -1900,7 +1976,15 @@ fn cors_exposes_the_contracts_response_headers() {
         .iter()
         .map(|h| h.as_str().unwrap().to_ascii_lowercase())
         .collect();
-    for header in ["etag", "location", "x-request-id", "idempotent-replayed"] {
+    for header in [
+        "etag",
+        "location",
+        "x-request-id",
+        "idempotent-replayed",
+        "retry-after",
+        "ratelimit",
+        "ratelimit-policy",
+    ] {
         assert!(exposed.contains(header), "CORS does not expose {header}");
     }
 }
@@ -1954,10 +2038,17 @@ fn the_dashboard_shows_the_alarms_routes_functions_and_table() {
             );
         }
     }
-    assert!(
-        text.contains("OrganizationRequests"),
-        "the busiest organizations"
-    );
+    for rule in [
+        "OrganizationRequestsRule",
+        "OrganizationRateLimitedRule",
+        "OrganizationReadUnitsRule",
+        "OrganizationWriteUnitsRule",
+    ] {
+        assert!(
+            text.contains(&format!("<{rule}.RuleName>")),
+            "the dashboard lacks the top organizations of {rule}"
+        );
+    }
     for id in function_ids(&template) {
         assert!(
             text.contains(&format!("\"FunctionName\",\"<{id}>\"")),
