@@ -22,15 +22,19 @@
 //!    DynamoDB-faithful proxy, one organization and spread; every answer
 //!    checked afterwards against the organizations listed by cursor and a
 //!    search for every client by name.
+//! 7. Rate limits ([`limits`]): 8 containers flooding one organization at 10×
+//!    its limit, a neighbour organization beside them, the limiter's calls
+//!    and latency against the limiter off, one-letter searches held to a
+//!    read-unit budget.
 //!
 //! Requests go through the handlers via [`request`] (the flood section: over
-//! HTTP); [`format`] formats the tables. The report runs 2, 3, 4, 5, 6, then 1
+//! HTTP); [`format`] formats the tables. The report runs 2, 3, 4, 5, 6, 7, then 1
 //! (see [`sections`]); each section's table is printed as soon as it is done.
 //!
 //! Settings (environment, [`settings`]): `BENCH_SIZES` (1000,10000,100000),
 //! `BENCH_CONCURRENCY` (8), `BENCH_SECONDS` per load run (4), `BENCH_ROUNDS`
 //! of direct/API runs (2), `BENCH_COLD_RUNS` (7), `BENCH_SECTIONS`
-//! (cost,overhead,warmup,cold,busy,flood), `BENCH_BUSY_WRITERS` (64),
+//! (cost,overhead,warmup,cold,busy,flood,limits), `BENCH_BUSY_WRITERS` (64),
 //! `BENCH_FLOOD_LEVELS` (8,16,32,64,128), `BENCH_FLOOD_SECONDS` per run (15),
 //! `BENCH_FLOOD_DRAIN` (5 s), `BENCH_BIN_DIR` (this binary's directory),
 //! `BENCH_TABLE` (clients-bench). DynamoDB Local comes from
@@ -45,6 +49,7 @@ mod direct;
 mod flood;
 mod format;
 mod http;
+mod limits;
 mod load;
 mod overhead;
 mod request;
@@ -143,6 +148,12 @@ async fn sections(
     }
     if settings.runs("flood") {
         let (text, miss) = flood_section(settings).await;
+        let _ = writeln!(report, "{text}");
+        misses.extend(miss);
+        emit(report);
+    }
+    if settings.runs("limits") {
+        let (text, miss) = limits::limits_section(settings, base).await;
         let _ = writeln!(report, "{text}");
         misses.extend(miss);
         emit(report);

@@ -31,7 +31,7 @@ impl Settings {
     pub fn from_env() -> Self {
         let sizes = std::env::var("BENCH_SIZES").unwrap_or_else(|_| "1000,10000,100000".into());
         let sections = std::env::var("BENCH_SECTIONS")
-            .unwrap_or_else(|_| "cost,overhead,warmup,cold,busy,flood".into());
+            .unwrap_or_else(|_| "cost,overhead,warmup,cold,busy,flood,limits".into());
         let exe = std::env::current_exe().expect("this binary's path");
         Self {
             sizes: sizes
