@@ -39,7 +39,9 @@ fn sample_event(file: &str, key: &str, id: &str) -> Value {
 
 /// Starts a function binary under the RIE with the tests' table.
 async fn start(function: &str) -> RieFunction {
-    RieFunction::start(binary_path(function), &[("TABLE_NAME", TEST_TABLE)], &[]).await
+    // The generous plan, as the tests' own API has (`Config::for_table`).
+    let env = [("TABLE_NAME", TEST_TABLE), ("DEFAULT_PLAN", "local")];
+    RieFunction::start(binary_path(function), &env, &[]).await
 }
 
 /// Starts a function binary under the RIE without `TABLE_NAME`.
@@ -209,6 +211,48 @@ async fn list_clients_answers_the_sample_event_with_the_total_and_refuses_no_key
         (200, first.body),
         "the warm process answers again"
     );
+}
+
+#[tokio::test]
+async fn the_real_binary_refuses_an_organization_over_its_limit_with_429_and_the_fields() {
+    let api = TestApi::start().await;
+    let tenant = api.tenant().await;
+    let id = client_of(&api, &tenant, "Ann").await;
+    integration_tests::limits::set_plan(
+        &api,
+        &tenant.org,
+        shared::domain::plan::PlanName::Free,
+        integration_tests::limits::requests_per_second(1),
+    )
+    .await;
+    let get = sample_event("get-client.json", &tenant.key, &id);
+    let mut function = start("get-client").await;
+    // The create above leased under the generous plan: its epoch's tokens count.
+    integration_tests::limits::next_epoch(std::time::Duration::from_millis(200)).await;
+
+    let first = call(&mut function, &get).await;
+    let mut refused = None;
+    for _ in 0..10 {
+        let answer = call(&mut function, &get).await;
+        if answer.status == 429 {
+            refused = Some(answer);
+            break;
+        }
+    }
+
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    assert!(first
+        .header("ratelimit-policy")
+        .is_some_and(|p| p.starts_with("\"requests\";q=1;w=1")));
+    let refused = refused.expect("a 429 within 10 requests at 1 request/s");
+    assert_eq!(refused.body["error"]["code"], "rate_limited");
+    assert!(refused
+        .header("retry-after")
+        .and_then(|s| s.parse::<u64>().ok())
+        .is_some_and(|s| s >= 1));
+    assert!(refused
+        .header("ratelimit")
+        .is_some_and(|r| r.starts_with("\"requests\";r=0;")));
 }
 
 #[tokio::test]

@@ -59,6 +59,7 @@ fn event(file: &str, key: &str, id: &str, body: Option<&Value>) -> Value {
 async fn start(function: &str) -> RieFunction {
     let env = [
         ("TABLE_NAME", TEST_TABLE),
+        ("DEFAULT_PLAN", "local"),
         ("METRICS_NAMESPACE", NAMESPACE),
         ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
     ];

@@ -22,8 +22,11 @@
 //!   learns the organization's limits (its plan and overrides), so that
 //!   its first real ask is sized to them, not to the default plan's.
 //! - A container with no history asks for [`COLD_FRACTION`] of the pool
-//!   (pro rata of the epoch left); one that runs dry while the pool had
-//!   tokens left at its last look tops up, at most every [`TOPUP_INTERVAL`].
+//!   (pro rata of the epoch left), at most [`COLD_REQUESTS_PER_SECOND`];
+//!   no ask takes more than [`MAX_ASK_FRACTION`] of the pool. One that
+//!   runs dry while the pool had tokens left at its last look tops up: at
+//!   once while more than half the pool is left, else at most every
+//!   [`TOPUP_INTERVAL`].
 //! - A lease that fails ([`Share::fail`]) leaves a container with its
 //!   grant for the epoch, or with a fallback of at most the cold slice when
 //!   it has none: the limiter fails open, by a bounded amount.
@@ -34,8 +37,17 @@ use super::plan::Limits;
 
 /// The length of an epoch, the lifetime of every grant.
 pub const EPOCH_SECONDS: u64 = 10;
-/// What a container with no history asks, as a fraction of the pool.
+/// What a container with no history asks, as a fraction of the pool...
 pub const COLD_FRACTION: f64 = 0.125;
+/// ...and at most this many requests per second (a container serves one
+/// request at a time: 20/s is a request every 50 ms), so that a burst of
+/// new containers of a generous plan does not split its whole pool among
+/// the first eight; the unit budgets' cold slices shrink in proportion.
+pub const COLD_REQUESTS_PER_SECOND: f64 = 20.0;
+/// The most one ask may take of an epoch's pool, so that one busy
+/// container never leaves the organization's other containers nothing;
+/// it tops up for more.
+pub const MAX_ASK_FRACTION: f64 = 0.25;
 /// How much more than it saw coming a container asks.
 pub const HEADROOM: f64 = 1.25;
 /// The shortest time between two leases of one container for one
@@ -276,7 +288,12 @@ impl Share {
             .is_some_and(|at| now.instant.saturating_duration_since(at) < TOPUP_INTERVAL);
         let short: Vec<Budget> = self.short(now.instant);
         let can_grow = !short.is_empty() && short.iter().all(|b| self.left[*b as usize] > 0.0);
-        (can_grow && !recent).then(|| self.ask(now, self.epoch.unwrap_or(epoch), true))
+        // While most of the pool is left, a container tops up at once:
+        // nobody else needs it, and its own ask is bounded.
+        let plenty = short
+            .iter()
+            .all(|b| self.left[*b as usize] > b.pool(&self.limits) / 2.0);
+        (can_grow && (plenty || !recent)).then(|| self.ask(now, self.epoch.unwrap_or(epoch), true))
     }
 
     /// The budgets that would refuse a request now.
@@ -315,7 +332,8 @@ impl Share {
         let tokens = Budget::ALL.map(|budget| {
             let i = budget as usize;
             let pool = budget.pool(&self.limits);
-            let cold = pool / EPOCH * COLD_FRACTION;
+            let requests = f64::from(self.limits.requests_per_second.max(1));
+            let cold = pool / EPOCH * COLD_FRACTION.min(COLD_REQUESTS_PER_SECOND / requests);
             let floor = match budget {
                 Budget::Requests => 1.0,
                 _ => cold * rest / 4.0,
@@ -323,8 +341,9 @@ impl Share {
             let rate = observed.map_or(cold, |rates| rates[i]);
             let bucket = &self.buckets[i];
             let wanted = rate * rest * HEADROOM;
+            // A debt (a negative balance) is asked for on top.
             let asked = if top_up {
-                wanted - bucket.balance.max(0.0) - bucket.rate * rest
+                wanted - bucket.balance - bucket.rate * rest
             } else {
                 wanted + (-bucket.balance).max(0.0)
             };
@@ -333,6 +352,7 @@ impl Share {
             asked
                 .max(floor)
                 .min(budget.rate(&self.limits) * rest)
+                .min(pool * MAX_ASK_FRACTION)
                 .ceil()
         });
         Ask {
@@ -426,11 +446,8 @@ impl Share {
             bucket.capacity = (budget.quota(&self.limits) * self.granted[i] / pool).max(1.0);
             // What is carried from an earlier grant never exceeds this one's burst.
             bucket.balance = bucket.balance.min(bucket.capacity);
-            let at_once = if bucket.balance >= 0.0 {
-                grants[i].min((bucket.capacity - bucket.balance).max(0.0))
-            } else {
-                0.0
-            };
+            // At once: up to the burst, a debt paid first.
+            let at_once = grants[i].min((bucket.capacity - bucket.balance).max(0.0));
             bucket.balance += at_once;
             bucket.rate += (grants[i] - at_once) / rest;
         }
@@ -664,7 +681,8 @@ mod tests {
         pool.lease(&mut share, clock.now());
 
         assert_eq!(share.admit(clock.now()), Decision::Admitted);
-        share.settle(5_000.0, 0.0, clock.now());
+        // More than the epoch's whole pool of read units (10,000).
+        share.settle(15_000.0, 0.0, clock.now());
         clock.advance(0.01);
         pool.lease(&mut share, clock.now());
         let refused = share.admit(clock.now());
@@ -677,9 +695,10 @@ mod tests {
             panic!("admitted in debt: {refused:?}");
         };
         assert_eq!(budget, Budget::ReadUnits);
-        // 5,000 units at the organization's 1,000 units/s: seconds, not minutes.
-        assert!(retry_after >= Duration::from_secs(2), "{retry_after:?}");
-        assert!(retry_after <= Duration::from_secs(20), "{retry_after:?}");
+        // The rest of the epoch, then the debt left at the organization's
+        // 1,000 units/s: seconds, not minutes.
+        assert!(retry_after >= Duration::from_secs(5), "{retry_after:?}");
+        assert!(retry_after <= Duration::from_secs(30), "{retry_after:?}");
     }
 
     #[test]
@@ -724,6 +743,42 @@ mod tests {
         }
 
         assert!(admitted <= 1, "{admitted}");
+    }
+
+    #[test]
+    fn thirty_two_new_containers_of_a_generous_plan_all_get_a_slice() {
+        let limits = PlanName::Local.limits();
+        let clock = Clock::new();
+        let mut pool = Pool::new(limits);
+        let mut shares: Vec<Share> = (0..32).map(|_| Share::new(limits, clock.now())).collect();
+
+        for share in &mut shares {
+            pool.lease(share, clock.now());
+        }
+
+        for share in &mut shares {
+            assert_eq!(share.admit(clock.now()), Decision::Admitted);
+        }
+        assert!(pool.taken[&1000][0] < limits.requests_per_second as f64 * EPOCH / 2.0);
+    }
+
+    #[test]
+    fn a_busy_container_leaves_a_share_for_the_organizations_other_containers() {
+        let limits = standard();
+        let mut clock = Clock::new();
+        let mut pool = Pool::new(limits);
+        let mut busy = Share::new(limits, clock.now());
+        // Half the organization's rate, through one container, for 3 s.
+        for _ in 0..150 {
+            clock.advance(0.02);
+            pool.lease(&mut busy, clock.now());
+            busy.admit(clock.now());
+        }
+        let mut other = Share::new(limits, clock.now());
+
+        pool.lease(&mut other, clock.now());
+
+        assert_eq!(other.admit(clock.now()), Decision::Admitted);
     }
 
     #[test]
