@@ -332,8 +332,7 @@ impl Share {
         let tokens = Budget::ALL.map(|budget| {
             let i = budget as usize;
             let pool = budget.pool(&self.limits);
-            let requests = f64::from(self.limits.requests_per_second.max(1));
-            let cold = pool / EPOCH * COLD_FRACTION.min(COLD_REQUESTS_PER_SECOND / requests);
+            let cold = pool / EPOCH * self.cold_fraction();
             let floor = match budget {
                 Budget::Requests => 1.0,
                 _ => cold * rest / 4.0,
@@ -360,6 +359,13 @@ impl Share {
             tokens,
             top_up,
         }
+    }
+
+    /// The part of each pool a container with no history takes:
+    /// [`COLD_FRACTION`], at most [`COLD_REQUESTS_PER_SECOND`].
+    fn cold_fraction(&self) -> f64 {
+        let requests = f64::from(self.limits.requests_per_second.max(1));
+        COLD_FRACTION.min(COLD_REQUESTS_PER_SECOND / requests)
     }
 
     /// Takes the lease's grant. When the ask was sized with other limits
@@ -416,8 +422,9 @@ impl Share {
             return;
         }
         let rest = left_in(ask.epoch, now.unix);
+        let fraction = self.cold_fraction();
         let grants = Budget::ALL.map(|budget| {
-            let cold = budget.pool(&self.limits) * COLD_FRACTION * rest / EPOCH;
+            let cold = budget.pool(&self.limits) * fraction * rest / EPOCH;
             ask.tokens[budget as usize].min(cold.max(1.0))
         });
         self.grant(ask, grants, now);
