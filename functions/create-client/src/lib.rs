@@ -4,7 +4,7 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::domain::input::NewClient;
-use shared::http::{idempotency_key, json_object_body, respond, Reply};
+use shared::http::{idempotency_key, json_object_body, respond, write_deadline, Reply};
 use shared::{ApiError, App};
 
 pub async fn handle(app: &App, request: Request) -> Response<Body> {
@@ -17,7 +17,12 @@ async fn create_client(app: &App, request: &Request) -> Result<Reply, ApiError> 
     let new_client = NewClient::from_json(&json_object_body(request)?)?;
     let created = app
         .clients
-        .create(&org, new_client, idempotency_key.as_ref())
+        .create(
+            &org,
+            new_client,
+            idempotency_key.as_ref(),
+            write_deadline(request),
+        )
         .await?;
     let reply = Reply::client(201, &created.client)
         .with_header("location", format!("/api/v1/clients/{}", created.client.id));

@@ -3,7 +3,7 @@
 
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use shared::http::{client_id, if_match, respond, Reply};
+use shared::http::{client_id, if_match, respond, write_deadline, Reply};
 use shared::{ApiError, App};
 
 pub async fn handle(app: &App, request: Request) -> Response<Body> {
@@ -13,6 +13,8 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
 async fn delete_client(app: &App, request: &Request) -> Result<Reply, ApiError> {
     let org = app.authenticate(request).await?;
     let id = client_id(request)?;
-    app.clients.delete(&org, id, &if_match(request)).await?;
+    app.clients
+        .delete(&org, id, &if_match(request), write_deadline(request))
+        .await?;
     Ok(Reply::new(200, json!({"success": true})))
 }

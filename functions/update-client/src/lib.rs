@@ -3,7 +3,7 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::domain::input::ClientPatch;
-use shared::http::{client_id, if_match, json_object_body, respond, Reply};
+use shared::http::{client_id, if_match, json_object_body, respond, write_deadline, Reply};
 use shared::{ApiError, App};
 
 pub async fn handle(app: &App, request: Request) -> Response<Body> {
@@ -16,7 +16,13 @@ async fn update_client(app: &App, request: &Request) -> Result<Reply, ApiError> 
     let patch = ClientPatch::from_json(&json_object_body(request)?)?;
     let client = app
         .clients
-        .update(&org, id, &patch, &if_match(request))
+        .update(
+            &org,
+            id,
+            &patch,
+            &if_match(request),
+            write_deadline(request),
+        )
         .await?;
     Ok(Reply::client(200, &client))
 }
