@@ -2,8 +2,8 @@
 //! the DynamoDB-faithful proxy's faults (`tools/dynamodb-proxy`):
 //!
 //! - a *withheld answer*: the proxy forwards the transaction, DynamoDB Local
-//!   applies it, and the answer is held past the write's deadline (0.9 s
-//!   after the request arrived) and the SDK's attempt timeout (2 s), on
+//!   applies it, and the answer is held past the write's deadline (0.7 s
+//!   after its handler started) and the SDK's attempt timeout (2 s), on
 //!   every attempt: the write happened, the API never heard;
 //! - a *dropped request*: the connection is closed before forwarding: the
 //!   write did not happen, but to the API that looks the same;
@@ -76,7 +76,7 @@ async fn a_create_whose_answer_is_lost_says_so_and_its_keyed_retry_creates_one_c
 
     assert_unavailable_saying(&lost, MAY_HAVE_BEEN_APPLIED);
     assert!(proxy.summary().answers_withheld >= 1);
-    // Given up at the write's deadline (0.9 s), not after the SDK's attempt
+    // Given up at the write's deadline (0.7 s), not after the SDK's attempt
     // timeouts (2 s each, up to its 5 s operation timeout).
     assert!(
         answered_after < SDK_ATTEMPT_TIMEOUT,

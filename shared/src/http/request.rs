@@ -2,7 +2,6 @@
 //! checked once here and turned into a validated value or an [`ApiError`].
 
 use std::fmt;
-use std::time::Duration;
 
 use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use lambda_http::request::RequestContext;
@@ -13,7 +12,6 @@ use serde_json::{Map, Value};
 use super::error::ApiError;
 use crate::domain::input::IdempotencyKey;
 use crate::domain::model::{ClientId, ExpectedVersion};
-use crate::store::write::WriteDeadline;
 
 /// The largest request body accepted (64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -32,44 +30,6 @@ pub fn request_id(request: &Request) -> String {
         .or_else(|| request.lambda_context_ref().map(|c| c.request_id.clone()))
         .filter(|id| !id.is_empty())
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
-}
-
-/// The longest a live request can have waited before its handler runs:
-/// API Gateway answers the caller 504 after 30 s. An event older than that
-/// is a replayed or sample one (`events/`, tests), handled as just arrived.
-const LONGEST_LIVE_WAIT: Duration = Duration::from_secs(30);
-
-/// How long ago the request arrived at API Gateway (its `timeEpoch`; the
-/// local server sets it when the request comes in): cold starts and
-/// queueing for a container included. Zero without one, and for an event
-/// from the future (another host's clock) or from before [`LONGEST_LIVE_WAIT`].
-pub fn waited(request: &Request) -> Duration {
-    let arrived_ms = request
-        .request_context_ref()
-        .and_then(|context| match context {
-            RequestContext::ApiGatewayV2(context) => Some(context.time_epoch),
-            #[allow(unreachable_patterns)]
-            _ => None,
-        })
-        .filter(|&epoch_ms| epoch_ms > 0);
-    let Some(arrived_ms) = arrived_ms else {
-        return Duration::ZERO;
-    };
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as i64);
-    let waited = Duration::from_millis(now_ms.saturating_sub(arrived_ms).max(0) as u64);
-    if waited > LONGEST_LIVE_WAIT {
-        Duration::ZERO
-    } else {
-        waited
-    }
-}
-
-/// The deadline of the write a request asks for: [`WriteDeadline`]'s
-/// budget counted from the request's arrival ([`waited`]).
-pub fn write_deadline(request: &Request) -> WriteDeadline {
-    WriteDeadline::after_waiting(waited(request))
 }
 
 /// The `Authorization` header, when it is present and readable text.
@@ -233,50 +193,6 @@ mod tests {
             builder = builder.header(CONTENT_TYPE, content_type);
         }
         builder.body(Body::from(body.to_vec())).unwrap()
-    }
-
-    /// A `GET` as API Gateway sends it, having arrived at `time_epoch_ms`.
-    fn arrived_at(time_epoch_ms: i64) -> Request {
-        let event = serde_json::json!({
-            "version": "2.0", "routeKey": "GET /api/v1/clients",
-            "rawPath": "/api/v1/clients", "rawQueryString": "", "headers": {},
-            "requestContext": {
-                "accountId": "000000000000", "apiId": "local", "domainName": "127.0.0.1",
-                "domainPrefix": "127", "requestId": "r", "routeKey": "GET /api/v1/clients",
-                "stage": "$default", "time": "02/Dec/2026:10:00:00 +0000",
-                "timeEpoch": time_epoch_ms,
-                "http": {"method": "GET", "path": "/api/v1/clients", "protocol": "HTTP/1.1",
-                         "sourceIp": "127.0.0.1", "userAgent": "t"}
-            },
-            "isBase64Encoded": false
-        });
-        lambda_http::request::from_str(&event.to_string()).unwrap()
-    }
-
-    fn now_ms() -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as i64
-    }
-
-    #[test]
-    fn a_request_has_waited_since_the_gateway_received_it() {
-        let waited = waited(&arrived_at(now_ms() - 300));
-
-        assert!(waited >= Duration::from_millis(300), "{waited:?}");
-        assert!(waited < LONGEST_LIVE_WAIT, "{waited:?}");
-    }
-
-    #[test]
-    fn sample_events_future_arrivals_and_plain_requests_have_just_arrived() {
-        let sample = arrived_at(1_795_773_603_000 - 40 * 86_400_000);
-        let future = arrived_at(now_ms() + 60_000);
-        let plain = request(None, b"");
-
-        assert_eq!(waited(&sample), Duration::ZERO);
-        assert_eq!(waited(&future), Duration::ZERO);
-        assert_eq!(waited(&plain), Duration::ZERO);
     }
 
     fn body_error(content_type: Option<&str>, body: &[u8]) -> ApiError {
