@@ -95,7 +95,7 @@ fn strip_comments(code: &str) -> String {
 fn referenced_paths(code: &str) -> Vec<String> {
     let mut paths = Vec::new();
     let mut rest = code;
-    while let Some(start) = rest.find("use ") {
+    while let Some(start) = find_use_keyword(rest) {
         let (before, after) = rest.split_at(start);
         scan_inline_paths(before, &mut paths);
         let end = after.find(';').map_or(after.len(), |i| i + 1);
@@ -111,6 +111,24 @@ fn referenced_paths(code: &str) -> Vec<String> {
         .into_iter()
         .filter(|p| p.starts_with("crate::") || p.starts_with("super::"))
         .collect()
+}
+
+/// Where the next `use` keyword starts: "use " not inside a word (as in
+/// `pause `, `because `).
+fn find_use_keyword(code: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(at) = code[from..].find("use ") {
+        let start = from + at;
+        let inside_word = code[..start]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        if !inside_word {
+            return Some(start);
+        }
+        from = start + 4;
+    }
+    None
 }
 
 /// Paths written in code (`crate::http::error::cause_chain(…)`).

@@ -23,6 +23,11 @@ use shared::store::usage::{self, Usage};
 use shared::store::{counts, Table};
 use shared::App;
 
+/// How many times [`TestApi::create_until_answered`] repeats a create answered 503.
+pub const CREATE_REPEATS: u32 = 20;
+/// The pause before each repeat (the API's `Retry-After` is 1 s; tests wait less).
+pub const CREATE_REPEAT_PAUSE: Duration = Duration::from_millis(200);
+
 /// The table every test shares (each test in its own organization).
 pub const TEST_TABLE: &str = "clients-test";
 
@@ -297,10 +302,36 @@ impl TestApi {
     }
 
     /// Creates a client through the API and returns its JSON.
+    ///
+    /// As the docs page tells a client to: with an `Idempotency-Key`, and a
+    /// 503 (above capacity, e.g. the faithful proxy's bursts on a slow
+    /// machine) repeated with the same key until it is answered; the answer
+    /// in the end must be 201.
     pub async fn create(&self, tenant: &Tenant, body: Value) -> Value {
-        let response = self.post(tenant, "/api/v1/clients", &body).await;
+        let response = self.create_until_answered(tenant, &body).await;
         assert_eq!(response.status, 201, "create {body}: {}", response.body);
         response.body["data"].clone()
+    }
+
+    /// Sends a create with a fresh `Idempotency-Key`, repeating it with the
+    /// same key while the answer is 503 (at most [`CREATE_REPEATS`] times,
+    /// [`CREATE_REPEAT_PAUSE`] apart), and returns the last answer. Any
+    /// other answer than 201 or 503 ends it at once.
+    pub async fn create_until_answered(&self, tenant: &Tenant, body: &Value) -> TestResponse {
+        let key = format!("test-create-{}", uuid::Uuid::now_v7());
+        let request = TestRequest::new(Method::POST, "/api/v1/clients")
+            .key(&tenant.key)
+            .header("idempotency-key", &key)
+            .json(body);
+        let mut response = self.send(request.clone()).await;
+        for _ in 0..CREATE_REPEATS {
+            if response.status != 503 {
+                break;
+            }
+            tokio::time::sleep(CREATE_REPEAT_PAUSE).await;
+            response = self.send(request.clone()).await;
+        }
+        response
     }
 
     /// Lists with a query string and returns the whole body.

@@ -142,7 +142,11 @@ async fn a_write_whose_counts_item_another_transaction_holds_waits_its_turn() {
     let (proxy, apis) = apis_through_faithful_proxy(1, 1).await;
     let api = &apis[0];
     let tenant = api.tenant().await;
-    let hold = Duration::from_millis(400);
+    // Held well past the service's own commit times (milliseconds), yet
+    // short enough that the create, waiting its turn, still commits within
+    // its 0.7 s deadline: each transaction's answer, the create's included,
+    // comes this long after it applied.
+    let hold = Duration::from_millis(150);
     proxy.set_config(ProxyConfig {
         conflicts: Some(hold),
         ..proxy.config()
@@ -160,7 +164,7 @@ async fn a_write_whose_counts_item_another_transaction_holds_waits_its_turn() {
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
 
     let created = api
         .post(&tenant, "/api/v1/clients", &json!({"name": "Patient"}))

@@ -16,8 +16,10 @@ use shared::App;
 
 #[tokio::test]
 async fn a_request_that_finds_no_free_container_is_refused_at_once_and_changes_nothing() {
-    // One container, kept busy by a create whose every attempt's answer
-    // the proxy holds for 3 s (about 5 s in all, the SDK's operation timeout).
+    // One container, kept busy by a create whose answer the proxy holds for
+    // 3 s: the create gives up at its write deadline (0.7 s after its
+    // handler started), so the list arrives 0.1 s in and is refused 0.2 s
+    // later while the container is still busy.
     let config = Config::for_table(TEST_TABLE);
     let (proxy, api) =
         TestApi::through_proxy(ProxyConfig::transparent(dynamodb_local_endpoint()), &config).await;
@@ -42,7 +44,7 @@ async fn a_request_that_finds_no_free_container_is_refused_at_once_and_changes_n
         async move { server.request(&create).await }
     };
     let refused_list = async {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
         let started = Instant::now();
         let list = TestRequest::new(Method::GET, "/api/v1/clients").key(&tenant.key);
         (server.request(&list).await, started.elapsed())

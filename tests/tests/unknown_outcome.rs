@@ -2,8 +2,9 @@
 //! the DynamoDB-faithful proxy's faults (`tools/dynamodb-proxy`):
 //!
 //! - a *withheld answer*: the proxy forwards the transaction, DynamoDB Local
-//!   applies it, and the answer is held past the SDK's attempt timeout (2 s),
-//!   on every attempt: the write happened, the API never heard;
+//!   applies it, and the answer is held past the write's deadline (0.7 s
+//!   after its handler started) and the SDK's attempt timeout (2 s), on
+//!   every attempt: the write happened, the API never heard;
 //! - a *dropped request*: the connection is closed before forwarding: the
 //!   write did not happen, but to the API that looks the same;
 //! - *throttling on every attempt*: DynamoDB refused the write: nothing changed.
@@ -25,6 +26,8 @@ use shared::function::Config;
 
 const MAY_HAVE_BEEN_APPLIED: &str = "may or may not have been applied";
 const NOTHING_CHANGED: &str = "nothing was changed";
+/// The SDK's attempt timeout (`shared::store::table`).
+const SDK_ATTEMPT_TIMEOUT: Duration = shared::store::table::SDK_ATTEMPT_TIMEOUT;
 
 /// The API through a proxy of this test's own with every emulation off
 /// (faults only), or with `config` changed by `adjust`.
@@ -65,12 +68,20 @@ async fn a_create_whose_answer_is_lost_says_so_and_its_keyed_retry_creates_one_c
     let tenant = api.tenant().await;
     withhold_every_attempt(&proxy);
 
+    let sent = std::time::Instant::now();
     let lost = api.send(create_with_key("lost-answer", &tenant.key)).await;
+    let answered_after = sent.elapsed();
     proxy.clear_faults();
     let retried = api.send(create_with_key("lost-answer", &tenant.key)).await;
 
     assert_unavailable_saying(&lost, MAY_HAVE_BEEN_APPLIED);
     assert!(proxy.summary().answers_withheld >= 1);
+    // Given up at the write's deadline (0.7 s), not after the SDK's attempt
+    // timeouts (2 s each, up to its 5 s operation timeout).
+    assert!(
+        answered_after < SDK_ATTEMPT_TIMEOUT,
+        "answered after {answered_after:?}"
+    );
     assert_eq!(retried.status, 201, "{}", retried.body);
     assert_eq!(
         retried.header("idempotent-replayed"),

@@ -38,7 +38,7 @@ use super::listing::{self, ListPage};
 use super::outcome::{self, WriteOutcome};
 use super::search_index;
 use super::table::Table;
-use super::write::{self, Failure, WriteKind};
+use super::write::{self, Failure, WriteDeadline, WriteKind};
 use crate::domain::input::{ClientPatch, IdempotencyKey, NewClient};
 use crate::domain::list_query::ListQuery;
 use crate::domain::model::{Client, ClientId, ExpectedVersion, OrgId, Timestamp};
@@ -116,8 +116,9 @@ impl ClientStore {
         org: &OrgId,
         new: NewClient,
         idempotency_key: Option<&IdempotencyKey>,
+        deadline: WriteDeadline,
     ) -> Result<Created, StoreError> {
-        watched(self.try_create(org, new, idempotency_key)).await
+        watched(self.try_create(org, new, idempotency_key, deadline)).await
     }
 
     async fn try_create(
@@ -125,6 +126,7 @@ impl ClientStore {
         org: &OrgId,
         new: NewClient,
         idempotency_key: Option<&IdempotencyKey>,
+        deadline: WriteDeadline,
     ) -> Result<Created, StoreError> {
         let fingerprint = new.fingerprint();
         if let Some(key) = idempotency_key {
@@ -156,8 +158,15 @@ impl ClientStore {
             client,
             replayed: false,
         };
-        let attempts = write::retrying(WriteKind::Create, &self.shards, |_| {
-            self.attempt_create(org, items.clone(), &own, idempotency_key, &fingerprint)
+        let attempts = write::retrying(WriteKind::Create, &self.shards, deadline, |_| {
+            self.attempt_create(
+                org,
+                items.clone(),
+                &own,
+                idempotency_key,
+                &fingerprint,
+                deadline,
+            )
         });
         let (committed, indexed) =
             tokio::join!(attempts, search_index::put(&self.table, &entries, 1));
@@ -197,10 +206,11 @@ impl ClientStore {
         own: &Created,
         idempotency_key: Option<&IdempotencyKey>,
         fingerprint: &str,
+        deadline: WriteDeadline,
     ) -> Result<Created, Failure> {
-        let counted = [(own.client.status, 1)];
+        let counted = Some((org, &[(own.client.status, 1)][..]));
         let failure =
-            match write::transact(&self.table, &self.shards, items, Some((org, &counted))).await {
+            match write::transact(&self.table, &self.shards, items, counted, deadline).await {
                 Ok(()) => return Ok(own.clone()),
                 Err(failure) => failure,
             };
@@ -258,11 +268,15 @@ impl ClientStore {
         id: ClientId,
         patch: &ClientPatch,
         expected: &ExpectedVersion,
+        deadline: WriteDeadline,
     ) -> Result<Client, StoreError> {
         let written = Mutex::new(None);
-        watched(write::retrying(WriteKind::Update, &self.shards, |_| {
-            self.attempt_update(org, id, patch, expected, &written)
-        }))
+        watched(write::retrying(
+            WriteKind::Update,
+            &self.shards,
+            deadline,
+            |_| self.attempt_update(org, id, patch, expected, &written, deadline),
+        ))
         .await
     }
 
@@ -277,6 +291,7 @@ impl ClientStore {
         patch: &ClientPatch,
         expected: &ExpectedVersion,
         written: &Mutex<Option<Client>>,
+        deadline: WriteDeadline,
     ) -> Result<Client, Failure> {
         let current = self.get(org, id).await?.ok_or(StoreError::NotFound)?;
         let earlier = written.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -300,7 +315,7 @@ impl ClientStore {
         let counted = (next.status != current.status).then_some((org, &moved[..]));
         let (added, unneeded) = search_index::changes(org, &current, &next);
         let (committed, indexed) = tokio::join!(
-            write::transact(&self.table, &self.shards, items, counted),
+            write::transact(&self.table, &self.shards, items, counted, deadline),
             search_index::put(&self.table, &added, next.version),
         );
         if let Err(failure) = committed {
@@ -322,11 +337,15 @@ impl ClientStore {
         org: &OrgId,
         id: ClientId,
         expected: &ExpectedVersion,
+        deadline: WriteDeadline,
     ) -> Result<(), StoreError> {
         let tried = Mutex::new(None);
-        watched(write::retrying(WriteKind::Delete, &self.shards, |_| {
-            self.attempt_delete(org, id, expected, &tried)
-        }))
+        watched(write::retrying(
+            WriteKind::Delete,
+            &self.shards,
+            deadline,
+            |_| self.attempt_delete(org, id, expected, &tried, deadline),
+        ))
         .await
     }
 
@@ -339,6 +358,7 @@ impl ClientStore {
         id: ClientId,
         expected: &ExpectedVersion,
         tried: &Mutex<Option<Client>>,
+        deadline: WriteDeadline,
     ) -> Result<(), Failure> {
         let Some(current) = self.get(org, id).await? else {
             let earlier = tried.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -359,8 +379,8 @@ impl ClientStore {
             .build()
             .map_err(StoreError::failed)?;
         let items = vec![TransactWriteItem::builder().delete(delete).build()];
-        let counted = [(current.status, -1)];
-        match write::transact(&self.table, &self.shards, items, Some((org, &counted))).await {
+        let counted = Some((org, &[(current.status, -1)][..]));
+        match write::transact(&self.table, &self.shards, items, counted, deadline).await {
             Ok(()) => {
                 self.discard_entries_of(org, &current).await;
                 Ok(())

@@ -15,7 +15,7 @@
 
 use std::error::Error as StdError;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -82,7 +82,7 @@ impl Delivery {
 /// reached DynamoDB: somewhere in its chain is a refused connection or a
 /// failure to connect (hyper's connect errors include the client's connect
 /// timeout, which the HTTP client raises inside its connector).
-fn never_sent(error: &(dyn StdError + 'static)) -> bool {
+pub(crate) fn never_sent(error: &(dyn StdError + 'static)) -> bool {
     let mut next = Some(error);
     while let Some(error) = next {
         let refused = error
@@ -113,6 +113,21 @@ const WRITE_OPERATIONS: [&str; 5] = [
 struct WriteWatch {
     /// Some write attempt was sent and may have been applied.
     unanswered: AtomicBool,
+    /// Write attempts being transmitted whose end was not seen yet: one
+    /// given up at a deadline (its future dropped) never ends, and may
+    /// still be applied.
+    in_flight: AtomicUsize,
+}
+
+impl WriteWatch {
+    /// What the attempts seen so far may have changed.
+    fn outcome(&self) -> WriteOutcome {
+        if self.unanswered.load(Ordering::Relaxed) || self.in_flight.load(Ordering::Relaxed) > 0 {
+            WriteOutcome::MaybeApplied
+        } else {
+            WriteOutcome::NotApplied
+        }
+    }
 }
 
 tokio::task_local! {
@@ -121,16 +136,12 @@ tokio::task_local! {
 
 /// Runs `write`, and says what its failed write attempts may have changed:
 /// [`WriteOutcome::MaybeApplied`] if any attempt of a write operation inside
-/// it was [`Delivery::Unanswered`] (whatever the later attempts did).
+/// it was [`Delivery::Unanswered`] or was given up while being sent
+/// (whatever the later attempts did).
 pub async fn watch_writes<F: Future>(write: F) -> (F::Output, WriteOutcome) {
     let watch = Arc::new(WriteWatch::default());
     let output = WRITE_WATCH.scope(Arc::clone(&watch), write).await;
-    let outcome = if watch.unanswered.load(Ordering::Relaxed) {
-        WriteOutcome::MaybeApplied
-    } else {
-        WriteOutcome::NotApplied
-    };
-    (output, outcome)
+    (output, watch.outcome())
 }
 
 /// Set in an attempt's config bag once a write's request is being
@@ -160,6 +171,9 @@ impl Intercept for OutcomeInterceptor {
         let is_write = cfg
             .load::<Metadata>()
             .is_some_and(|metadata| WRITE_OPERATIONS.contains(&metadata.name()));
+        if is_write {
+            let _ = WRITE_WATCH.try_with(|watch| watch.in_flight.fetch_add(1, Ordering::Relaxed));
+        }
         cfg.interceptor_state()
             .store_put(WriteTransmitted(is_write));
         Ok(())
@@ -175,6 +189,7 @@ impl Intercept for OutcomeInterceptor {
             return Ok(());
         }
         cfg.interceptor_state().store_put(WriteTransmitted(false));
+        let _ = WRITE_WATCH.try_with(|watch| watch.in_flight.fetch_sub(1, Ordering::Relaxed));
         let error = match context.output_or_error() {
             Some(Err(error)) => Some(error as &(dyn StdError + 'static)),
             _ => None,
@@ -191,12 +206,7 @@ impl Intercept for OutcomeInterceptor {
 /// any watch): lets a write that retries tell its own earlier attempt's
 /// effect from another writer's.
 pub fn so_far() -> WriteOutcome {
-    let unanswered = WRITE_WATCH
-        .try_with(|watch| watch.unanswered.load(Ordering::Relaxed))
-        .unwrap_or(false);
-    if unanswered {
-        WriteOutcome::MaybeApplied
-    } else {
-        WriteOutcome::NotApplied
-    }
+    WRITE_WATCH
+        .try_with(|watch| watch.outcome())
+        .unwrap_or(WriteOutcome::NotApplied)
 }

@@ -17,6 +17,10 @@ use super::layout::attr;
 use super::outcome::OutcomeInterceptor;
 use super::usage::UsageInterceptor;
 
+/// The longest one attempt of a DynamoDB call may take before the SDK gives
+/// it up (and retries it, within [`SDK_OPERATION_TIMEOUT`]). Writes end
+/// earlier, at their deadline ([`super::write::WriteDeadline`]).
+pub const SDK_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Attempts per DynamoDB call, the first included (the SDK's standard retry mode).
 pub const SDK_MAX_ATTEMPTS: u32 = 3;
 /// The longest any one DynamoDB call may take, retries included; keeps a
@@ -77,7 +81,7 @@ pub async fn connect_to(endpoint: Option<&str>) -> aws_sdk_dynamodb::Client {
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(1))
-                .operation_attempt_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(SDK_ATTEMPT_TIMEOUT)
                 .operation_timeout(SDK_OPERATION_TIMEOUT)
                 .build(),
         )

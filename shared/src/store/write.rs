@@ -20,6 +20,12 @@
 //! fault. Whether that write may have been applied all the same is the
 //! write's [`super::outcome::WriteOutcome`], which the caller's watch
 //! supplies ([`super::outcome::watch_writes`]).
+//!
+//! Every write also has a [`WriteDeadline`]: the caller is answered within
+//! [`WRITE_BUDGET`] of its handler's start, committed or not. No attempt
+//! starts that could not end before it, and an attempt still unanswered at
+//! the deadline is given up (its transaction may still commit: the watch
+//! then says the write may have been applied).
 
 use std::future::Future;
 use std::time::Duration;
@@ -35,6 +41,40 @@ use crate::domain::model::{OrgId, Status};
 
 /// How many times a write is attempted when it keeps losing races.
 pub const MAX_WRITE_ATTEMPTS: u32 = 8;
+
+/// How long after its handler started a write is answered at the latest,
+/// the key look-up and all its attempts and pauses included: a caller is
+/// told within a second that the service is busy (with `local-api`'s wait
+/// for a container, at most 0.3 s by default), rather than after seconds of
+/// timeouts. On the service a transaction takes milliseconds: the deadline
+/// only ever ends writes of an overloaded or failing table.
+pub const WRITE_BUDGET: Duration = Duration::from_millis(700);
+/// No attempt starts with less than this left before the deadline: it
+/// would most likely be cut off unanswered, turning a write that certainly
+/// changed nothing into one that may have.
+pub const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(100);
+
+/// The instant by which a write ends, committed or not.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteDeadline(tokio::time::Instant);
+
+impl WriteDeadline {
+    /// The deadline of a write whose handler starts now: [`WRITE_BUDGET`] from now.
+    pub fn from_now() -> Self {
+        Self::after(WRITE_BUDGET)
+    }
+
+    /// A deadline `budget` from now.
+    pub fn after(budget: Duration) -> Self {
+        Self(tokio::time::Instant::now() + budget)
+    }
+
+    /// The time left before it.
+    pub fn remaining(&self) -> Duration {
+        self.0
+            .saturating_duration_since(tokio::time::Instant::now())
+    }
+}
 
 /// Which write is being attempted (for the log).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,12 +115,15 @@ pub type CountChanges<'a> = Option<(&'a OrgId, &'a [(Status, i64)])>;
 /// Commits `items` as one transaction with a fresh `ClientRequestToken`,
 /// with the organization's count `changes` on a shard leased from `shards`
 /// when `counted` is given (last, so that a conflict on it alone is
-/// recognised and retried at once on another).
+/// recognised and retried at once on another). An attempt still
+/// unanswered at `deadline` is given up: [`StoreError::Unavailable`], which
+/// the watch marks as maybe applied (the transaction was sent).
 pub async fn transact(
     table: &Table,
     shards: &ShardPicker,
     mut items: Vec<TransactWriteItem>,
     counted: CountChanges<'_>,
+    deadline: WriteDeadline,
 ) -> Result<(), Failure> {
     let lease = match counted {
         Some((org, changes)) => {
@@ -91,7 +134,12 @@ pub async fn transact(
         None => None,
     };
     let counts_last = lease.is_some();
-    let outcome = send(table, items, counts_last).await;
+    let outcome = match tokio::time::timeout_at(deadline.0, send(table, items, counts_last)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(Failure::Fatal(StoreError::unavailable(
+            "the write's transaction was unanswered at its deadline",
+        ))),
+    };
     if let (Some(lease), Err(Failure::Conflict { counts_only: true })) = (lease, &outcome) {
         lease.contested();
     }
@@ -154,11 +202,13 @@ async fn send(
 
 /// Runs `attempt` (given its 1-based number) until it commits or ends the
 /// write, following the one retry policy ([`pause_before`]); after
-/// [`MAX_WRITE_ATTEMPTS`] failed attempts the write is
+/// [`MAX_WRITE_ATTEMPTS`] failed attempts, or when the next one could not
+/// start [`MIN_ATTEMPT_TIME`] before `deadline`, the write is
 /// [`StoreError::Unavailable`] (the last throttling error, or the lost races).
 pub async fn retrying<T, F, Fut>(
     kind: WriteKind,
     shards: &ShardPicker,
+    deadline: WriteDeadline,
     mut attempt: F,
 ) -> Result<T, StoreError>
 where
@@ -166,33 +216,27 @@ where
     Fut: Future<Output = Result<T, Failure>>,
 {
     let mut last_throttled = None;
+    let mut made = 0;
     for number in 1..=MAX_WRITE_ATTEMPTS {
+        made = number;
         let failure = match attempt(number).await {
             Ok(done) => return Ok(done),
             Err(Failure::Fatal(error)) => return Err(error),
             Err(failure) => failure,
         };
-        if number == MAX_WRITE_ATTEMPTS {
-            if let Failure::Throttled(error) = failure {
-                last_throttled = Some(error);
-            }
-            break;
-        }
-        tracing::debug!(
-            attempt = number,
-            ?kind,
-            ?failure,
-            "write attempt failed; retrying"
-        );
-        let pause = pause_before(number + 1, &failure, shards.shards());
-        sleep_jittered(pause).await;
+        let pause = jittered(pause_before(number + 1, &failure, shards.shards()));
+        tracing::debug!(attempt = number, ?kind, ?failure, "write attempt failed");
         if let Failure::Throttled(error) = failure {
             last_throttled = Some(error);
         }
+        if number == MAX_WRITE_ATTEMPTS || deadline.remaining() < pause + MIN_ATTEMPT_TIME {
+            break;
+        }
+        tokio::time::sleep(pause).await;
     }
     Err(last_throttled.unwrap_or_else(|| {
         StoreError::unavailable(format!(
-            "{kind:?} lost the race to concurrent writers {MAX_WRITE_ATTEMPTS} times"
+            "{kind:?} lost the race to concurrent writers on each of its {made} attempts"
         ))
     }))
 }
@@ -218,20 +262,23 @@ pub fn pause_before(next: u32, failure: &Failure, shards: u16) -> Duration {
     Duration::from_millis(cap_ms)
 }
 
-/// Sleeps 1 ms plus a random part of `cap`.
-async fn sleep_jittered(cap: Duration) {
+/// 1 ms plus a random part of `cap` (full jitter).
+fn jittered(cap: Duration) -> Duration {
     let cap_ms = cap.as_millis().max(1) as u64;
     let mut random = [0u8; 2];
     let jitter = match getrandom::fill(&mut random) {
         Ok(()) => u64::from(u16::from_le_bytes(random)) % cap_ms,
         Err(_) => cap_ms / 2,
     };
-    tokio::time::sleep(Duration::from_millis(jitter + 1)).await;
+    Duration::from_millis(jitter + 1)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
+    use crate::store::outcome::WriteOutcome;
 
     #[test]
     fn a_counts_only_conflict_pauses_briefly_for_three_attempts_then_backs_off() {
@@ -244,6 +291,50 @@ mod tests {
             Duration::from_millis(160)
         );
         assert_eq!(pause_before(2, &counts_only, 1), Duration::from_millis(20));
+    }
+
+    /// Runs a write whose every attempt loses a race on the client (time is
+    /// paused: the pauses pass at once, exactly as long as they are);
+    /// returns its result, its attempts and how long after its deadline
+    /// was set each one started.
+    async fn losing_write(deadline: WriteDeadline) -> (Result<(), StoreError>, Vec<Duration>) {
+        let shards = ShardPicker::new(4);
+        let set = tokio::time::Instant::now();
+        let starts = Mutex::new(Vec::new());
+        let result = retrying(WriteKind::Update, &shards, deadline, |_| {
+            starts.lock().unwrap().push(set.elapsed());
+            async { Err::<(), _>(Failure::Conflict { counts_only: false }) }
+        })
+        .await;
+        (result, starts.into_inner().unwrap())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_that_keeps_losing_starts_no_attempt_it_could_not_finish_by_its_deadline() {
+        let (result, starts) = losing_write(WriteDeadline::from_now()).await;
+
+        assert!(matches!(
+            result,
+            Err(StoreError::Unavailable {
+                outcome: WriteOutcome::NotApplied,
+                ..
+            })
+        ));
+        assert!(starts.len() >= 2, "{starts:?}");
+        let last = *starts.last().unwrap();
+        assert!(last <= WRITE_BUDGET - MIN_ATTEMPT_TIME, "{starts:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_with_little_time_left_still_makes_its_first_attempt() {
+        let (result, starts) = losing_write(WriteDeadline::after(Duration::from_millis(150))).await;
+
+        assert!(matches!(result, Err(StoreError::Unavailable { .. })));
+        assert_eq!(starts.first(), Some(&Duration::ZERO));
+        assert!(
+            *starts.last().unwrap() <= Duration::from_millis(50),
+            "{starts:?}"
+        );
     }
 
     #[test]

@@ -710,7 +710,8 @@ pub fn flood_table(flood: &Flood) -> (String, Vec<String>) {
         let creates = run.answers.len().max(1) as f64;
         notes.push(format!(
             "{label}: DynamoDB calls answered while local-api waited {} ({:.1}/create: {}); \
-             InternalServerError injected {} before and {} after applying",
+             InternalServerError injected {} before and {} after applying; \
+             index views: {} writes applied, {} failed",
             run.proxy.forwarded_total(),
             run.proxy.forwarded_total() as f64 / creates,
             run.proxy
@@ -721,6 +722,8 @@ pub fn flood_table(flood: &Flood) -> (String, Vec<String>) {
                 .join(", "),
             run.proxy.server_errors_before_forwarding,
             run.proxy.server_errors_after_forwarding,
+            run.proxy.index_view_writes,
+            run.proxy.index_view_failures,
         ));
     }
     if !notes.is_empty() {

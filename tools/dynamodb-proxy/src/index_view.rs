@@ -32,7 +32,10 @@
 //! locked against the proxy's other writes ([`crate::item_locks`]), so it is
 //! the item exactly as that update left it; the update's own request and
 //! answer are forwarded unchanged. The view holds only items that are in at
-//! least one index (the others never show in an index read).
+//! least one index (the others never show in an index read); a write that
+//! leaves an item in no index is not applied to a view this proxy filled
+//! and knows does not hold its key (it tracks the keys of such views), so
+//! that the views keep up with a busy table of mostly unindexed items.
 //!
 //! When the proxy first needs a table's view it creates it and copies the
 //! table's current items into it (the items written before the proxy saw
@@ -185,6 +188,8 @@ impl Shared {
         let Some(view) = view_name(&schema.name) else {
             return Ok(None);
         };
+        // Its keys are known again only if this proxy fills it.
+        self.views.forget_keys(&view);
         let upstream = self.config().upstream;
         let describe = |name: &str| {
             let upstream = upstream.clone();
@@ -229,19 +234,22 @@ impl Shared {
             // Another proxy before the same DynamoDB Local made it meanwhile.
             return if in_use { Ok(Some(view)) } else { Err(()) };
         }
-        self.copy_into_view(schema, &view, headers).await?;
+        let copied = self.copy_into_view(schema, &view, headers).await?;
+        self.views.hold_keys(&view, copied);
         Ok(Some(view))
     }
 
-    /// Copies every item of the table that is in an index into its new view.
+    /// Copies every item of the table that is in an index into its new
+    /// view; the keys of the items copied.
     async fn copy_into_view(
         &self,
         schema: &TableSchema,
         view: &str,
         headers: &HeaderMap,
-    ) -> Result<(), ()> {
+    ) -> Result<Vec<String>, ()> {
         let upstream = self.config().upstream;
         let mut start: Option<Value> = None;
+        let mut copied = Vec::new();
         loop {
             let mut scan = json!({ "TableName": schema.name, "ConsistentRead": true });
             if let Some(start) = start.take() {
@@ -265,9 +273,10 @@ impl Shared {
                     return Err(());
                 }
             }
+            copied.extend(items.iter().map(|(key, _)| views::key_text(key)));
             match page.get("LastEvaluatedKey") {
                 Some(key) if !key.is_null() => start = Some(key.clone()),
-                _ => return Ok(()),
+                _ => return Ok(copied),
             }
         }
     }
@@ -486,6 +495,7 @@ impl Shared {
             return;
         };
         self.views.drop_pending(&view);
+        self.views.forget_keys(&view);
         let upstream = self.config().upstream;
         self.upstream
             .call(
@@ -535,6 +545,7 @@ impl Shared {
     }
 
     async fn flush(&self, batch: Vec<Pending>) {
+        let batch = self.views.needed(batch);
         let Some(first) = batch.first() else {
             return;
         };

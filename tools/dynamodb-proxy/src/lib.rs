@@ -459,8 +459,21 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
         while connections.try_join_next().is_some() {}
         let shared = Arc::clone(&shared);
         connections.spawn(async move {
-            let service =
-                hyper::service::service_fn(move |request| Arc::clone(&shared).handle(request));
+            let service = hyper::service::service_fn(move |request| {
+                // Each request is handled in a task of its own, detached
+                // from its connection: the service goes on with a request
+                // whose caller gave up (an SDK attempt timeout closes the
+                // connection) and applies it, its index writes included,
+                // as DynamoDB does. Cancelled with the connection instead,
+                // the write would reach DynamoDB Local but never the index
+                // views, and the lagging index would lose it for good.
+                let handling = tokio::spawn(Arc::clone(&shared).handle(request));
+                async move {
+                    handling
+                        .await
+                        .unwrap_or(Err(Closed("the request's handler panicked")))
+                }
+            });
             // A connection closed by a fault ends here with an error: expected.
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

@@ -27,9 +27,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// two cores keeps answering well inside the SDK's 2 s attempt timeout.
 pub const DEFAULT_CONTAINERS: usize = 16;
 /// How long a request may wait for a free container when
-/// `LOCAL_API_WAIT_MS` is not set: short enough that a refusal comes well
-/// within a second.
-pub const DEFAULT_WAIT: Duration = Duration::from_millis(500);
+/// `LOCAL_API_WAIT_MS` is not set: with a write's own budget
+/// (`shared::store::write::WRITE_BUDGET`, 0.7 s) every answer, refusals
+/// included, comes within a second.
+pub const DEFAULT_WAIT: Duration = Duration::from_millis(300);
 
 /// The containers requests are served by.
 pub enum Containers {

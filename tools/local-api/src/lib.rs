@@ -193,7 +193,20 @@ pub async fn serve(listener: TcpListener, containers: Arc<Containers>) -> std::i
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 let containers = Arc::clone(&containers);
-                async move { Ok::<_, Infallible>(serve_request(&containers, request).await) }
+                // Detached from the connection, as Lambda runs an invocation
+                // to its end when the caller goes away: a write whose client
+                // hung up still finishes (its search entries included)
+                // instead of being cut off between two DynamoDB calls.
+                let serving =
+                    tokio::spawn(async move { serve_request(&containers, request).await });
+                async move {
+                    Ok::<_, Infallible>(serving.await.unwrap_or_else(|_| {
+                        error_response(
+                            &ApiError::internal("the request's handler panicked"),
+                            "local-api",
+                        )
+                    }))
+                }
             });
             if let Err(error) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

@@ -1,7 +1,11 @@
 //! Making, listing and revoking API keys (`clients-admin`; the request path
 //! only looks keys up: [`crate::store::keys`]).
 
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use crate::domain::api_key::NewApiKey;
@@ -12,7 +16,32 @@ use crate::store::keys::{KeyInfo, ListingItem, LookupItem};
 use crate::store::layout::{
     attr, key_listing_sk, key_lookup_pk, org_pk, KEY_LISTING_SK_PREFIX, KEY_LOOKUP_SK,
 };
+use crate::store::outcome;
 use crate::store::table::Table;
+
+/// How long an administrative transaction is repeated while DynamoDB
+/// leaves its outcome open ([`KeyAdmin::commit`]).
+pub const ADMIN_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Whether a transaction's failure leaves its outcome open (no answer, a
+/// server error, or the same transaction still running): worth repeating
+/// with the same token.
+fn unsettled(error: &SdkError<TransactWriteItemsError>) -> bool {
+    match error {
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        // A connection lost mid-request, not one that could not be made
+        // (DynamoDB unreachable: said at once).
+        SdkError::DispatchFailure(_) => !outcome::never_sent(error),
+        SdkError::ServiceError(service) => {
+            service.raw().status().is_server_error()
+                || matches!(
+                    service.err(),
+                    TransactWriteItemsError::TransactionInProgressException(_)
+                )
+        }
+        _ => false,
+    }
+}
 
 /// Why a key could not be made, listed or revoked.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +77,29 @@ impl KeyAdmin {
             .client
             .transact_write_items()
             .client_request_token(uuid::Uuid::now_v7().to_string())
+    }
+
+    /// Sends `transaction` until DynamoDB says what became of it, for up to
+    /// [`ADMIN_PATIENCE`]: an administrator (or a test's setup) waits out a
+    /// busy table rather than being left not knowing. Repeating it is safe
+    /// because it keeps its token: a repeat of a committed transaction
+    /// succeeds without applying it again, and one of a transaction still
+    /// running is answered `TransactionInProgressException`, which the SDK
+    /// retries only a few times within its own timeouts.
+    async fn commit(&self, transaction: TransactWriteItemsFluentBuilder) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match transaction.clone().send().await {
+                Ok(_) => return Ok(()),
+                Err(error) if unsettled(&error) && started.elapsed() + pause < ADMIN_PATIENCE => {
+                    tracing::debug!(%error, "administrative transaction unsettled; repeating it");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
     }
 
     /// Creates a key for an organization; the returned key text is its only copy.
@@ -89,16 +141,15 @@ impl KeyAdmin {
                 )
                 .build())
         };
-        self.transaction()
+        let transaction = self
+            .transaction()
             .transact_items(put(
                 serde_dynamo::to_item(lookup).map_err(StoreError::corrupt)?
             )?)
             .transact_items(put(
                 serde_dynamo::to_item(listing).map_err(StoreError::corrupt)?
-            )?)
-            .send()
-            .await
-            .map_err(StoreError::from)?;
+            )?);
+        self.commit(transaction).await?;
         Ok((key, info))
     }
 
@@ -150,7 +201,8 @@ impl KeyAdmin {
                 )
                 .build())
         };
-        self.transaction()
+        let transaction = self
+            .transaction()
             .transact_items(update(
                 key_lookup_pk(&listing.key_hash),
                 KEY_LOOKUP_SK.into(),
@@ -162,10 +214,8 @@ impl KeyAdmin {
                 listing.sk.clone(),
                 "SET revokedAt = :v",
                 AttributeValue::S(revoked_at.clone()),
-            )?)
-            .send()
-            .await
-            .map_err(StoreError::from)?;
+            )?);
+        self.commit(transaction).await?;
         listing.info.revoked_at = Some(revoked_at);
         Ok(listing.info)
     }

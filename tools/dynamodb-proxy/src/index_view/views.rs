@@ -60,6 +60,18 @@ pub struct IndexViews {
     pub(super) wake: Notify,
     pub(super) seq: AtomicU64,
     pub(super) locks: ItemLocks,
+    /// Per view this proxy made and filled: the keys of the items it holds.
+    /// A write that leaves an item in no index need not reach a view that
+    /// does not hold its key (most writes of a table whose items are mostly
+    /// in no index: without this every one of them would cost the view a
+    /// delete, and the views would fall behind a busy table). A view found
+    /// made by another proxy is not here: its every such write is applied.
+    pub(super) held_keys: Mutex<HashMap<String, HashSet<String>>>,
+}
+
+/// A key as [`IndexViews::held_keys`] holds it.
+pub(super) fn key_text(key: &Map<String, Value>) -> String {
+    Value::Object(key.clone()).to_string()
 }
 
 impl IndexViews {
@@ -142,6 +154,48 @@ impl IndexViews {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    /// Starts keeping the keys `view` holds (it was just made, holding these).
+    pub(super) fn hold_keys(&self, view: &str, keys: impl IntoIterator<Item = String>) {
+        self.held_keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(view.to_owned(), keys.into_iter().collect());
+    }
+
+    /// No longer knows which keys `view` holds.
+    pub(super) fn forget_keys(&self, view: &str) {
+        self.held_keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(view);
+    }
+
+    /// Leaves out of `batch` the deletes of keys its view is known not to
+    /// hold (and says them done); then counts the rest as held or not.
+    pub(super) fn needed(&self, batch: Vec<Pending>) -> Vec<Pending> {
+        let mut held = self.held_keys.lock().unwrap_or_else(|e| e.into_inner());
+        let mut skipped = Vec::new();
+        let mut needed = Vec::with_capacity(batch.len());
+        for pending in batch {
+            let Some(keys) = held.get_mut(&pending.view) else {
+                needed.push(pending);
+                continue;
+            };
+            let key = key_text(&pending.key);
+            if pending.image.is_some() {
+                keys.insert(key);
+                needed.push(pending);
+            } else if keys.remove(&key) {
+                needed.push(pending);
+            } else {
+                skipped.push(pending.seq);
+            }
+        }
+        drop(held);
+        self.done(skipped);
+        needed
     }
 
     /// Every pending write due by `now`, in due order.
