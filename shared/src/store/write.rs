@@ -215,6 +215,13 @@ where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, Failure>>,
 {
+    if deadline.remaining() < MIN_ATTEMPT_TIME {
+        // The request's own work before the write (the key look-up, the
+        // rate limiter's lease) used up its budget: nothing is sent.
+        return Err(StoreError::unavailable(format!(
+            "{kind:?} reached its deadline before its first attempt"
+        )));
+    }
     let mut last_throttled = None;
     let mut made = 0;
     for number in 1..=MAX_WRITE_ATTEMPTS {
@@ -323,6 +330,20 @@ mod tests {
         assert!(starts.len() >= 2, "{starts:?}");
         let last = *starts.last().unwrap();
         assert!(last <= WRITE_BUDGET - MIN_ATTEMPT_TIME, "{starts:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_whose_request_used_up_its_budget_sends_nothing_and_says_so() {
+        let (result, starts) = losing_write(WriteDeadline::after(Duration::from_millis(50))).await;
+
+        assert!(matches!(
+            result,
+            Err(StoreError::Unavailable {
+                outcome: WriteOutcome::NotApplied,
+                ..
+            })
+        ));
+        assert!(starts.is_empty(), "{starts:?}");
     }
 
     #[tokio::test(start_paused = true)]
