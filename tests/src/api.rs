@@ -348,7 +348,10 @@ impl TestApi {
 
     /// A list page straight from the store, after `after` (a cursor's
     /// position) if given, with what it cost as the product counts it (the
-    /// figures of a request's closing log line).
+    /// figures of a request's closing log line), less the SDK's retries of
+    /// attempts DynamoDB failed ([`Usage::first_attempts`]: through the
+    /// faithful proxy a 500 now and then is one more call, not more work
+    /// of the list's).
     pub async fn page_after(
         &self,
         org: &OrgId,
@@ -356,7 +359,7 @@ impl TestApi {
         after: Option<&Position>,
     ) -> (ListPage, Usage) {
         let (page, usage) = usage::measure(self.app.clients.list(org, query, after)).await;
-        (page.expect("a list page"), usage)
+        (page.expect("a list page"), usage.first_attempts())
     }
 
     /// Counts an organization's client items per status `(active, inactive)`

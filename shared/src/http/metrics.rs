@@ -82,6 +82,7 @@ impl RequestMetrics {
             "ReadCapacityUnits": self.usage.read_units,
             "WriteCapacityUnits": self.usage.write_units,
             "status": self.status,
+            "dynamodbRetries": self.usage.retries,
             "requestId": self.request_id,
         });
         if let Some(org) = &self.organization {
@@ -118,7 +119,7 @@ mod tests {
                 calls: 3,
                 items_read: 52,
                 read_units: 2.5,
-                write_units: 0.0,
+                ..Usage::default()
             },
             request_id: "req-1".into(),
         }

@@ -84,6 +84,7 @@ impl Observer {
                 status = metrics.status,
                 latency_ms = metrics.latency.as_secs_f64() * 1e3,
                 dynamodb_calls = metrics.usage.calls,
+                dynamodb_retries = metrics.usage.retries,
                 items_read = metrics.usage.items_read,
                 read_units = metrics.usage.read_units,
                 write_units = metrics.usage.write_units,

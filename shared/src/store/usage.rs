@@ -10,7 +10,9 @@
 //!   (`ReturnConsumedCapacity: TOTAL` on the typed input of every
 //!   operation that takes it, unless the caller set it already);
 //! - counts every attempt sent, retries included, so each page of a paged
-//!   `Query` and each round of a batch call counts;
+//!   `Query` and each round of a batch call counts; of those, the SDK's
+//!   own retries (an attempt after a throttle, a server error or a timeout
+//!   of the same call) are also counted apart, as [`Usage::retries`];
 //! - adds, from each typed answer, the items read ([`items_read`]:
 //!   `ScannedCount` of a `Query` or `Scan`, the item of a `GetItem`, the
 //!   items of a `BatchGetItem` or `TransactGetItems`) and the capacity units
@@ -49,6 +51,7 @@ use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeTransmitInterceptorContextRef, Input, Output,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
@@ -58,6 +61,11 @@ pub struct Usage {
     /// Requests sent to DynamoDB (each attempt counts: retries, every page
     /// of a paged `Query`, every round of a batch call).
     pub calls: u32,
+    /// Of [`Usage::calls`], the attempts the SDK sent again after an
+    /// attempt of the same call failed (throttled, a 500, no answer in
+    /// time): what DynamoDB's faults cost, as opposed to what the request's
+    /// algorithm asks for.
+    pub retries: u32,
     /// Index entries and items read ([`items_read`]).
     pub items_read: u64,
     /// Read capacity units DynamoDB reported (0.5 for an eventually
@@ -68,9 +76,21 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// This count without the SDK's retries: the calls the request's
+    /// algorithm made, whatever faults DynamoDB answered some attempts with
+    /// (what the cost bounds of the tests compare).
+    pub fn first_attempts(self) -> Usage {
+        Usage {
+            calls: self.calls - self.retries,
+            retries: 0,
+            ..self
+        }
+    }
+
     /// Adds `other` to this count.
     fn add(&mut self, other: Usage) {
         self.calls += other.calls;
+        self.retries += other.retries;
         self.items_read += other.items_read;
         self.read_units += other.read_units;
         self.write_units += other.write_units;
@@ -224,10 +244,14 @@ impl Intercept for UsageInterceptor {
         &self,
         _context: &BeforeTransmitInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        let attempt = cfg
+            .load::<RequestAttempts>()
+            .map_or(1, RequestAttempts::attempts);
         add(Usage {
             calls: 1,
+            retries: u32::from(attempt > 1),
             ..Usage::default()
         });
         Ok(())
@@ -242,10 +266,10 @@ impl Intercept for UsageInterceptor {
         if let Ok(output) = context.output_or_error() {
             let (read_units, write_units) = units(output);
             add(Usage {
-                calls: 0,
                 items_read: items_read(output),
                 read_units,
                 write_units,
+                ..Usage::default()
             });
         }
         Ok(())
@@ -356,7 +380,7 @@ mod tests {
                     calls: 1,
                     items_read: 2,
                     read_units: units,
-                    write_units: 0.0,
+                    ..Usage::default()
                 });
             }
         })
@@ -366,6 +390,7 @@ mod tests {
             usage,
             Usage {
                 calls: 2,
+                retries: 0,
                 items_read: 4,
                 read_units: 1.5,
                 write_units: 0.0

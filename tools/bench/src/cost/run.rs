@@ -128,6 +128,7 @@ impl CostRun {
         Tally {
             usage: Usage {
                 calls: cold.calls - warm.calls,
+                retries: cold.retries.saturating_sub(warm.retries),
                 items_read: cold.items_read - warm.items_read,
                 read_units: cold.read_units - warm.read_units,
                 write_units: cold.write_units - warm.write_units,
