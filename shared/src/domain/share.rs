@@ -145,6 +145,9 @@ pub struct Answer {
     pub limits: Limits,
     /// Tokens of the epoch's pools taken, after this ask.
     pub taken: [f64; 3],
+    /// When the epoch's first lease was taken (Unix seconds, the clock of
+    /// the container that took it); `None`: the whole epoch.
+    pub started: Option<f64>,
 }
 
 impl Answer {
@@ -153,8 +156,21 @@ impl Answer {
         Budget::ALL.map(|budget| {
             let i = budget as usize;
             let before = self.taken[i] - ask.tokens[i];
-            (budget.pool(&self.limits) - before).clamp(0.0, ask.tokens[i])
+            (self.pool(budget, ask.epoch) - before).clamp(0.0, ask.tokens[i])
         })
+    }
+
+    /// The pool of `budget` in `epoch`: its rate for the part of the epoch
+    /// from its first lease on. An organization that starts sending in the
+    /// middle of an epoch gets the rest of that epoch's pool, not all of
+    /// it, so that a flood that starts late in one epoch is not admitted a
+    /// whole epoch's worth in its last seconds (a fixed window's double
+    /// burst at its edge).
+    pub fn pool(&self, budget: Budget, epoch: u64) -> f64 {
+        let active = self
+            .started
+            .map_or(EPOCH, |started| left_in(epoch, started));
+        budget.pool(&self.limits) * active / EPOCH
     }
 }
 
@@ -281,7 +297,15 @@ impl Share {
             return Some(self.ask(now, epoch, false));
         }
         if self.fallback {
-            return None;
+            // Its limit item could not be reached: while the fallback
+            // would refuse, it tries again, at most every TOPUP_INTERVAL,
+            // so that a container recovers within a second of DynamoDB
+            // coming back instead of at the epoch's end.
+            let due = self
+                .last_lease
+                .is_none_or(|at| now.instant.saturating_duration_since(at) >= TOPUP_INTERVAL);
+            let short = !self.short(now.instant).is_empty();
+            return (due && short).then(|| self.ask(now, epoch, false));
         }
         let recent = self
             .last_lease
@@ -401,7 +425,7 @@ impl Share {
         for budget in Budget::ALL {
             let i = budget as usize;
             let returned = back.map_or(0.0, |back| back.tokens[i]);
-            self.left[i] = (budget.pool(&self.limits) - answer.taken[i] - returned).max(0.0);
+            self.left[i] = (answer.pool(budget, ask.epoch) - answer.taken[i] - returned).max(0.0);
         }
         self.fallback = false;
         back
@@ -566,10 +590,12 @@ mod tests {
         }
     }
 
-    /// A pool shared by several shares, as the lease item's `ADD` is.
+    /// A pool shared by several shares, as the lease item's `ADD` is: the
+    /// limit item in memory, the epochs' counters and first leases.
     struct Pool {
         limits: Limits,
         taken: std::collections::HashMap<u64, [f64; 3]>,
+        started: std::collections::HashMap<u64, f64>,
     }
 
     impl Pool {
@@ -577,6 +603,7 @@ mod tests {
             Self {
                 limits,
                 taken: Default::default(),
+                started: Default::default(),
             }
         }
         /// Leases as the limiter does: at most twice (a first lease learns the limits).
@@ -592,9 +619,11 @@ mod tests {
                 for (taken, tokens) in taken.iter_mut().zip(ask.tokens) {
                     *taken += tokens;
                 }
+                let started = *self.started.entry(ask.epoch).or_insert(now.unix);
                 let answer = Answer {
                     limits: self.limits,
                     taken: *taken,
+                    started: Some(started),
                 };
                 if let Some(back) = share.apply(&ask, &answer, now) {
                     for (taken, tokens) in taken.iter_mut().zip(back.tokens) {
@@ -624,6 +653,7 @@ mod tests {
             let answer = Answer {
                 limits,
                 taken: [taken, 0.0, 0.0],
+                started: None,
             };
             granted += answer.grants(&ask(tokens))[0];
         }
@@ -657,6 +687,30 @@ mod tests {
         let rate = f64::from(admitted) / 30.0;
         assert!((90.0..=101.0).contains(&rate), "{rate} admitted/s");
         assert_eq!(admitted + refused, 30_000);
+    }
+
+    #[test]
+    fn a_flood_that_starts_late_in_an_epoch_gets_the_rest_of_its_pool_not_all_of_it() {
+        let limits = standard();
+        let mut clock = Clock::new();
+        // The flood starts 7 s into an epoch, and lasts 20 s (3 epochs).
+        clock.advance(7.0);
+        let mut pool = Pool::new(limits);
+        let mut shares: Vec<Share> = (0..8).map(|_| Share::new(limits, clock.now())).collect();
+        let mut admitted = 0u32;
+
+        for n in 0..20_000 {
+            clock.advance(0.001);
+            let share = &mut shares[n % 8];
+            pool.lease(share, clock.now());
+            if share.admit(clock.now()) == Decision::Admitted {
+                admitted += 1;
+            }
+        }
+
+        // Without the first lease's time: up to 3 whole pools (150/s).
+        let rate = f64::from(admitted) / 20.0;
+        assert!((85.0..=110.0).contains(&rate), "{rate} admitted/s");
     }
 
     #[test]
@@ -805,6 +859,27 @@ mod tests {
         assert!(admitted >= 1);
         assert!(f64::from(admitted) <= 1000.0 * COLD_FRACTION, "{admitted}");
         assert_eq!(share.lease_needed(clock.now()), None);
+    }
+
+    #[test]
+    fn a_container_on_its_fallback_tries_its_lease_again_within_a_second_while_refusing() {
+        let limits = standard();
+        let mut clock = Clock::new();
+        let mut pool = Pool::new(limits);
+        let mut share = Share::new(limits, clock.now());
+        let ask = share.lease_needed(clock.now()).unwrap();
+        share.fail(&ask, clock.now());
+        while share.admit(clock.now()) == Decision::Admitted {}
+
+        clock.advance(TOPUP_INTERVAL.as_secs_f64());
+        // What the fallback paced in since is spent too.
+        while share.admit(clock.now()) == Decision::Admitted {}
+        let again = share.lease_needed(clock.now());
+        assert!(again.is_some_and(|ask| !ask.top_up), "{again:?}");
+        pool.lease(&mut share, clock.now());
+
+        assert!(!share.on_fallback());
+        assert_eq!(share.admit(clock.now()), Decision::Admitted);
     }
 
     #[test]

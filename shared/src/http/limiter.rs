@@ -213,7 +213,8 @@ impl Limiter {
         let owned = org.clone();
         self.lease_calls.fetch_add(1, Ordering::Relaxed);
         // A task of its own: the call is the limiter's, not the request's.
-        let call = tokio::spawn(async move { store.lease(&owned, &ask).await });
+        let unix = self.clock.now().unix;
+        let call = tokio::spawn(async move { store.lease(&owned, &ask, unix).await });
         let outcome = match tokio::time::timeout(LEASE_TIMEOUT, call).await {
             Ok(Ok(Ok(leased))) => Ok(leased),
             Ok(Ok(Err(error))) => Err(cause_chain(&error)),
@@ -227,6 +228,7 @@ impl Limiter {
                 let answer = Answer {
                     limits: leased.plan.limits(self.default_plan),
                     taken: leased.taken,
+                    started: leased.started,
                 };
                 if let Some(back) = share.apply(&ask, &answer, now) {
                     self.give_back(org, back);
@@ -252,8 +254,9 @@ impl Limiter {
         let store = self.store.clone();
         let owned = org.clone();
         self.lease_calls.fetch_add(1, Ordering::Relaxed);
+        let unix = self.clock.now().unix;
         tokio::spawn(async move {
-            if let Err(error) = store.lease(&owned, &back).await {
+            if let Err(error) = store.lease(&owned, &back, unix).await {
                 tracing::debug!(organization = owned.as_str(), error = %cause_chain(&error), "giving tokens back failed; they lapse with the epoch");
             }
         });

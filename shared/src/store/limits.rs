@@ -3,13 +3,15 @@
 //!
 //! | `pk` | `sk` | attributes |
 //! |---|---|---|
-//! | `LIMIT#<org>` | `LIMIT` | `plan`, `requestsPerSecond`, `burst`, `readUnitsPerSecond`, `writeUnitsPerSecond` (overrides), `e<epoch>r`, `e<epoch>ru`, `e<epoch>wu` (tokens taken) |
+//! | `LIMIT#<org>` | `LIMIT` | `plan`, `requestsPerSecond`, `burst`, `readUnitsPerSecond`, `writeUnitsPerSecond` (overrides), `e<epoch>r`, `e<epoch>ru`, `e<epoch>wu` (tokens taken), `e<epoch>s` (when the epoch's first lease was taken) |
 //!
 //! A partition of its own (not `ORG#<org>`), so that the limiter's writes
 //! never share a partition's 1,000 write units/s with the organization's
 //! clients. A lease ([`LimitStore::lease`]) is one `UpdateItem`: `ADD` of
-//! the container's ask to the epoch's three counters, `REMOVE` of the
-//! counters of epochs that are over, `ReturnValues: ALL_NEW`; it cannot
+//! the container's ask to the epoch's three counters, `SET` of the epoch's
+//! start if it has none (`if_not_exists`, the asking container's clock),
+//! `REMOVE` of the attributes of epochs that are over, `ReturnValues:
+//! ALL_NEW`; it cannot
 //! conflict (no condition) and answers the plan with the totals, so one
 //! call both reads the limits in force and takes the slice. An
 //! organization with no item has the deployment's default plan; the first
@@ -48,9 +50,17 @@ const OVERRIDES: [&str; 4] = [
 /// The suffixes of an epoch's counters, in `Budget::ALL` order.
 const COUNTERS: [&str; 3] = ["r", "ru", "wu"];
 
+/// The suffix of an epoch's start (its first lease's time).
+const START: &str = "s";
+
 /// The counter of `budget` (index) in `epoch`.
 fn counter(epoch: u64, budget: usize) -> String {
     format!("e{epoch}{}", COUNTERS[budget])
+}
+
+/// The attribute of `epoch`'s start.
+fn start(epoch: u64) -> String {
+    format!("e{epoch}{START}")
 }
 
 /// The epoch of a counter attribute, if `name` is one.
@@ -70,6 +80,8 @@ pub struct Leased {
     pub plan: OrgPlan,
     /// The epoch's tokens taken, this ask included (`Budget::ALL` order).
     pub taken: [f64; 3],
+    /// When the epoch's first lease was taken (Unix seconds).
+    pub started: Option<f64>,
 }
 
 /// The limit items of every organization, in the clients' table.
@@ -85,8 +97,10 @@ impl LimitStore {
     }
 
     /// Takes `ask` from the organization's pools of its epoch (one
-    /// `UpdateItem`), removing the counters of epochs before the previous one.
-    pub async fn lease(&self, org: &OrgId, ask: &Ask) -> Result<Leased, StoreError> {
+    /// `UpdateItem`) at `unix` (the container's clock, Unix seconds: the
+    /// epoch's start if this is its first lease), removing the attributes
+    /// of epochs before the previous one.
+    pub async fn lease(&self, org: &OrgId, ask: &Ask, unix: f64) -> Result<Leased, StoreError> {
         let mut update = self
             .table
             .client
@@ -105,12 +119,22 @@ impl LimitStore {
                     AttributeValue::N(tokens.to_string()),
                 );
         }
-        let mut expression = format!("ADD {}", adds.join(", "));
+        let mut expression = format!(
+            "ADD {} SET #start = if_not_exists(#start, :now)",
+            adds.join(", ")
+        );
+        update = update
+            .expression_attribute_names("#start", start(ask.epoch))
+            .expression_attribute_values(":now", AttributeValue::N(format!("{unix:.3}")));
         // The previous epoch's counters stay (a container whose clock is
         // behind may still ask for it); older ones go.
         let stale: Vec<String> = (1..=2)
             .filter_map(|back| ask.epoch.checked_sub(1 + back))
-            .flat_map(|epoch| (0..COUNTERS.len()).map(move |i| counter(epoch, i)))
+            .flat_map(|epoch| {
+                (0..COUNTERS.len())
+                    .map(move |i| counter(epoch, i))
+                    .chain([start(epoch)])
+            })
             .collect();
         if !stale.is_empty() {
             let names: Vec<String> = (0..stale.len()).map(|i| format!("#s{i}")).collect();
@@ -125,6 +149,7 @@ impl LimitStore {
         Ok(Leased {
             plan: org_plan(&item)?,
             taken,
+            started: number(&item, &start(ask.epoch)),
         })
     }
 
