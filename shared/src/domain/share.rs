@@ -441,7 +441,9 @@ impl Share {
             let fresh = self.ask(now, ask.epoch, false);
             return self.fail(&fresh, now);
         }
-        if ask.top_up {
+        // A top-up, or a fallback's retry within its epoch: nothing more is
+        // granted (the fallback stays bounded by one cold slice an epoch).
+        if ask.top_up || (self.fallback && self.epoch == Some(ask.epoch)) {
             self.last_lease = Some(now.instant);
             return;
         }
@@ -859,6 +861,29 @@ mod tests {
         assert!(admitted >= 1);
         assert!(f64::from(admitted) <= 1000.0 * COLD_FRACTION, "{admitted}");
         assert_eq!(share.lease_needed(clock.now()), None);
+    }
+
+    #[test]
+    fn failed_retries_of_a_fallback_grant_nothing_more_in_its_epoch() {
+        let limits = standard();
+        let mut clock = Clock::new();
+        let mut share = Share::new(limits, clock.now());
+        let mut admitted = 0.0;
+
+        // The limit item unreachable for a whole epoch; a request every ms.
+        for _ in 0..9_000 {
+            clock.advance(0.001);
+            if let Some(ask) = share.lease_needed(clock.now()) {
+                share.fail(&ask, clock.now());
+            }
+            if share.admit(clock.now()) == Decision::Admitted {
+                admitted += 1.0;
+            }
+        }
+
+        // One cold slice of the epoch (1/8 of 1,000), however many retries.
+        assert!(admitted <= 1000.0 * COLD_FRACTION + 1.0, "{admitted}");
+        assert!(admitted >= 1.0);
     }
 
     #[test]
