@@ -242,6 +242,8 @@ pub struct Share {
     buckets: [Bucket; 3],
     granted: [f64; 3],
     left: [f64; 3],
+    /// The pools of the epoch held, as the last answer gave them ([`Answer::pool`]).
+    pools: [f64; 3],
     arrivals: f64,
     consumed: [f64; 3],
     since: Instant,
@@ -260,6 +262,7 @@ impl Share {
             buckets: [Bucket::empty(now.instant); 3],
             granted: [0.0; 3],
             left: [0.0; 3],
+            pools: [0.0; 3],
             arrivals: 0.0,
             consumed: [0.0; 3],
             since: now.instant,
@@ -316,7 +319,7 @@ impl Share {
         // nobody else needs it, and its own ask is bounded.
         let plenty = short
             .iter()
-            .all(|b| self.left[*b as usize] > b.pool(&self.limits) / 2.0);
+            .all(|b| self.left[*b as usize] > self.pools[*b as usize] / 2.0);
         (can_grow && (plenty || !recent)).then(|| self.ask(now, self.epoch.unwrap_or(epoch), true))
     }
 
@@ -425,7 +428,8 @@ impl Share {
         for budget in Budget::ALL {
             let i = budget as usize;
             let returned = back.map_or(0.0, |back| back.tokens[i]);
-            self.left[i] = (answer.pool(budget, ask.epoch) - answer.taken[i] - returned).max(0.0);
+            self.pools[i] = answer.pool(budget, ask.epoch);
+            self.left[i] = (self.pools[i] - answer.taken[i] - returned).max(0.0);
         }
         self.fallback = false;
         back
