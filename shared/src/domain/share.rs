@@ -23,10 +23,20 @@
 //!   its first real ask is sized to them, not to the default plan's.
 //! - A container with no history asks for [`COLD_FRACTION`] of the pool
 //!   (pro rata of the epoch left), at most [`COLD_REQUESTS_PER_SECOND`];
-//!   no ask takes more than [`MAX_ASK_FRACTION`] of the pool. One that
-//!   runs dry while the pool had tokens left at its last look tops up: at
-//!   once while more than half the pool is left, else at most every
-//!   [`TOPUP_INTERVAL`].
+//!   no ask takes more than [`MAX_ASK_FRACTION`] of the pool.
+//! - The lease item counts the containers that take a slice of each epoch
+//!   ([`Answer::leasers`]). A new grant is at most the container's fair
+//!   share: the rate to the epoch's end over the containers expected (as
+//!   many as in the epoch so far or the one before, whichever is more),
+//!   so that under a flood every container gets its share with its one
+//!   lease, and none needs a top-up.
+//! - One that runs dry while the pool had tokens left at its last look,
+//!   beyond the fair shares of the containers expected that had not taken
+//!   theirs yet, tops up: at once while more than half the pool is free,
+//!   else at most every [`TOPUP_INTERVAL`].
+//! - A container's burst is the organization's in the part of its rate it
+//!   was granted; what it carries into a new epoch is at most that grant's
+//!   part of the burst, so that all containers together carry at most one.
 //! - A lease that fails ([`Share::fail`]) leaves a container with its
 //!   grant for the epoch, or with a fallback of at most the cold slice when
 //!   it has none: the limiter fails open, by a bounded amount.
@@ -137,6 +147,14 @@ pub struct Ask {
     pub top_up: bool,
 }
 
+impl Ask {
+    /// Whether the asking container counts as one more of the epoch's
+    /// leasers ([`Answer::leasers`]): an ask that starts a grant does.
+    pub fn joins(&self) -> bool {
+        !self.top_up
+    }
+}
+
 /// The lease item's answer to an [`Ask`]: the limits in force and, for each
 /// budget, the tokens of the epoch taken so far, this ask included.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -148,6 +166,9 @@ pub struct Answer {
     /// When the epoch's first lease was taken (Unix seconds, the clock of
     /// the container that took it); `None`: the whole epoch.
     pub started: Option<f64>,
+    /// Containers that took a slice of the epoch so far ([`Ask::joins`]),
+    /// this one included, and of the epoch before it.
+    pub leasers: [u32; 2],
 }
 
 impl Answer {
@@ -171,6 +192,43 @@ impl Answer {
             .started
             .map_or(EPOCH, |started| left_in(epoch, started));
         budget.pool(&self.limits) * active / EPOCH
+    }
+}
+
+/// What a container knows of its organization's other containers: how
+/// many took a slice of an epoch and of the epoch before it, as the limit
+/// item last answered.
+#[derive(Debug, Clone, Copy)]
+struct Peers {
+    epoch: u64,
+    leasers: [u32; 2],
+    /// When the answer came (Unix seconds).
+    unix: f64,
+}
+
+impl Peers {
+    /// How many containers are expected to share the pool of `epoch`,
+    /// this one included (`counted`: the answer counted it already): as
+    /// many as took a slice of it so far or of the epoch before, whichever
+    /// is more. `None` when the answer is older than the epoch before.
+    fn expected(&self, epoch: u64, counted: bool) -> Option<f64> {
+        if self.epoch != epoch && self.epoch + 1 != epoch {
+            return None;
+        }
+        let [so_far, before] = self.leasers;
+        let so_far = so_far + u32::from(!counted);
+        Some(f64::from(so_far.max(before).max(1)))
+    }
+
+    /// How many of the containers expected in `epoch` have not taken a
+    /// slice of it yet (this one has).
+    fn waiting(&self, epoch: u64) -> f64 {
+        let [so_far, before] = self.leasers;
+        if self.epoch == epoch {
+            f64::from(before.saturating_sub(so_far))
+        } else {
+            0.0
+        }
     }
 }
 
@@ -241,7 +299,12 @@ pub struct Share {
     epoch: Option<u64>,
     buckets: [Bucket; 3],
     granted: [f64; 3],
+    /// The rate of each budget granted for the epoch: each grant over the
+    /// seconds of the epoch it was granted for.
+    granted_rate: [f64; 3],
     left: [f64; 3],
+    /// The epoch of the last answer and the containers it counted.
+    peers: Option<Peers>,
     /// The pools of the epoch held, as the last answer gave them ([`Answer::pool`]).
     pools: [f64; 3],
     arrivals: f64,
@@ -261,7 +324,9 @@ impl Share {
             epoch: None,
             buckets: [Bucket::empty(now.instant); 3],
             granted: [0.0; 3],
+            granted_rate: [0.0; 3],
             left: [0.0; 3],
+            peers: None,
             pools: [0.0; 3],
             arrivals: 0.0,
             consumed: [0.0; 3],
@@ -314,13 +379,33 @@ impl Share {
             .last_lease
             .is_some_and(|at| now.instant.saturating_duration_since(at) < TOPUP_INTERVAL);
         let short: Vec<Budget> = self.short(now.instant);
-        let can_grow = !short.is_empty() && short.iter().all(|b| self.left[*b as usize] > 0.0);
-        // While most of the pool is left, a container tops up at once:
+        let available = self.available(epoch);
+        let can_grow = !short.is_empty() && short.iter().all(|b| available[*b as usize] >= 1.0);
+        // While most of the pool is free, a container tops up at once:
         // nobody else needs it, and its own ask is bounded.
         let plenty = short
             .iter()
-            .all(|b| self.left[*b as usize] > self.pools[*b as usize] / 2.0);
+            .all(|b| available[*b as usize] > self.pools[*b as usize] / 2.0);
         (can_grow && (plenty || !recent)).then(|| self.ask(now, self.epoch.unwrap_or(epoch), true))
+    }
+
+    /// What a top-up may take of each pool of `epoch`: what was left at
+    /// the last answer, less the fair shares of the containers expected in
+    /// the epoch that had not taken theirs yet, as they were then (a
+    /// container that comes later asks for less: the reserve shrinks with
+    /// each answer).
+    fn available(&self, epoch: u64) -> [f64; 3] {
+        let (waiting, expected, rest) = self.peers.map_or((0.0, 1.0, 0.0), |peers| {
+            (
+                peers.waiting(epoch),
+                peers.expected(epoch, true).unwrap_or(1.0),
+                left_in(epoch, peers.unix),
+            )
+        });
+        Budget::ALL.map(|budget| {
+            let fair = budget.rate(&self.limits) * rest / expected;
+            (self.left[budget as usize] - waiting * fair).max(0.0)
+        })
     }
 
     /// The budgets that would refuse a request now.
@@ -356,6 +441,10 @@ impl Share {
         } else {
             None
         };
+        let expected = self
+            .peers
+            .and_then(|peers| peers.expected(epoch, self.epoch == Some(peers.epoch)));
+        let available = self.available(epoch);
         let tokens = Budget::ALL.map(|budget| {
             let i = budget as usize;
             let pool = budget.pool(&self.limits);
@@ -373,9 +462,19 @@ impl Share {
             } else {
                 wanted + (-bucket.balance).max(0.0)
             };
+            // A new grant is at most the container's fair share of the
+            // pool (the rate over the containers expected), so that the
+            // first to ask do not leave the last nothing; a top-up at most
+            // what the others' fair shares leave.
+            let share = if top_up {
+                available[i]
+            } else {
+                expected.map_or(f64::INFINITY, |n| budget.rate(&self.limits) * rest / n)
+            };
             // Never more than the organization's rate to the epoch's end:
             // paced, one container alone never goes past the rate.
             asked
+                .min(share)
                 .max(floor)
                 .min(budget.rate(&self.limits) * rest)
                 .min(pool * MAX_ASK_FRACTION)
@@ -402,6 +501,11 @@ impl Share {
     /// rest of its ask, to be `ADD`ed back to the pool (negative tokens),
     /// so that the other containers of the organization find it there.
     pub fn apply(&mut self, ask: &Ask, answer: &Answer, now: Now) -> Option<Ask> {
+        self.peers = Some(Peers {
+            epoch: ask.epoch,
+            leasers: answer.leasers,
+            unix: now.unix,
+        });
         if !self.known {
             // The probe: the limits, and what the pools have left.
             self.known = true;
@@ -467,6 +571,7 @@ impl Share {
         if !ask.top_up {
             self.epoch = Some(ask.epoch);
             self.granted = [0.0; 3];
+            self.granted_rate = [0.0; 3];
             self.arrivals = 0.0;
             self.consumed = [0.0; 3];
             self.since = now.instant;
@@ -474,14 +579,22 @@ impl Share {
         for budget in Budget::ALL {
             let i = budget as usize;
             let pool = budget.pool(&self.limits).max(1.0);
+            let quota = budget.quota(&self.limits);
             let bucket = &mut self.buckets[i];
             bucket.refill(now.instant);
             if !ask.top_up {
                 bucket.rate = 0.0;
+                // What is carried from the epoch before is at most this
+                // grant's part of the organization's burst (so that all
+                // containers together carry at most one burst).
+                bucket.balance = bucket.balance.min((quota * grants[i] / pool).max(1.0));
             }
             self.granted[i] += grants[i];
-            bucket.capacity = (budget.quota(&self.limits) * self.granted[i] / pool).max(1.0);
-            // What is carried from an earlier grant never exceeds this one's burst.
+            self.granted_rate[i] += grants[i] / rest;
+            // Its burst: the organization's, in the part of its rate this
+            // container was granted.
+            let rate = budget.rate(&self.limits).max(1e-9);
+            bucket.capacity = (quota * self.granted_rate[i] / rate).clamp(1.0, quota.max(1.0));
             bucket.balance = bucket.balance.min(bucket.capacity);
             // At once: up to the burst, a debt paid first.
             let at_once = grants[i].min((bucket.capacity - bucket.balance).max(0.0));
@@ -550,9 +663,8 @@ impl Share {
             let rate = budget.rate(&self.limits).max(1e-9);
             let bucket = &mut self.buckets[i];
             bucket.refill(now.instant);
-            let pool = budget.pool(&self.limits);
-            let remaining = if self.granted[i] > 0.0 && bucket.balance >= 1.0 {
-                (bucket.balance * pool / self.granted[i]).clamp(0.0, quota)
+            let remaining = if self.granted_rate[i] > 0.0 && bucket.balance >= 1.0 {
+                (bucket.balance * rate / self.granted_rate[i]).clamp(0.0, quota)
             } else {
                 0.0
             };
@@ -602,6 +714,9 @@ mod tests {
         limits: Limits,
         taken: std::collections::HashMap<u64, [f64; 3]>,
         started: std::collections::HashMap<u64, f64>,
+        leasers: std::collections::HashMap<u64, u32>,
+        /// Leases answered, give-backs included.
+        calls: u32,
     }
 
     impl Pool {
@@ -610,6 +725,8 @@ mod tests {
                 limits,
                 taken: Default::default(),
                 started: Default::default(),
+                leasers: Default::default(),
+                calls: 0,
             }
         }
         /// Leases as the limiter does: at most twice (a first lease learns the limits).
@@ -621,6 +738,12 @@ mod tests {
 
         fn lease_once(&mut self, share: &mut Share, now: Now) {
             if let Some(ask) = share.lease_needed(now) {
+                self.calls += 1;
+                *self.leasers.entry(ask.epoch).or_default() += u32::from(ask.joins());
+                let leasers = [
+                    self.leasers[&ask.epoch],
+                    self.leasers.get(&(ask.epoch - 1)).copied().unwrap_or(0),
+                ];
                 let taken = self.taken.entry(ask.epoch).or_default();
                 for (taken, tokens) in taken.iter_mut().zip(ask.tokens) {
                     *taken += tokens;
@@ -630,8 +753,10 @@ mod tests {
                     limits: self.limits,
                     taken: *taken,
                     started: Some(started),
+                    leasers,
                 };
                 if let Some(back) = share.apply(&ask, &answer, now) {
+                    self.calls += 1;
                     for (taken, tokens) in taken.iter_mut().zip(back.tokens) {
                         *taken += tokens;
                     }
@@ -660,6 +785,7 @@ mod tests {
                 limits,
                 taken: [taken, 0.0, 0.0],
                 started: None,
+                leasers: [1, 0],
             };
             granted += answer.grants(&ask(tokens))[0];
         }
@@ -693,6 +819,9 @@ mod tests {
         let rate = f64::from(admitted) / 30.0;
         assert!((90.0..=101.0).contains(&rate), "{rate} admitted/s");
         assert_eq!(admitted + refused, 30_000);
+        // One lease a container an epoch, a first probe, few top-ups.
+        let calls_per_admitted = f64::from(pool.calls) / f64::from(admitted);
+        assert!(calls_per_admitted <= 0.02, "{} calls, {calls_per_admitted}", pool.calls);
     }
 
     #[test]

@@ -229,6 +229,7 @@ impl Limiter {
                     limits: leased.plan.limits(self.default_plan),
                     taken: leased.taken,
                     started: leased.started,
+                    leasers: leased.leasers,
                 };
                 if let Some(back) = share.apply(&ask, &answer, now) {
                     self.give_back(org, back);

@@ -3,12 +3,13 @@
 //!
 //! | `pk` | `sk` | attributes |
 //! |---|---|---|
-//! | `LIMIT#<org>` | `LIMIT` | `plan`, `requestsPerSecond`, `burst`, `readUnitsPerSecond`, `writeUnitsPerSecond` (overrides), `e<epoch>r`, `e<epoch>ru`, `e<epoch>wu` (tokens taken), `e<epoch>s` (when the epoch's first lease was taken) |
+//! | `LIMIT#<org>` | `LIMIT` | `plan`, `requestsPerSecond`, `burst`, `readUnitsPerSecond`, `writeUnitsPerSecond` (overrides), `e<epoch>r`, `e<epoch>ru`, `e<epoch>wu` (tokens taken), `e<epoch>s` (when the epoch's first lease was taken), `e<epoch>n` (containers that took a slice of the epoch) |
 //!
 //! A partition of its own (not `ORG#<org>`), so that the limiter's writes
 //! never share a partition's 1,000 write units/s with the organization's
 //! clients. A lease ([`LimitStore::lease`]) is one `UpdateItem`: `ADD` of
-//! the container's ask to the epoch's three counters, `SET` of the epoch's
+//! the container's ask to the epoch's three counters and of 1 or 0 to its
+//! count of leasers ([`Ask::joins`]), `SET` of the epoch's
 //! start if it has none (`if_not_exists`, the asking container's clock),
 //! `REMOVE` of the attributes of epochs that are over, `ReturnValues:
 //! ALL_NEW`; it cannot
@@ -52,6 +53,8 @@ const COUNTERS: [&str; 3] = ["r", "ru", "wu"];
 
 /// The suffix of an epoch's start (its first lease's time).
 const START: &str = "s";
+/// The suffix of an epoch's count of leasers.
+const LEASERS: &str = "n";
 
 /// The counter of `budget` (index) in `epoch`.
 fn counter(epoch: u64, budget: usize) -> String {
@@ -61,6 +64,11 @@ fn counter(epoch: u64, budget: usize) -> String {
 /// The attribute of `epoch`'s start.
 fn start(epoch: u64) -> String {
     format!("e{epoch}{START}")
+}
+
+/// The attribute of `epoch`'s count of leasers.
+fn leasers(epoch: u64) -> String {
+    format!("e{epoch}{LEASERS}")
 }
 
 /// The epoch of a counter attribute, if `name` is one.
@@ -82,6 +90,8 @@ pub struct Leased {
     pub taken: [f64; 3],
     /// When the epoch's first lease was taken (Unix seconds).
     pub started: Option<f64>,
+    /// Containers that took a slice of the epoch, and of the one before.
+    pub leasers: [u32; 2],
 }
 
 /// The limit items of every organization, in the clients' table.
@@ -119,6 +129,10 @@ impl LimitStore {
                     AttributeValue::N(tokens.to_string()),
                 );
         }
+        adds.push("#n :n".to_owned());
+        update = update
+            .expression_attribute_names("#n", leasers(ask.epoch))
+            .expression_attribute_values(":n", AttributeValue::N(u8::from(ask.joins()).to_string()));
         let mut expression = format!(
             "ADD {} SET #start = if_not_exists(#start, :now)",
             adds.join(", ")
@@ -133,7 +147,7 @@ impl LimitStore {
             .flat_map(|epoch| {
                 (0..COUNTERS.len())
                     .map(move |i| counter(epoch, i))
-                    .chain([start(epoch)])
+                    .chain([start(epoch), leasers(epoch)])
             })
             .collect();
         if !stale.is_empty() {
@@ -150,6 +164,8 @@ impl LimitStore {
             plan: org_plan(&item)?,
             taken,
             started: number(&item, &start(ask.epoch)),
+            leasers: [ask.epoch, ask.epoch.saturating_sub(1)]
+                .map(|epoch| number(&item, &leasers(epoch)).unwrap_or(0.0) as u32),
         })
     }
 
