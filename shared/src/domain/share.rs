@@ -821,7 +821,11 @@ mod tests {
         assert_eq!(admitted + refused, 30_000);
         // One lease a container an epoch, a first probe, few top-ups.
         let calls_per_admitted = f64::from(pool.calls) / f64::from(admitted);
-        assert!(calls_per_admitted <= 0.02, "{} calls, {calls_per_admitted}", pool.calls);
+        assert!(
+            calls_per_admitted <= 0.02,
+            "{} calls, {calls_per_admitted}",
+            pool.calls
+        );
     }
 
     #[test]

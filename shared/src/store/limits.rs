@@ -132,7 +132,10 @@ impl LimitStore {
         adds.push("#n :n".to_owned());
         update = update
             .expression_attribute_names("#n", leasers(ask.epoch))
-            .expression_attribute_values(":n", AttributeValue::N(u8::from(ask.joins()).to_string()));
+            .expression_attribute_values(
+                ":n",
+                AttributeValue::N(u8::from(ask.joins()).to_string()),
+            );
         let mut expression = format!(
             "ADD {} SET #start = if_not_exists(#start, :now)",
             adds.join(", ")

@@ -1,10 +1,12 @@
 //! Section `limits`, per-organization rate limits through the handlers
 //! (`shared::http::limiter`), each figure beside its baseline in one run:
 //!
-//! - **Fair share**: 8 `App`s (8 containers, each with its own limiter,
-//!   one request at a time each) flood ONE organization at 10× its plan's
-//!   request rate (`standard`, 100/s): the accepted rate against the
-//!   limit, and every excess answer a 429 `rate_limited` with `Retry-After`.
+//! - **Fair share**: 8 processes (`bench limits-container`, [`container`]),
+//!   each with an `App` of its own (a container: its own limiter and
+//!   DynamoDB client, one request at a time), flood ONE organization at
+//!   10× its plan's request rate (`standard`, 100/s): the accepted rate
+//!   against the limit, and every excess answer a 429 `rate_limited` with
+//!   `Retry-After` and the `RateLimit` fields.
 //! - **Neighbour**: a second organization's `GET` every 20 ms through a
 //!   container of its own, alone and during the flood: errors, p50, p99.
 //! - **Overhead**: the limiter's DynamoDB calls per accepted request
@@ -127,8 +129,8 @@ async fn tenant(
     (org, key.key)
 }
 
-/// Creates one client and answers its `GET`.
-async fn one_client(app: &App, key: &str) -> Prepared {
+/// Creates one client and answers its `GET` and its URI.
+async fn one_client(app: &App, key: &str) -> (Prepared, String) {
     let create = prepare(
         Method::POST,
         "/api/v1/clients",
@@ -142,7 +144,8 @@ async fn one_client(app: &App, key: &str) -> Prepared {
         .as_str()
         .expect("a created client")
         .to_owned();
-    prepare(Method::GET, &format!("/api/v1/clients/{id}"), key, None)
+    let uri = format!("/api/v1/clients/{id}");
+    (prepare(Method::GET, &uri, key, None), uri)
 }
 
 /// Sends `request` every `every` through `app` for `length`, open loop.
@@ -185,19 +188,180 @@ fn latencies(answers: &[Answer]) -> Latencies {
     }
 }
 
+/// What the flood's containers answered, summed over their processes.
+#[derive(Default)]
+struct Tally {
+    accepted: u64,
+    refused: u64,
+    /// Refusals with `Retry-After` (≥ 1 s) and the `RateLimit` fields.
+    well_formed: u64,
+    /// Answers neither 200 nor 429.
+    other: u64,
+    fields_on_accepted: u64,
+    /// The container's limiter's DynamoDB calls, its first probe included.
+    lease_calls: u64,
+    refusal_latencies: Vec<Duration>,
+}
+
+impl Tally {
+    fn of(answers: &[Answer], lease_calls: u64) -> Self {
+        let count =
+            |keep: &dyn Fn(&Answer) -> bool| answers.iter().filter(|a| keep(a)).count() as u64;
+        Self {
+            accepted: count(&|a| a.status == 200),
+            refused: count(&|a| a.status == 429),
+            well_formed: count(&|a| {
+                a.status == 429 && a.retry_after.is_some_and(|s| s >= 1) && a.has_fields
+            }),
+            other: count(&|a| !matches!(a.status, 200 | 429)),
+            fields_on_accepted: count(&|a| a.status == 200 && a.has_fields),
+            lease_calls,
+            refusal_latencies: answers
+                .iter()
+                .filter(|a| a.status == 429)
+                .map(|a| a.latency)
+                .collect(),
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "accepted": self.accepted,
+            "refused": self.refused,
+            "well_formed": self.well_formed,
+            "other": self.other,
+            "fields_on_accepted": self.fields_on_accepted,
+            "lease_calls": self.lease_calls,
+            "refusal_latencies_us": self.refusal_latencies.iter().map(|d| d.as_micros() as u64).collect::<Vec<_>>(),
+        })
+    }
+
+    fn add_json(&mut self, line: &Value) {
+        let n = |name: &str| {
+            line[name]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{name} in {line}"))
+        };
+        self.accepted += n("accepted");
+        self.refused += n("refused");
+        self.well_formed += n("well_formed");
+        self.other += n("other");
+        self.fields_on_accepted += n("fields_on_accepted");
+        self.lease_calls += n("lease_calls");
+        self.refusal_latencies.extend(
+            line["refusal_latencies_us"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_u64)
+                .map(Duration::from_micros),
+        );
+    }
+}
+
+/// The subcommand of one flooding container.
+pub const CONTAINER_COMMAND: &str = "limits-container";
+
+/// `bench limits-container <key> <uri> <every µs> <seconds> <start, Unix
+/// ms>`: one container of the flood in a process of its own, as Lambda
+/// runs each container: an `App` with its own limiter and DynamoDB client
+/// (`AWS_ENDPOINT_URL_DYNAMODB`, `BENCH_TABLE`), which from the start time
+/// on sends a `GET` of `uri` every `every` for `seconds`, one at a time,
+/// and prints its [`Tally`] as one JSON line.
+pub fn container() {
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    let [key, uri, every_us, seconds, start_ms] = args.as_slice() else {
+        panic!(
+            "usage: bench {CONTAINER_COMMAND} <key> <uri> <every µs> <seconds> <start, Unix ms>"
+        );
+    };
+    let number = |text: &str| -> u64 {
+        text.parse()
+            .unwrap_or_else(|_| panic!("not a number: {text}"))
+    };
+    let every = Duration::from_micros(number(every_us));
+    let length = Duration::from_secs(number(seconds));
+    let start_ms = number(start_ms);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime");
+    runtime.block_on(async {
+        let settings = Settings::from_env();
+        let client = shared::store::connect().await;
+        let app = apps(&client, &settings.table, 1, true).remove(0);
+        let request = prepare(Method::GET, uri, key, None);
+        tokio::time::sleep(Duration::from_millis(start_ms.saturating_sub(unix_ms()))).await;
+        let answers = paced(Arc::clone(&app), request, every, length).await;
+        let calls = app
+            .limiter
+            .as_ref()
+            .map_or(0, |limiter| limiter.lease_calls());
+        println!("{}", Tally::of(&answers, calls).to_json());
+    });
+}
+
+/// Floods with [`CONTAINERS`] container processes from `start` (Unix ms)
+/// and sums what they answered.
+async fn flood_processes(
+    key: &str,
+    uri: &str,
+    every: Duration,
+    seconds: u64,
+    start_ms: u64,
+) -> Tally {
+    let exe = std::env::current_exe().expect("this binary");
+    let children: Vec<_> = (0..CONTAINERS)
+        .map(|_| {
+            tokio::process::Command::new(&exe)
+                .arg(CONTAINER_COMMAND)
+                .args([
+                    key.to_owned(),
+                    uri.to_owned(),
+                    (every.as_micros() as u64).to_string(),
+                    seconds.to_string(),
+                    start_ms.to_string(),
+                ])
+                .stdout(std::process::Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("start a container process")
+        })
+        .collect();
+    let mut tally = Tally::default();
+    for child in children {
+        let output = child.wait_with_output().await.expect("a container process");
+        assert!(
+            output.status.success(),
+            "a container process failed: {}",
+            output.status
+        );
+        let line: Value = serde_json::from_slice(&output.stdout).expect("a container's JSON line");
+        tally.add_json(&line);
+    }
+    tally
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_millis() as u64
+}
+
 /// The section's table and the goals it misses.
 pub async fn limits_section(
     settings: &Settings,
     base: &aws_sdk_dynamodb::Client,
 ) -> (String, Vec<String>) {
     let table = Table::new(base.clone(), &settings.table);
-    let seconds: f64 = env_or("BENCH_LIMITS_SECONDS", 20.0);
-    let length = Duration::from_secs_f64(seconds);
+    let seconds: u64 = env_or("BENCH_LIMITS_SECONDS", 20);
+    let length = Duration::from_secs(seconds);
     let mut misses = Vec::new();
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Rate limits: {CONTAINERS} containers flood one organization (plan standard, {LIMIT} requests/s, burst {}) at {}× for {seconds:.0} s",
+        "Rate limits: {CONTAINERS} container processes flood one organization (plan standard, {LIMIT} requests/s, burst {}) at {}× for {seconds} s",
         PlanName::Standard.limits().burst,
         FLOOD_FACTOR
     );
@@ -212,10 +376,10 @@ pub async fn limits_section(
         Overrides::default(),
     )
     .await;
-    let flood_apps = apps(base, &settings.table, CONTAINERS, true);
+    let setup_app = apps(base, &settings.table, 1, true).remove(0);
     let neighbour_app = apps(base, &settings.table, 1, true).remove(0);
-    let flooded_get = one_client(&flood_apps[0], &flooded_key).await;
-    let neighbour_get = one_client(&neighbour_app, &neighbour_key).await;
+    let flooded_uri = one_client(&setup_app, &flooded_key).await.1;
+    let neighbour_get = one_client(&neighbour_app, &neighbour_key).await.0;
 
     // Neighbour alone.
     say("limits: the neighbour alone");
@@ -228,60 +392,49 @@ pub async fn limits_section(
     .await;
     let alone = latencies(&alone);
 
-    // The flood, with the neighbour beside it.
+    // The flood, from processes of their own, with the neighbour beside it
+    // (here) from the same moment on.
     say("limits: the flood");
-    let calls_before: u64 = flood_apps
-        .iter()
-        .map(|a| a.limiter.as_ref().unwrap().lease_calls())
-        .sum();
     let every = Duration::from_secs_f64(CONTAINERS as f64 / f64::from(LIMIT * FLOOD_FACTOR));
-    let flooding: Vec<_> = flood_apps
-        .iter()
-        .map(|app| tokio::spawn(paced(Arc::clone(app), flooded_get.clone(), every, length)))
-        .collect();
-    let during = tokio::spawn(paced(
-        Arc::clone(&neighbour_app),
-        neighbour_get.clone(),
-        NEIGHBOUR_EVERY,
-        length,
-    ));
-    let mut flood = Vec::new();
-    for task in flooding {
-        flood.extend(task.await.expect("a flood task"));
-    }
-    let during = latencies(&during.await.expect("the neighbour"));
-    let calls: u64 = flood_apps
-        .iter()
-        .map(|a| a.limiter.as_ref().unwrap().lease_calls())
-        .sum::<u64>()
-        - calls_before;
-    let accepted = flood.iter().filter(|a| a.status == 200).count();
-    let refused: Vec<&Answer> = flood.iter().filter(|a| a.status == 429).collect();
-    let other = flood.len() - accepted - refused.len();
-    let well_formed = refused
-        .iter()
-        .filter(|a| a.retry_after.is_some_and(|s| s >= 1) && a.has_fields)
-        .count();
-    let fields_on_accepted = flood
-        .iter()
-        .filter(|a| a.status == 200 && a.has_fields)
-        .count();
+    let start_ms = unix_ms() + 2_000;
+    let flooding = flood_processes(&flooded_key, &flooded_uri, every, seconds, start_ms);
+    let during = async {
+        tokio::time::sleep(Duration::from_millis(start_ms.saturating_sub(unix_ms()))).await;
+        paced(
+            Arc::clone(&neighbour_app),
+            neighbour_get.clone(),
+            NEIGHBOUR_EVERY,
+            length,
+        )
+        .await
+    };
+    let (flood, during) = tokio::join!(flooding, during);
+    let during = latencies(&during);
+    let seconds = seconds as f64;
+    let Tally {
+        accepted,
+        refused,
+        well_formed,
+        other,
+        fields_on_accepted,
+        lease_calls: calls,
+        mut refusal_latencies,
+    } = flood;
     let accepted_rate = accepted as f64 / seconds;
-    let offered_rate = flood.len() as f64 / seconds;
+    let offered_rate = (accepted + refused + other) as f64 / seconds;
     let deviation = accepted_rate / f64::from(LIMIT) - 1.0;
-    let mut refusal_latency: Vec<Duration> = refused.iter().map(|a| a.latency).collect();
-    let refusal_p50 = percentile(&mut refusal_latency, 0.5);
+    let refusal_p50 = percentile(&mut refusal_latencies, 0.5);
     let per_accepted = calls as f64 / accepted.max(1) as f64;
 
     let _ = writeln!(
         out,
         "  flood: offered {offered_rate:.0}/s, accepted {accepted_rate:.1}/s ({:+.1} % of {LIMIT}/s), {} × 429 ({well_formed} with Retry-After and the RateLimit fields), {other} other; RateLimit fields on {fields_on_accepted} of {accepted} accepted",
         deviation * 100.0,
-        thousands(refused.len() as u64)
+        thousands(refused)
     );
     let _ = writeln!(
         out,
-        "  limiter: {calls} DynamoDB calls for {accepted} accepted requests = {per_accepted:.4} per accepted request (goal ≤ 0.02); a refusal's p50 {}",
+        "  limiter: {calls} DynamoDB calls (each container's first probe included) for {accepted} accepted requests = {per_accepted:.4} per accepted request (goal ≤ 0.02); a refusal's p50 {}",
         ms(refusal_p50)
     );
     if deviation.abs() > 0.10 {
@@ -289,11 +442,10 @@ pub async fn limits_section(
             "limits: accepted {accepted_rate:.1}/s is not within ±10 % of {LIMIT}/s"
         ));
     }
-    if well_formed != refused.len() || other != 0 {
+    if well_formed != refused || other != 0 {
         misses.push(format!(
-            "limits: {} of {} refusals lack Retry-After or the fields, {other} other answers",
-            refused.len() - well_formed,
-            refused.len()
+            "limits: {} of {refused} refusals lack Retry-After or the fields, {other} other answers",
+            refused - well_formed,
         ));
     }
     if per_accepted > 0.02 {
@@ -329,7 +481,7 @@ pub async fn limits_section(
     let (_, overhead_key) = tenant(&table, "overhead", PlanName::Local, Overrides::default()).await;
     let on = apps(base, &settings.table, 1, true).remove(0);
     let off = apps(base, &settings.table, 1, false).remove(0);
-    let overhead_get = one_client(&on, &overhead_key).await;
+    let overhead_get = one_client(&on, &overhead_key).await.0;
     let (mut with, mut without) = (Vec::new(), Vec::new());
     for _ in 0..4 {
         for (app, into) in [(&on, &mut with), (&off, &mut without)] {

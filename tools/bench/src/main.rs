@@ -22,7 +22,7 @@
 //!    DynamoDB-faithful proxy, one organization and spread; every answer
 //!    checked afterwards against the organizations listed by cursor and a
 //!    search for every client by name.
-//! 7. Rate limits ([`limits`]): 8 containers flooding one organization at 10×
+//! 7. Rate limits ([`limits`]): 8 container processes flooding one organization at 10×
 //!    its limit, a neighbour organization beside them, the limiter's calls
 //!    and latency against the limiter off, one-letter searches held to a
 //!    read-unit budget.
@@ -65,9 +65,10 @@ use shared::store::Table;
 use settings::Settings;
 
 fn main() {
-    if std::env::args().nth(1).as_deref() == Some("init-probe") {
-        warmup::init_probe();
-        return;
+    match std::env::args().nth(1).as_deref() {
+        Some("init-probe") => return warmup::init_probe(),
+        Some(limits::CONTAINER_COMMAND) => return limits::container(),
+        _ => {}
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
