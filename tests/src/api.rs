@@ -23,10 +23,10 @@ use shared::store::usage::{self, Usage};
 use shared::store::{counts, Table};
 use shared::App;
 
-/// How many times [`TestApi::create_until_answered`] repeats a create answered 503.
-pub const CREATE_REPEATS: u32 = 20;
+/// How many times [`TestApi::send_until_answered`] repeats a request answered 503.
+pub const UNAVAILABLE_REPEATS: u32 = 20;
 /// The pause before each repeat (the API's `Retry-After` is 1 s; tests wait less).
-pub const CREATE_REPEAT_PAUSE: Duration = Duration::from_millis(200);
+pub const UNAVAILABLE_REPEAT_PAUSE: Duration = Duration::from_millis(200);
 
 /// The table every test shares (each test in its own organization).
 pub const TEST_TABLE: &str = "clients-test";
@@ -313,22 +313,28 @@ impl TestApi {
         response.body["data"].clone()
     }
 
-    /// Sends a create with a fresh `Idempotency-Key`, repeating it with the
-    /// same key while the answer is 503 (at most [`CREATE_REPEATS`] times,
-    /// [`CREATE_REPEAT_PAUSE`] apart), and returns the last answer. Any
-    /// other answer than 201 or 503 ends it at once.
+    /// Sends a create with a fresh `Idempotency-Key` through
+    /// [`Self::send_until_answered`] and returns the last answer.
     pub async fn create_until_answered(&self, tenant: &Tenant, body: &Value) -> TestResponse {
         let key = format!("test-create-{}", uuid::Uuid::now_v7());
-        let request = TestRequest::new(Method::POST, "/api/v1/clients")
-            .key(&tenant.key)
-            .header("idempotency-key", &key)
-            .json(body);
+        self.send_until_answered(TestRequest::keyed_create(&tenant.key, &key, body))
+            .await
+    }
+
+    /// Sends a request, repeating it unchanged while the answer is 503 (at
+    /// most [`UNAVAILABLE_REPEATS`] times, [`UNAVAILABLE_REPEAT_PAUSE`]
+    /// apart), as the docs page tells a client to, and returns the last
+    /// answer. A create must carry an `Idempotency-Key` for its repeats to
+    /// be safe ([`TestRequest::keyed_create`]); an update or delete is safe
+    /// to repeat as it is (a repeated delete whose first try was applied
+    /// is answered 404).
+    pub async fn send_until_answered(&self, request: TestRequest) -> TestResponse {
         let mut response = self.send(request.clone()).await;
-        for _ in 0..CREATE_REPEATS {
+        for _ in 0..UNAVAILABLE_REPEATS {
             if response.status != 503 {
                 break;
             }
-            tokio::time::sleep(CREATE_REPEAT_PAUSE).await;
+            tokio::time::sleep(UNAVAILABLE_REPEAT_PAUSE).await;
             response = self.send(request.clone()).await;
         }
         response
@@ -428,6 +434,15 @@ impl TestRequest {
             headers: Vec::new(),
             body: Vec::new(),
         }
+    }
+
+    /// `POST /api/v1/clients` with `body`, authorized by `api_key` and
+    /// carrying `Idempotency-Key: idempotency_key`.
+    pub fn keyed_create(api_key: &str, idempotency_key: &str, body: &Value) -> Self {
+        Self::new(Method::POST, "/api/v1/clients")
+            .key(api_key)
+            .header("idempotency-key", idempotency_key)
+            .json(body)
     }
 
     pub fn key(self, key: &str) -> Self {

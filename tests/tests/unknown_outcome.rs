@@ -20,7 +20,6 @@ use dynamodb_proxy::{Fault, Limits, Proxy, ProxyConfig};
 use integration_tests::{
     client_uri, dynamodb_local_endpoint, TestApi, TestRequest, TestResponse, TEST_TABLE,
 };
-use lambda_http::http::Method;
 use serde_json::json;
 use shared::function::Config;
 
@@ -56,10 +55,11 @@ fn assert_unavailable_saying(answer: &TestResponse, what: &str) {
 }
 
 fn create_with_key(key: &str, tenant_key: &str) -> TestRequest {
-    TestRequest::new(Method::POST, "/api/v1/clients")
-        .key(tenant_key)
-        .header("idempotency-key", key)
-        .json(&json!({"name": "Once Only", "phone": "+1 555-0100"}))
+    TestRequest::keyed_create(
+        tenant_key,
+        key,
+        &json!({"name": "Once Only", "phone": "+1 555-0100"}),
+    )
 }
 
 #[tokio::test]
