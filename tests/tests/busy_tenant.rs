@@ -105,10 +105,13 @@ async fn thirty_two_writers_in_one_organization_get_no_conflict_and_exact_counts
     let summary = proxy.summary();
     for (created, deleted, _) in &outcomes {
         for uri in created {
+            let got = api.get(&tenant, uri).await;
             assert_eq!(
-                api.get(&tenant, uri).await.status,
+                got.status,
                 200,
-                "an acknowledged create is there"
+                "an acknowledged create is there: {} {:?}",
+                got.body,
+                got.headers
             );
         }
         if let Some(uri) = deleted {

@@ -22,6 +22,7 @@ use lambda_http::{service_fn, Body, Error, Request, Response};
 pub use config::{Config, ConfigError};
 
 use crate::domain::model::OrgId;
+use crate::domain::share::Spending;
 use crate::http::auth::Authenticator;
 use crate::http::limiter::{Clock, Limiter};
 use crate::http::observe::Observer;
@@ -97,14 +98,21 @@ impl App {
     }
 
     /// The organization of the request's API key, or 401; then the rate
-    /// limiter's decision, or 429 (before the request touches client data).
+    /// limiter's decision, or 429 (before the request touches client data):
+    /// a `GET` is held back by the requests and read-unit budgets, a write
+    /// by every budget.
     pub async fn authenticate(&self, request: &Request) -> Result<OrgId, ApiError> {
         let org = self
             .auth
             .organization(crate::http::authorization(request))
             .await?;
         if let Some(limiter) = &self.limiter {
-            limiter.admit(&org).await?;
+            let spending = if request.method().is_safe() {
+                Spending::Reads
+            } else {
+                Spending::Writes
+            };
+            limiter.admit(&org, spending).await?;
         }
         Ok(org)
     }

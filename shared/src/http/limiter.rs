@@ -36,7 +36,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use super::error::{cause_chain, ApiError};
 use crate::domain::model::OrgId;
 use crate::domain::plan::PlanName;
-use crate::domain::share::{Answer, Ask, Decision, Now, Share, Standing};
+use crate::domain::share::{Answer, Ask, Decision, Now, Share, Spending, Standing};
 use crate::store::limits::LimitStore;
 
 /// The longest a request waits for a lease before its container falls back.
@@ -173,24 +173,26 @@ impl Limiter {
         self.lease_failures.load(Ordering::Relaxed)
     }
 
-    /// Admits a request of `org`, or refuses it with 429 `rate_limited`;
-    /// either way its ticket waits in the request's scope ([`scoped`]) for
-    /// the answer's fields.
-    pub async fn admit(&self, org: &OrgId) -> Result<(), ApiError> {
+    /// Admits a request of `org` that spends `spending`, or refuses it
+    /// with 429 `rate_limited`; either way its ticket waits in the
+    /// request's scope ([`scoped`]) for the answer's fields.
+    pub async fn admit(&self, org: &OrgId, spending: Spending) -> Result<(), ApiError> {
         let entry = self.entry(org);
-        let needed = lock(&entry.share).lease_needed(self.clock.now()).is_some();
+        let needed = lock(&entry.share)
+            .lease_needed(self.clock.now(), spending)
+            .is_some();
         if needed {
             let _leasing = entry.leasing.lock().await;
             // At most two: a container's first learns the limits.
             for _ in 0..2 {
-                let ask = lock(&entry.share).lease_needed(self.clock.now());
+                let ask = lock(&entry.share).lease_needed(self.clock.now(), spending);
                 match ask {
                     Some(ask) => self.lease(org, &entry, ask).await,
                     None => break,
                 }
             }
         }
-        let decision = lock(&entry.share).admit(self.clock.now());
+        let decision = lock(&entry.share).admit(self.clock.now(), spending);
         let ticket = Ticket {
             entry,
             clock: self.clock,
