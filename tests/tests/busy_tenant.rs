@@ -107,11 +107,9 @@ async fn thirty_two_writers_in_one_organization_get_no_conflict_and_exact_counts
         for uri in created {
             let got = api.get(&tenant, uri).await;
             assert_eq!(
-                got.status,
-                200,
+                got.status, 200,
                 "an acknowledged create is there: {} {:?}",
-                got.body,
-                got.headers
+                got.body, got.headers
             );
         }
         if let Some(uri) = deleted {

@@ -897,7 +897,10 @@ mod tests {
         // Its fair share of an eighth would be 125. The seven others'
         // shares are held for them for a second, then it tops up (each
         // top-up paced to the epoch's end): 751 when this was written.
-        assert!((700..=1_010).contains(&admitted), "{admitted} admitted in 10 s");
+        assert!(
+            (700..=1_010).contains(&admitted),
+            "{admitted} admitted in 10 s"
+        );
     }
 
     #[test]
@@ -1006,6 +1009,39 @@ mod tests {
             "{write:?}"
         );
         assert_eq!(read, Decision::Admitted);
+    }
+
+    #[test]
+    fn expensive_searches_from_two_containers_are_held_to_the_read_unit_rate() {
+        let limits = Limits {
+            read_units_per_second: 300,
+            ..standard()
+        };
+        let mut clock = Clock::new();
+        let mut pool = Pool::new(limits);
+        let mut shares: Vec<Share> = (0..2).map(|_| Share::new(limits, clock.now())).collect();
+        let mut consumed = 0.0;
+
+        // Each container tries a search of 2,150 read units every 10 ms, for 120 s.
+        for n in 0..24_000 {
+            clock.advance(0.005);
+            let share = &mut shares[n % 2];
+            pool.lease(share, clock.now());
+            if share.admit(clock.now(), Spending::Reads) == Decision::Admitted {
+                share.settle(2_150.0, 0.0, clock.now());
+                consumed += 2_150.0;
+            }
+        }
+
+        // The rate, and at most the two searches' debts and one epoch's
+        // pool (the bound of docs/operations.md) beyond it.
+        let per_second = consumed / 120.0;
+        // 322 when this was written.
+        assert!(
+            per_second <= 300.0 * 130.0 / 120.0 + 2.0 * 2_150.0 / 120.0,
+            "{per_second} read units/s"
+        );
+        assert!(per_second >= 250.0, "{per_second} read units/s");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //!
 //! | `pk` | `sk` | attributes |
 //! |---|---|---|
-//! | `LIMIT#<org>` | `LIMIT` | `plan`, `requestsPerSecond`, `burst`, `readUnitsPerSecond`, `writeUnitsPerSecond` (overrides), `e<epoch>r`, `e<epoch>ru`, `e<epoch>wu` (tokens taken), `e<epoch>s` (when the epoch's first lease was taken), `e<epoch>n` (containers that took a slice of the epoch) |
+//! | `LIMIT#<org>` | `LIMIT` | `plan`, `requestsPerSecond`, `burst`, `readUnitsPerSecond`, `writeUnitsPerSecond` (overrides), `e<epoch>r`, `e<epoch>ru`, `e<epoch>wu` (tokens taken), `e<epoch>s` (when the epoch's first lease was taken), `e<epoch>n` (the epoch's hungry containers, `Ask::joins`) |
 //!
 //! A partition of its own (not `ORG#<org>`), so that the limiter's writes
 //! never share a partition's 1,000 write units/s with the organization's
@@ -53,7 +53,7 @@ const COUNTERS: [&str; 3] = ["r", "ru", "wu"];
 
 /// The suffix of an epoch's start (its first lease's time).
 const START: &str = "s";
-/// The suffix of an epoch's count of leasers.
+/// The suffix of an epoch's count of hungry leasers.
 const LEASERS: &str = "n";
 
 /// The counter of `budget` (index) in `epoch`.
@@ -66,7 +66,7 @@ fn start(epoch: u64) -> String {
     format!("e{epoch}{START}")
 }
 
-/// The attribute of `epoch`'s count of leasers.
+/// The attribute of `epoch`'s count of hungry leasers.
 fn leasers(epoch: u64) -> String {
     format!("e{epoch}{LEASERS}")
 }
@@ -90,7 +90,7 @@ pub struct Leased {
     pub taken: [f64; 3],
     /// When the epoch's first lease was taken (Unix seconds).
     pub started: Option<f64>,
-    /// Containers that took a slice of the epoch, and of the one before.
+    /// The hungry containers of the epoch ([`Ask::joins`]), and of the one before.
     pub leasers: [u32; 2],
 }
 
