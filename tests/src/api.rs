@@ -211,11 +211,18 @@ impl TestApi {
 
     /// The API with key look-ups cached for `ttl`.
     pub async fn with_key_cache(ttl: Duration) -> Self {
-        let config = Config {
-            key_cache_ttl: ttl,
-            ..Config::for_table(TEST_TABLE)
-        };
-        Self::with_dynamodb(dynamodb().await, &config).await
+        Self::with_dynamodb(dynamodb().await, &keys_cached_for(ttl)).await
+    }
+
+    /// The API through a transparent proxy of the caller's own (every
+    /// call counted, faults on demand), key look-ups cached for a minute
+    /// so that the calls a test counts or faults are its requests' own.
+    pub async fn through_counting_proxy() -> (dynamodb_proxy::Proxy, Self) {
+        Self::through_proxy(
+            dynamodb_proxy::ProxyConfig::transparent(dynamodb_local_endpoint()),
+            &keys_cached_for(Duration::from_secs(60)),
+        )
+        .await
     }
 
     /// The API through a DynamoDB-faithful proxy of the caller's own,
@@ -415,6 +422,14 @@ pub async fn send_to(app: &App, request: TestRequest) -> TestResponse {
         })
         .await;
     TestResponse::from_lambda(response)
+}
+
+/// The test table's configuration with key look-ups cached for `ttl`.
+pub fn keys_cached_for(ttl: Duration) -> Config {
+    Config {
+        key_cache_ttl: ttl,
+        ..Config::for_table(TEST_TABLE)
+    }
 }
 
 /// A request to send through [`TestApi::send`].

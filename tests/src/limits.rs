@@ -9,12 +9,11 @@ use lambda_http::http::Method;
 use shared::domain::model::OrgId;
 use shared::domain::plan::{OrgPlan, Overrides, PlanName};
 use shared::domain::share::EPOCH_SECONDS;
-use shared::function::Config;
 use shared::http::limiter::Clock;
 use shared::store::limits::LimitStore;
 use shared::App;
 
-use crate::api::{send_to, Tenant, TestApi, TestRequest, TestResponse, TEST_TABLE};
+use crate::api::{keys_cached_for, send_to, Tenant, TestApi, TestRequest, TestResponse};
 
 /// Sets `org`'s plan and overrides, as `clients-admin set-plan` does.
 pub async fn set_plan(api: &TestApi, org: &OrgId, plan: PlanName, overrides: Overrides) -> OrgPlan {
@@ -39,10 +38,7 @@ pub fn requests_per_second(rate: u32) -> Overrides {
 /// refusal is made without any DynamoDB call), their clocks skewed by
 /// `skews` (one per container; missing ones are not skewed).
 pub fn containers(api: &TestApi, count: usize, skews: &[f64]) -> Vec<Arc<App>> {
-    let config = Config {
-        key_cache_ttl: Duration::from_secs(60),
-        ..Config::for_table(TEST_TABLE)
-    };
+    let config = keys_cached_for(Duration::from_secs(60));
     (0..count)
         .map(|i| {
             let clock = Clock {
@@ -51,6 +47,17 @@ pub fn containers(api: &TestApi, count: usize, skews: &[f64]) -> Vec<Arc<App>> {
             Arc::new(App::with_clock(api.table.client.clone(), &config, clock))
         })
         .collect()
+}
+
+/// A new organization of `api` held to `rate` requests/s (the free plan,
+/// [`requests_per_second`]) and `count` containers for it; returns 0.2 s
+/// into the next epoch, so that a test starts with fresh grants.
+pub async fn limited_org(api: &TestApi, rate: u32, count: usize) -> (Tenant, Vec<Arc<App>>) {
+    let tenant = api.tenant().await;
+    set_plan(api, &tenant.org, PlanName::Free, requests_per_second(rate)).await;
+    let apps = containers(api, count, &[]);
+    next_epoch(Duration::from_millis(200)).await;
+    (tenant, apps)
 }
 
 /// What a flood saw.

@@ -12,16 +12,15 @@
 
 use std::time::Duration;
 
-use dynamodb_proxy::{Fault, ProxyConfig};
+use dynamodb_proxy::Fault;
 use integration_tests::limits::{
-    containers, flood, next_epoch, requests_per_second, set_plan, tally, Flood,
+    containers, flood, limited_org, next_epoch, requests_per_second, set_plan, tally, Flood,
 };
 use integration_tests::*;
 use lambda_http::http::Method;
 use serde_json::json;
 use shared::domain::plan::{Overrides, PlanName};
 use shared::domain::share::EPOCH_SECONDS;
-use shared::function::Config;
 use shared::store::limits::LimitStore;
 
 /// The most one epoch may accept at `rate` requests/s with a burst of `rate`.
@@ -76,14 +75,7 @@ async fn an_organization_over_its_limit_gets_429_rate_limited_with_retry_after_a
 
 #[tokio::test]
 async fn a_refusal_reads_and_writes_nothing_of_the_organizations_data() {
-    let (proxy, api) = TestApi::through_proxy(
-        ProxyConfig::transparent(dynamodb_local_endpoint()),
-        &Config {
-            key_cache_ttl: Duration::from_secs(60),
-            ..Config::for_table(TEST_TABLE)
-        },
-    )
-    .await;
+    let (proxy, api) = TestApi::through_counting_proxy().await;
     let tenant = api.tenant().await;
     set_plan(&api, &tenant.org, PlanName::Free, requests_per_second(1)).await;
     // Lease, key look-up and the first answer; then refusals only.
@@ -120,10 +112,7 @@ async fn a_refusal_reads_and_writes_nothing_of_the_organizations_data() {
 #[tokio::test]
 async fn eight_containers_flooding_one_organization_are_held_to_its_pool_together() {
     let api = TestApi::start().await;
-    let tenant = api.tenant().await;
-    set_plan(&api, &tenant.org, PlanName::Free, requests_per_second(20)).await;
-    let apps = containers(&api, 8, &[]);
-    next_epoch(Duration::from_millis(200)).await;
+    let (tenant, apps) = limited_org(&api, 20, 8).await;
 
     let seen: Flood = flood(&apps, &tenant, 1, Duration::from_secs(6)).await;
 
@@ -227,10 +216,7 @@ async fn a_container_whose_clock_is_seconds_off_stays_within_a_pool_and_its_slic
 #[tokio::test]
 async fn a_burst_of_cold_containers_takes_one_lease_each_and_no_more_than_the_pool() {
     let api = TestApi::start().await;
-    let tenant = api.tenant().await;
-    set_plan(&api, &tenant.org, PlanName::Free, requests_per_second(5)).await;
-    let apps = containers(&api, 32, &[]);
-    next_epoch(Duration::from_millis(200)).await;
+    let (tenant, apps) = limited_org(&api, 5, 32).await;
 
     let answers = join_all(apps.iter().map(|app| {
         send_to(
@@ -263,12 +249,7 @@ async fn a_burst_of_cold_containers_takes_one_lease_each_and_no_more_than_the_po
 /// The API through a proxy of its own, the limit item's `UpdateItem`s
 /// faulted by `fault`, and an organization limited to 10 requests/s.
 async fn faulted_limiter(fault: impl FnOnce(&dynamodb_proxy::Proxy)) -> (Flood, u64, u64) {
-    let config = Config {
-        key_cache_ttl: Duration::from_secs(60),
-        ..Config::for_table(TEST_TABLE)
-    };
-    let (proxy, api) =
-        TestApi::through_proxy(ProxyConfig::transparent(dynamodb_local_endpoint()), &config).await;
+    let (proxy, api) = TestApi::through_counting_proxy().await;
     let tenant = api.tenant().await;
     set_plan(&api, &tenant.org, PlanName::Free, requests_per_second(10)).await;
     let apps = limits_through(&api, 4);
@@ -366,10 +347,7 @@ async fn a_throttled_limit_item_fails_open_by_a_bounded_slice() {
 #[tokio::test]
 async fn racing_leases_of_sixteen_containers_never_grant_more_than_the_pool() {
     let api = TestApi::start().await;
-    let tenant = api.tenant().await;
-    set_plan(&api, &tenant.org, PlanName::Free, requests_per_second(8)).await;
-    let apps = containers(&api, 16, &[]);
-    next_epoch(Duration::from_millis(200)).await;
+    let (tenant, apps) = limited_org(&api, 8, 16).await;
 
     // Every container at once, twice: the second round tops up.
     let mut seen = Flood::default();

@@ -181,12 +181,7 @@ async fn a_write_throttled_on_every_attempt_says_nothing_was_changed() {
 
 #[tokio::test]
 async fn a_write_that_cannot_reach_dynamodb_at_all_says_nothing_was_changed() {
-    let config = Config {
-        key_cache_ttl: Duration::from_secs(60),
-        ..Config::for_table(TEST_TABLE)
-    };
-    let (proxy, api) =
-        TestApi::through_proxy(ProxyConfig::transparent(dynamodb_local_endpoint()), &config).await;
+    let (proxy, api) = TestApi::through_counting_proxy().await;
     let tenant = api.tenant().await;
     assert_eq!(
         api.list(&tenant, "").await["total"],

@@ -805,6 +805,29 @@ mod tests {
         }
     }
 
+    /// Sends `requests` requests `every` seconds apart, round robin over
+    /// `shares`, each leasing first as the limiter does; `decided` sees
+    /// each request's share and decision. Answers how many were admitted.
+    fn round_robin(
+        pool: &mut Pool,
+        shares: &mut [Share],
+        clock: &mut Clock,
+        (requests, every): (usize, f64),
+        spending: Spending,
+        mut decided: impl FnMut(&mut Share, Decision, Now),
+    ) -> u32 {
+        let mut admitted = 0;
+        for n in 0..requests {
+            clock.advance(every);
+            let share = &mut shares[n % shares.len()];
+            pool.lease(share, clock.now());
+            let decision = share.admit(clock.now(), spending);
+            admitted += u32::from(decision == Decision::Admitted);
+            decided(share, decision, clock.now());
+        }
+        admitted
+    }
+
     fn standard() -> Limits {
         PlanName::Standard.limits()
     }
@@ -840,22 +863,22 @@ mod tests {
         let mut clock = Clock::new();
         let mut pool = Pool::new(limits);
         let mut shares: Vec<Share> = (0..8).map(|_| Share::new(limits, clock.now())).collect();
-        let mut admitted = 0u32;
         let mut refused = 0u32;
 
         // 1,000 requests/s for 30 s, round robin over the containers.
-        for n in 0..30_000 {
-            clock.advance(0.001);
-            let share = &mut shares[n % 8];
-            pool.lease(share, clock.now());
-            match share.admit(clock.now(), Spending::Writes) {
-                Decision::Admitted => admitted += 1,
-                Decision::Refused { retry_after, .. } => {
+        let admitted = round_robin(
+            &mut pool,
+            &mut shares,
+            &mut clock,
+            (30_000, 0.001),
+            Spending::Writes,
+            |_, decision, _| {
+                if let Decision::Refused { retry_after, .. } = decision {
                     refused += 1;
                     assert!(retry_after >= Duration::from_secs(1));
                 }
-            }
-        }
+            },
+        );
 
         let rate = f64::from(admitted) / 30.0;
         assert!((90.0..=101.0).contains(&rate), "{rate} admitted/s");
@@ -876,23 +899,26 @@ mod tests {
         let mut pool = Pool::new(limits);
         let mut shares: Vec<Share> = (0..8).map(|_| Share::new(limits, clock.now())).collect();
         // Eight containers flood a whole epoch...
-        for n in 0..10_000 {
-            clock.advance(0.001);
-            let share = &mut shares[n % 8];
-            pool.lease(share, clock.now());
-            share.admit(clock.now(), Spending::Writes);
-        }
+        let flood = (10_000, 0.001);
+        round_robin(
+            &mut pool,
+            &mut shares,
+            &mut clock,
+            flood,
+            Spending::Writes,
+            |_, _, _| {},
+        );
         // ...then one of them alone gets 200 requests/s for the next.
-        let alone = &mut shares[0];
-        let mut admitted = 0;
+        let alone = &mut shares[..1];
 
-        for _ in 0..2_000 {
-            clock.advance(0.005);
-            pool.lease(alone, clock.now());
-            if alone.admit(clock.now(), Spending::Writes) == Decision::Admitted {
-                admitted += 1;
-            }
-        }
+        let admitted = round_robin(
+            &mut pool,
+            alone,
+            &mut clock,
+            (2_000, 0.005),
+            Spending::Writes,
+            |_, _, _| {},
+        );
 
         // Its fair share of an eighth would be 125. The seven others'
         // shares are held for them for a second, then it tops up (each
@@ -911,16 +937,15 @@ mod tests {
         clock.advance(7.0);
         let mut pool = Pool::new(limits);
         let mut shares: Vec<Share> = (0..8).map(|_| Share::new(limits, clock.now())).collect();
-        let mut admitted = 0u32;
 
-        for n in 0..20_000 {
-            clock.advance(0.001);
-            let share = &mut shares[n % 8];
-            pool.lease(share, clock.now());
-            if share.admit(clock.now(), Spending::Writes) == Decision::Admitted {
-                admitted += 1;
-            }
-        }
+        let admitted = round_robin(
+            &mut pool,
+            &mut shares,
+            &mut clock,
+            (20_000, 0.001),
+            Spending::Writes,
+            |_, _, _| {},
+        );
 
         // Without the first lease's time: up to 3 whole pools (150/s).
         let rate = f64::from(admitted) / 20.0;
@@ -932,16 +957,16 @@ mod tests {
         let limits = standard();
         let mut clock = Clock::new();
         let mut pool = Pool::new(limits);
-        let mut share = Share::new(limits, clock.now());
-        let mut admitted = 0;
+        let mut share = [Share::new(limits, clock.now())];
 
-        for _ in 0..20_000 {
-            clock.advance(0.001);
-            pool.lease(&mut share, clock.now());
-            if share.admit(clock.now(), Spending::Writes) == Decision::Admitted {
-                admitted += 1;
-            }
-        }
+        let admitted = round_robin(
+            &mut pool,
+            &mut share,
+            &mut clock,
+            (20_000, 0.001),
+            Spending::Writes,
+            |_, _, _| {},
+        );
 
         let rate = f64::from(admitted) / 20.0;
         assert!((85.0..=101.0).contains(&rate), "{rate} admitted/s");
@@ -1023,15 +1048,19 @@ mod tests {
         let mut consumed = 0.0;
 
         // Each container tries a search of 2,150 read units every 10 ms, for 120 s.
-        for n in 0..24_000 {
-            clock.advance(0.005);
-            let share = &mut shares[n % 2];
-            pool.lease(share, clock.now());
-            if share.admit(clock.now(), Spending::Reads) == Decision::Admitted {
-                share.settle(2_150.0, 0.0, clock.now());
-                consumed += 2_150.0;
-            }
-        }
+        round_robin(
+            &mut pool,
+            &mut shares,
+            &mut clock,
+            (24_000, 0.005),
+            Spending::Reads,
+            |share, decision, now| {
+                if decision == Decision::Admitted {
+                    share.settle(2_150.0, 0.0, now);
+                    consumed += 2_150.0;
+                }
+            },
+        );
 
         // The rate, and at most the two searches' debts and one epoch's
         // pool (the bound of docs/operations.md) beyond it.

@@ -22,6 +22,7 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::error::StoreError;
@@ -111,14 +112,7 @@ impl LimitStore {
     /// epoch's start if this is its first lease), removing the attributes
     /// of epochs before the previous one.
     pub async fn lease(&self, org: &OrgId, ask: &Ask, unix: f64) -> Result<Leased, StoreError> {
-        let mut update = self
-            .table
-            .client
-            .update_item()
-            .table_name(&self.table.name)
-            .key(attr::PK, AttributeValue::S(limit_pk(org)))
-            .key(attr::SK, AttributeValue::S(LIMIT_SK.into()))
-            .return_values(ReturnValue::AllNew);
+        let mut update = self.update(org);
         let mut adds = Vec::new();
         for (i, tokens) in ask.tokens.iter().enumerate() {
             adds.push(format!("#a{i} :a{i}"));
@@ -172,6 +166,18 @@ impl LimitStore {
         })
     }
 
+    /// An `UpdateItem` of the organization's limit item that answers the
+    /// item as it is after the update.
+    fn update(&self, org: &OrgId) -> UpdateItemFluentBuilder {
+        self.table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .key(attr::PK, AttributeValue::S(limit_pk(org)))
+            .key(attr::SK, AttributeValue::S(LIMIT_SK.into()))
+            .return_values(ReturnValue::AllNew)
+    }
+
     /// The organization's plan and overrides (strongly consistent read).
     pub async fn plan(&self, org: &OrgId) -> Result<OrgPlan, StoreError> {
         let item = self
@@ -192,14 +198,7 @@ impl LimitStore {
         overrides: &Overrides,
         clear: bool,
     ) -> Result<OrgPlan, StoreError> {
-        let mut update = self
-            .table
-            .client
-            .update_item()
-            .table_name(&self.table.name)
-            .key(attr::PK, AttributeValue::S(limit_pk(org)))
-            .key(attr::SK, AttributeValue::S(LIMIT_SK.into()))
-            .return_values(ReturnValue::AllNew);
+        let mut update = self.update(org);
         let mut sets = Vec::new();
         let mut removes = Vec::new();
         if let Some(plan) = plan {
