@@ -209,6 +209,20 @@ impl TestApi {
         Self::with_key_cache(Duration::ZERO).await
     }
 
+    /// The API as the SAM template deploys it for rate limits: the
+    /// organizations without a plan of their own on `standard` (its
+    /// `DefaultPlan`'s default), as `sam local` runs the functions. Every
+    /// container leasing from an organization's limit item must agree on
+    /// its limits: one that took the generous `local` plan for the default
+    /// would ask slices of the `standard` pool sized for `local`'s.
+    pub async fn as_deployed() -> Self {
+        let config = Config {
+            default_plan: shared::domain::plan::PlanName::Standard,
+            ..keys_cached_for(Duration::ZERO)
+        };
+        Self::with_dynamodb(dynamodb().await, &config).await
+    }
+
     /// The API with key look-ups cached for `ttl`.
     pub async fn with_key_cache(ttl: Duration) -> Self {
         Self::with_dynamodb(dynamodb().await, &keys_cached_for(ttl)).await

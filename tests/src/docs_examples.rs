@@ -116,7 +116,8 @@ pub async fn check_curl_examples(api: &TestApi, base_url: &str) {
     let (_, status, filtered) = answer("List with filters");
     assert_eq!(
         (status.as_str(), filtered["limit"].clone()),
-        ("200", json!(10))
+        ("200", json!(10)),
+        "{filtered}"
     );
     let (_, status, got) = answer("Get a single client");
     assert_eq!(

@@ -158,7 +158,7 @@ fn the_launchers_host_network_patch_still_applies_to_the_pinned_sam_cli() {
 #[ignore = "needs Docker and SAM: scripts/sam-local --test (run by scripts/test)"]
 async fn every_function_answers_its_event_through_sam_local_invoke() {
     let sam = Sam::prepared();
-    let api = TestApi::start().await;
+    let api = TestApi::as_deployed().await;
     let tenant = api.tenant().await;
     let client = api
         .create(&tenant, json!({"name": "John Doe", "phone": "+1 555-1234"}))
@@ -372,7 +372,7 @@ async fn http(
 #[ignore = "needs Docker and SAM: scripts/sam-local --test (run by scripts/test)"]
 async fn sam_local_start_api_serves_the_docs_examples_and_a_full_round_trip() {
     let sam = Sam::prepared();
-    let api = TestApi::start().await;
+    let api = TestApi::as_deployed().await;
     let mut served = StartApi::start(&sam);
     let base = served.base_url.clone();
     let tenant = api.tenant().await;
