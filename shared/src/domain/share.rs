@@ -326,7 +326,6 @@ pub struct Share {
     limits: Limits,
     epoch: Option<u64>,
     buckets: [Bucket; 3],
-    granted: [f64; 3],
     /// The rate of each budget granted for the epoch: each grant over the
     /// seconds of the epoch it was granted for.
     granted_rate: [f64; 3],
@@ -353,7 +352,6 @@ impl Share {
             limits,
             epoch: None,
             buckets: [Bucket::empty(now.instant); 3],
-            granted: [0.0; 3],
             granted_rate: [0.0; 3],
             left: [0.0; 3],
             peers: None,
@@ -434,9 +432,15 @@ impl Share {
             )
         });
         Budget::ALL.map(|budget| {
-            let fair = budget.rate(&self.limits) * rest / expected;
+            let fair = self.fair_share(budget, rest, expected);
             (self.left[budget as usize] - waiting * fair).max(0.0)
         })
+    }
+
+    /// The fair share of `budget` for `rest` seconds of an epoch among
+    /// `expected` hungry containers: their part of the rate.
+    fn fair_share(&self, budget: Budget, rest: f64, expected: f64) -> f64 {
+        budget.rate(&self.limits) * rest / expected
     }
 
     /// The budgets that would refuse a request spending `spending` now.
@@ -476,7 +480,8 @@ impl Share {
         let expected = self
             .peers
             .and_then(|peers| peers.expected(epoch, self.hungry_in == Some(peers.epoch)));
-        let available = self.available(epoch, now.unix);
+        // What a top-up may take (a new grant is capped by its fair share).
+        let available = top_up.then(|| self.available(epoch, now.unix));
         let mut hungry = false;
         let tokens = Budget::ALL.map(|budget| {
             let i = budget as usize;
@@ -499,10 +504,10 @@ impl Share {
             // pool (the rate over the containers expected), so that the
             // first to ask do not leave the last nothing; a top-up at most
             // what the others' fair shares leave.
-            let share = if top_up {
+            let share = if let Some(available) = available {
                 available[i]
             } else {
-                let fair = budget.rate(&self.limits) * rest / expected.unwrap_or(1.0);
+                let fair = self.fair_share(budget, rest, expected.unwrap_or(1.0));
                 hungry |= asked > fair.max(floor);
                 fair
             };
@@ -610,7 +615,6 @@ impl Share {
         let rest = left_in(ask.epoch, now.unix);
         if !ask.top_up {
             self.epoch = Some(ask.epoch);
-            self.granted = [0.0; 3];
             self.granted_rate = [0.0; 3];
             self.arrivals = 0.0;
             self.consumed = [0.0; 3];
@@ -629,7 +633,6 @@ impl Share {
                 // containers together carry at most one burst).
                 bucket.balance = bucket.balance.min((quota * grants[i] / pool).max(1.0));
             }
-            self.granted[i] += grants[i];
             self.granted_rate[i] += grants[i] / rest;
             // Its burst: the organization's, in the part of its rate this
             // container was granted.
@@ -828,6 +831,25 @@ mod tests {
         admitted
     }
 
+    /// A container of a `standard` organization whose one admitted
+    /// request consumed `read_units` and `write_units` (more than an
+    /// epoch's pool: a debt), 10 ms and a lease later.
+    fn in_debt(read_units: f64, write_units: f64) -> (Share, Clock) {
+        let limits = standard();
+        let mut clock = Clock::new();
+        let mut pool = Pool::new(limits);
+        let mut share = Share::new(limits, clock.now());
+        pool.lease(&mut share, clock.now());
+        assert_eq!(
+            share.admit(clock.now(), Spending::Writes),
+            Decision::Admitted
+        );
+        share.settle(read_units, write_units, clock.now());
+        clock.advance(0.01);
+        pool.lease(&mut share, clock.now());
+        (share, clock)
+    }
+
     fn standard() -> Limits {
         PlanName::Standard.limits()
     }
@@ -974,20 +996,9 @@ mod tests {
 
     #[test]
     fn an_expensive_request_puts_the_units_in_debt_and_refuses_until_it_is_paid() {
-        let limits = standard();
-        let mut clock = Clock::new();
-        let mut pool = Pool::new(limits);
-        let mut share = Share::new(limits, clock.now());
-        pool.lease(&mut share, clock.now());
-
-        assert_eq!(
-            share.admit(clock.now(), Spending::Writes),
-            Decision::Admitted
-        );
         // More than the epoch's whole pool of read units (10,000).
-        share.settle(15_000.0, 0.0, clock.now());
-        clock.advance(0.01);
-        pool.lease(&mut share, clock.now());
+        let (mut share, clock) = in_debt(15_000.0, 0.0);
+
         let refused = share.admit(clock.now(), Spending::Writes);
 
         let Decision::Refused {
@@ -1006,19 +1017,8 @@ mod tests {
 
     #[test]
     fn a_debt_of_write_units_holds_back_writes_but_not_reads() {
-        let limits = standard();
-        let mut clock = Clock::new();
-        let mut pool = Pool::new(limits);
-        let mut share = Share::new(limits, clock.now());
-        pool.lease(&mut share, clock.now());
-        assert_eq!(
-            share.admit(clock.now(), Spending::Writes),
-            Decision::Admitted
-        );
         // More than the epoch's whole pool of write units (5,000).
-        share.settle(0.0, 8_000.0, clock.now());
-        clock.advance(0.01);
-        pool.lease(&mut share, clock.now());
+        let (mut share, clock) = in_debt(0.0, 8_000.0);
 
         let write = share.admit(clock.now(), Spending::Writes);
         let read = share.admit(clock.now(), Spending::Reads);
@@ -1093,7 +1093,7 @@ mod tests {
         // Each took the cold slice of the tight pool (100/8, asked with
         // headroom): its first lease learnt the limits.
         assert!(taken[0] <= 2.0 * 16.0, "{taken:?}");
-        assert!(first.granted[0] > 0.0 && second.granted[0] > 0.0);
+        assert!(first.granted_rate[0] > 0.0 && second.granted_rate[0] > 0.0);
         assert_eq!(first.limits(), tight);
     }
 
