@@ -15,7 +15,8 @@ What: every container SAM creates with the label
 published ports, and the emulator (aws-lambda-rie, SAM's entry point) told
 to listen on 127.0.0.1 at the port SAM polls (the one it meant to publish
 for the container's 8080) and to serve its Runtime API on a free 127.0.0.1
-port of its own (two warm containers would both want 9001). Nothing listens
+port of its own (two warm containers would both want 9001), taken outside
+the kernel's ephemeral range (RUNTIME_API_PORTS). Nothing listens
 on another interface; the function reaches DynamoDB Local on 127.0.0.1.
 
 Also here, because SAM needs them in-process:
@@ -55,10 +56,30 @@ class PatchNoLongerApplies(RuntimeError):
     """SAM CLI creates its containers otherwise than this launcher expects."""
 
 
+# The emulators' Runtime API ports are drawn from here: below the kernel's
+# ephemeral range (net.ipv4.ip_local_port_range, 32768-60999 by default),
+# where every `bind(port 0)` lands (the tests' start-api port, DynamoDB
+# Local's, any client socket), and above SAM's own emulator ports
+# (5000-9000). A port taken between this pick and the emulator's bind
+# can then only be another emulator's, never a port some other process was
+# just handed by the kernel and is about to listen on (a CI run had the
+# tests' start-api port answer "404 page not found", the emulator's own
+# answer: a container's Runtime API had taken the port first).
+RUNTIME_API_PORTS = range(10000, 30000)
+
+
 def _free_loopback_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port of RUNTIME_API_PORTS nothing listens on now, picked at random."""
+    import random
+
+    for port in random.sample(RUNTIME_API_PORTS, 200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free 127.0.0.1 port in {RUNTIME_API_PORTS}")
 
 
 def host_network(kwargs):

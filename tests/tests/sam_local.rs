@@ -232,7 +232,24 @@ struct StartApi {
 }
 
 impl StartApi {
+    /// SAM serving on a free port, once it answers there itself. The port
+    /// is free when picked, not reserved: if SAM exits before it answers
+    /// (its port was taken in between) or the port answers with something
+    /// else than the API's description, SAM is stopped and started again
+    /// on another port, up to 3 times.
     fn start(sam: &Sam) -> Self {
+        let mut refused = Vec::new();
+        for _ in 0..3 {
+            let mut api = Self::spawn(sam);
+            match api.wait_until_serving() {
+                Ok(()) => return api,
+                Err(why) => refused.push(why),
+            }
+        }
+        panic!("sam local start-api did not serve: {refused:#?}");
+    }
+
+    fn spawn(sam: &Sam) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -254,20 +271,51 @@ impl StartApi {
             .stderr(log_file)
             .spawn()
             .expect("start sam local start-api");
-        let api = Self {
+        Self {
             child,
             base_url: format!("http://127.0.0.1:{port}/api/v1"),
             log,
-        };
+        }
+    }
+
+    /// Waits (at most 120 s) until `GET /openapi.json` answers 200 with the
+    /// API's description, the function's own answer through SAM.
+    fn wait_until_serving(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(120);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "sam local start-api did not listen within 120 s"
-            );
+        let url = format!("{}/openapi.json", self.base_url);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("SAM exited ({status}), log {}", self.log.display()));
+            }
+            let answer = Command::new("curl")
+                .args(["-s", "-m", "10", "-w", "\n%{http_code}", &url])
+                .output()
+                .expect("run curl");
+            let answer = String::from_utf8_lossy(&answer.stdout).into_owned();
+            match answer.rsplit_once('\n') {
+                Some((body, "200")) if body.contains("\"openapi\"") => return Ok(()),
+                // curl's 000: nothing listens yet, or SAM is still starting.
+                Some((_, "000")) | None => {}
+                Some((body, status)) if !self.log_says_serving() => {
+                    return Err(format!(
+                        "{url} answered {status} before SAM served it (another process on the port?): {body:?}"
+                    ));
+                }
+                // SAM's own answer while the function's container starts.
+                Some(_) => {}
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{url} not served within 120 s, log {}", self.log.display()));
+            }
             std::thread::sleep(Duration::from_millis(200));
         }
-        api
+    }
+
+    /// Whether SAM's log says its server runs (Flask's `Running on` line).
+    fn log_says_serving(&self) -> bool {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .contains("Running on")
     }
 
     /// The containers SAM says it created (`SAM_CONTAINER_ID: <id>` lines).
