@@ -81,6 +81,7 @@ def main():
 
         page = expect(list_clients.sync_detailed(client=api, query="Lovelace", limit=10), 200, ClientList)
         assert [client.id for client in page.data] == [created.id] and page.total == 1
+        assert page.total_relation == "eq", page.total_relation  # a str enum: eq or gte
 
         deleted = expect(delete_client.sync_detailed(created.id, client=api), 200, Success)
         assert deleted.success is True

@@ -55,6 +55,8 @@ check(
 const listed = await api.GET("/clients", { params: { query: { query: "Hopper", limit: 10 } } });
 check(listed.response.status === 200 && listed.data !== undefined, "list", listed.error);
 check(listed.data.total === 1 && listed.data.data.map((c) => c.id).join() === id, "list contents", listed.data);
+const relation: "eq" | "gte" = listed.data.totalRelation;
+check(relation === "eq", "list totalRelation", listed.data);
 
 const deleted = await api.DELETE("/clients/{id}", { params: { path: { id } } });
 check(deleted.response.status === 200 && deleted.data?.success === true, "delete", deleted.error);

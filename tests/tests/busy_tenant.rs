@@ -152,6 +152,7 @@ async fn a_write_whose_counts_item_another_transaction_holds_waits_its_turn() {
         conflicts: Some(hold),
         ..proxy.config()
     });
+    proxy.reset_summary();
     let holder = {
         let table = api.table.clone();
         let org = tenant.org.clone();
@@ -165,7 +166,23 @@ async fn a_write_whose_counts_item_another_transaction_holds_waits_its_turn() {
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The holder's transaction has reached DynamoDB (a fixed sleep lost
+    // this race on a loaded 2-core machine).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while proxy
+        .summary()
+        .forwarded
+        .get("TransactWriteItems")
+        .copied()
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the holding transaction was never sent"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 
     let created = api
         .post(&tenant, "/api/v1/clients", &json!({"name": "Patient"}))

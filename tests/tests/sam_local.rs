@@ -305,7 +305,10 @@ impl StartApi {
                 Some(_) => {}
             }
             if Instant::now() > deadline {
-                return Err(format!("{url} not served within 120 s, log {}", self.log.display()));
+                return Err(format!(
+                    "{url} not served within 120 s, log {}",
+                    self.log.display()
+                ));
             }
             std::thread::sleep(Duration::from_millis(200));
         }

@@ -31,6 +31,7 @@ async fn list_clients(app: &App, request: &Request) -> Result<Reply, ApiError> {
         json!({
             "data": data,
             "total": page.total,
+            "totalRelation": page.total_relation.as_str(),
             "limit": query.limit,
             "offset": query.offset,
             "nextCursor": next_cursor,

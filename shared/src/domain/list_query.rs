@@ -18,6 +18,39 @@ pub const MAX_CURSOR_LEN: usize = 4096;
 /// Offsets beyond this are refused: no organization is that large, and it
 /// keeps a single request's work bounded.
 pub const MAX_OFFSET: u64 = 1_000_000_000;
+/// A search counts its matches exactly up to this many; with more, its
+/// `total` is this number and a lower bound ([`TotalRelation::Gte`]).
+pub const MATCH_COUNT_LIMIT: u64 = 1_000;
+
+/// What a list's `total` is (`totalRelation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotalRelation {
+    /// `eq`: `total` is exact.
+    Eq,
+    /// `gte`: there are at least `total` (a search with more than
+    /// [`MATCH_COUNT_LIMIT`] matches).
+    Gte,
+}
+
+impl TotalRelation {
+    /// The `total` and relation of a search that found `matches` matches
+    /// (counted up to at least [`MATCH_COUNT_LIMIT`] + 1).
+    pub fn of_matches(matches: u64) -> (u64, Self) {
+        if matches > MATCH_COUNT_LIMIT {
+            (MATCH_COUNT_LIMIT, Self::Gte)
+        } else {
+            (matches, Self::Eq)
+        }
+    }
+
+    /// As the API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Eq => "eq",
+            Self::Gte => "gte",
+        }
+    }
+}
 
 const PARAMETERS: [&str; 7] = [
     "limit",

@@ -1,7 +1,7 @@
 //! Reading and writing clients: get, create, update, delete.
 //!
 //! Every write commits through [`super::write`] (one transaction, one retry
-//! policy). Updates and deletes are optimistic: they are conditioned on the
+//! policy), which also writes the client's order items ([`super::order`]). Updates and deletes are optimistic: they are conditioned on the
 //! version they read, and re-read and retry when another writer got there
 //! first. A create has a fresh id, so its only races are on a counts shard
 //! or with its own earlier attempt; it recognises its own committed attempt
@@ -35,6 +35,7 @@ use super::idempotency;
 use super::item::{self, client_key};
 use super::layout::{client_sk, org_pk};
 use super::listing::{self, ListPage};
+use super::order;
 use super::outcome::{self, WriteOutcome};
 use super::search_index;
 use super::table::Table;
@@ -144,6 +145,7 @@ impl ClientStore {
             .build()
             .map_err(StoreError::failed)?;
         let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        items.extend(order::puts(&self.table, org, &client)?);
         if let Some(key) = idempotency_key {
             items.push(idempotency::record_first_use(
                 &self.table,
@@ -310,7 +312,8 @@ impl ClientStore {
             .expression_attribute_values(":version", version_value(current.version))
             .build()
             .map_err(StoreError::failed)?;
-        let items = vec![TransactWriteItem::builder().put(put).build()];
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        items.extend(order::changes(&self.table, org, &current, &next)?);
         let moved = [(current.status, -1), (next.status, 1)];
         let counted = (next.status != current.status).then_some((org, &moved[..]));
         let (added, unneeded) = search_index::changes(org, &current, &next);
@@ -378,7 +381,8 @@ impl ClientStore {
             .expression_attribute_values(":version", version_value(current.version))
             .build()
             .map_err(StoreError::failed)?;
-        let items = vec![TransactWriteItem::builder().delete(delete).build()];
+        let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
+        items.extend(order::deletes(&self.table, org, &current)?);
         let counted = Some((org, &[(current.status, -1)][..]));
         match write::transact(&self.table, &self.shards, items, counted, deadline).await {
             Ok(()) => {

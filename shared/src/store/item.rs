@@ -7,10 +7,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use super::error::StoreError;
-use super::layout::{attr, client_sk, name_sort_key, org_pk, phone_sort_key, status_pk};
-use crate::domain::fields::Phone;
+use super::layout::{attr, client_sk, org_pk};
 use crate::domain::model::{Client, ClientId, OrgId};
-use crate::domain::search::{fold_name, searchable_values, SEARCHABLE_FIELDS};
+use crate::domain::search::{searchable_values, SEARCHABLE_FIELDS};
 
 /// A DynamoDB item, attribute by attribute.
 pub type Item = HashMap<String, AttributeValue>;
@@ -24,8 +23,8 @@ pub fn client_key(org: &OrgId, id: ClientId) -> Item {
 }
 
 /// A client's item: the client's own fields (described once, on
-/// [`Client`]), its version, and the keys and derived attributes the table
-/// and its indexes need.
+/// [`Client`]), its version and its keys; [`Self::to_attributes`] adds the
+/// search fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ClientItem {
@@ -34,24 +33,19 @@ pub(crate) struct ClientItem {
     #[serde(flatten)]
     pub client: Client,
     pub version: u64,
-    pub status_pk: String,
-    pub created_sk: String,
-    pub name_sk: String,
-    pub phone_sk: String,
 }
 
 impl ClientItem {
     pub fn new(org: &OrgId, client: &Client) -> Self {
-        let name_fold = fold_name(client.name.as_str());
-        let phone = client.phone.as_ref().map(Phone::as_str);
+        Self::at(org_pk(org), client_sk(client.id), client)
+    }
+
+    /// The client under another key (an order item's, [`super::order`]).
+    pub fn at(pk: String, sk: String, client: &Client) -> Self {
         Self {
-            pk: org_pk(org),
-            sk: client_sk(client.id),
+            pk,
+            sk,
             version: client.version,
-            status_pk: status_pk(org, client.status),
-            created_sk: client.id.to_string(),
-            name_sk: name_sort_key(&name_fold, client.id),
-            phone_sk: phone_sort_key(phone, client.id),
             client: client.clone(),
         }
     }
@@ -94,7 +88,7 @@ pub fn from_item(item: Item) -> Result<Client, StoreError> {
 /// An active client at version 1 with a fresh id, for unit tests.
 #[cfg(test)]
 pub(crate) fn test_client(name: &str, phone: Option<&str>) -> Client {
-    use crate::domain::fields::ClientName;
+    use crate::domain::fields::{ClientName, Phone};
     use crate::domain::model::Status;
     let id = ClientId::new();
     Client {
@@ -113,8 +107,7 @@ pub(crate) fn test_client(name: &str, phone: Option<&str>) -> Client {
 mod tests {
     use super::*;
     use crate::domain::fields::Notes;
-
-    use crate::store::layout::id_from_sk;
+    use crate::store::layout::{id_from_sk, name_sort_key, phone_sort_key};
 
     use super::test_client as client;
 
@@ -169,7 +162,10 @@ mod tests {
         let attributes = item.to_attributes().unwrap();
 
         assert_eq!(item.pk, "ORG#acme");
-        assert_eq!(item.status_pk, "ORG#acme#STATUS#active");
+        assert!(
+            !attributes.contains_key("statusPk"),
+            "retired index keys are not written"
+        );
         assert_eq!(id_from_sk(&item.sk), Some(original.id));
         assert_eq!(attributes["nameFold"], AttributeValue::S("ann".into()));
         assert!(!attributes.contains_key("phoneDigits"));

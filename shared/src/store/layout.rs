@@ -10,16 +10,15 @@
 //! | API key listing | `ORG#<org>` | `KEY#<key id>` |
 //! | API key look-up | `APIKEY#<sha256>` | `APIKEY` |
 //! | search index entry | `ORG#<org>#<FIELD>#<first char>` | `<suffix>\x01<id>` |
+//! | order item | `ORG#<org>#BY#<FIELD>`, `ORG#<org>#BY#<FIELD>#<status>` | `<id>`, `<folded name>\x01<id>`, `<phone>\x01<id>` |
 //!
-//! A client item also carries its index keys:
-//!
-//! | attribute | value | used by |
-//! |---|---|---|
-//! | `statusPk` | `ORG#<org>#STATUS#<status>` | `byStatus*` |
-//! | `createdSk` | `<id>` (UUID v7: sorts by creation, then id) | `byCreated`, `byStatusCreated` |
-//! | `nameSk` | `<folded name>\x01<id>` | `byName`, `byStatusName` |
-//! | `phoneSk` | `<phone>\x01<id>`, or `~\x01<id>` without a phone | `byPhone`, `byStatusPhone` |
-//! | `nameFold`, `phoneDigits` | search fields | `byCreated` (projected) |
+//! Lists read order items (`super::order`), written in each client's own
+//! transaction, not the global secondary indexes below: those are
+//! retired. No item written now carries their keys (`statusPk`,
+//! `createdSk`, `nameSk`, `phoneSk`), so they only hold clients written
+//! before, until those are next written; they stay declared until a
+//! deployment drops them (CloudFormation changes one index per update).
+//! A client item carries the search fields (`nameFold`, `phoneDigits`).
 //!
 //! The `\x01` separator sorts below every character a name or phone may hold
 //! (names refuse control characters), so comparing sort keys compares
@@ -82,7 +81,7 @@ pub struct IndexDefinition {
     pub projection: IndexProjection,
 }
 
-/// Organization-wide, by creation; carries what search matches and sorts on.
+/// Retired (see the module header): organization-wide, by creation.
 pub const BY_CREATED: IndexDefinition = IndexDefinition {
     name: "byCreated",
     partition_key: attr::PK,
@@ -108,7 +107,7 @@ pub const BY_STATUS_NAME: IndexDefinition =
 pub const BY_STATUS_PHONE: IndexDefinition =
     keys_only("byStatusPhone", attr::STATUS_PK, attr::PHONE_SK);
 
-/// Every index of the table.
+/// Every index of the table, all retired (see the module header).
 pub const INDEXES: [IndexDefinition; 6] = [
     BY_CREATED,
     BY_NAME,
@@ -148,11 +147,6 @@ pub fn client_sk(id: ClientId) -> String {
     format!("{CLIENT_SK_PREFIX}{id}")
 }
 
-/// The partition key of the `byStatus*` indexes: one per organization and status.
-pub fn status_pk(org: &OrgId, status: Status) -> String {
-    format!("ORG#{org}#STATUS#{status}")
-}
-
 /// The id in a client item's `sk`.
 pub fn id_from_sk(sk: &str) -> Option<ClientId> {
     ClientId::parse(sk.strip_prefix(CLIENT_SK_PREFIX)?)
@@ -168,10 +162,47 @@ pub fn phone_sort_key(phone: Option<&str>, id: ClientId) -> String {
     format!("{}{SORT_KEY_SEPARATOR}{id}", phone.unwrap_or(NO_PHONE))
 }
 
-/// The order of `sortBy=status`: status, then id (search sorts by this key;
-/// index walks get it from the `byStatusCreated` partitions, one after the other).
-pub fn status_sort_key(status: Status, id: ClientId) -> String {
-    format!("{status}{SORT_KEY_SEPARATOR}{id}")
+/// What a list can be ordered by, as stored: each is a partition of order
+/// items ([`order_pk`]) whose sort key is [`OrderField::sort_key`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderField {
+    /// By creation: the id (UUID v7: creation instant, then id).
+    Created,
+    /// By folded name, then id.
+    Name,
+    /// By phone (none last), then id.
+    Phone,
+}
+
+impl OrderField {
+    /// Every order, as written for each client.
+    pub const ALL: [Self; 3] = [Self::Created, Self::Name, Self::Phone];
+
+    fn tag(self) -> &'static str {
+        match self {
+            Self::Created => "CREATED",
+            Self::Name => "NAME",
+            Self::Phone => "PHONE",
+        }
+    }
+
+    /// A client's sort key in this order.
+    pub fn sort_key(self, name_fold: &str, phone: Option<&str>, id: ClientId) -> String {
+        match self {
+            Self::Created => id.to_string(),
+            Self::Name => name_sort_key(name_fold, id),
+            Self::Phone => phone_sort_key(phone, id),
+        }
+    }
+}
+
+/// The partition of an order's items: organization-wide (`status` None,
+/// `ORG#<org>#BY#<FIELD>`) or of one status (`ORG#<org>#BY#<FIELD>#<status>`).
+pub fn order_pk(org: &OrgId, field: OrderField, status: Option<Status>) -> String {
+    match status {
+        None => format!("{}#BY#{}", org_pk(org), field.tag()),
+        Some(status) => format!("{}#BY#{}#{status}", org_pk(org), field.tag()),
+    }
 }
 
 /// The sort key of counts shard 0 (the counts item of unsharded data), and

@@ -7,7 +7,8 @@
 //! - [`clients`]: get, create, update and delete, optimistic and bounded.
 //! - [`write`]: the one write path (a transaction with a counts shard) and its one retry policy.
 //! - [`counts`]: the per-organization counts item, kept exact in each write's transaction.
-//! - [`listing`]: list pages, sorted, filtered and searched through the indexes.
+//! - [`order`]: each client's copies in every order a list walks, written in its transaction.
+//! - [`listing`]: list pages, sorted, filtered and searched (the search planner).
 //! - [`search_index`]: the suffix items that make a substring search one `begins_with` query.
 //! - [`idempotency`]: records that replay the first answer to an `Idempotency-Key`.
 //! - [`limits`]: the rate limiter's item per organization (plan,
@@ -35,6 +36,7 @@ pub mod keys;
 pub mod layout;
 pub mod limits;
 pub mod listing;
+pub mod order;
 pub mod outcome;
 pub mod search_index;
 pub mod table;

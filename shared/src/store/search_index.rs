@@ -237,34 +237,56 @@ fn probes(org: &OrgId, term: &SearchTerm) -> Vec<(String, String)> {
     probes
 }
 
+/// The distinct clients the search index holds entries of for a term:
+/// candidates, to be verified against their client items.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidates {
+    /// Each candidate once, in the order its first entry was read.
+    pub ids: Vec<ClientId>,
+    /// Whether these are all of them (the entries were read to their end).
+    pub complete: bool,
+}
+
 /// Reads the entries of every probe of `term` (strongly consistent `Query`,
-/// page after page, keys only) and returns the distinct candidate ids, each
-/// once, to be verified against the client items.
+/// page after page, keys only), at most `at_most` entries of each probe if
+/// given, and returns the distinct candidate ids.
 pub async fn candidates(
     table: &Table,
     org: &OrgId,
     term: &SearchTerm,
-) -> Result<Vec<ClientId>, StoreError> {
-    let mut found = Vec::new();
+    at_most: Option<usize>,
+) -> Result<Candidates, StoreError> {
+    let mut found = Candidates {
+        ids: Vec::new(),
+        complete: true,
+    };
     let mut seen = HashSet::new();
     for (partition, prefix) in probes(org, term) {
         let mut start_key = None;
+        let mut read = 0;
         loop {
+            let left =
+                at_most.map(|limit| limit.saturating_sub(read).clamp(1, i32::MAX as usize) as i32);
             let output = table
-                .prefix_page(&partition, &prefix, start_key, PagePart::SortKeys)
+                .prefix_page(&partition, &prefix, start_key, PagePart::SortKeys(left))
                 .await?;
             for entry in output.items.unwrap_or_default() {
+                read += 1;
                 let id = match entry.get(attr::SK) {
                     Some(AttributeValue::S(sk)) => id_of(sk),
                     _ => None,
                 }
                 .ok_or_else(|| StoreError::corrupt("search index entry without a client id"))?;
                 if seen.insert(id) {
-                    found.push(id);
+                    found.ids.push(id);
                 }
             }
             start_key = output.last_evaluated_key;
             if start_key.is_none() {
+                break;
+            }
+            if at_most.is_some_and(|limit| read >= limit) {
+                found.complete = false;
                 break;
             }
         }

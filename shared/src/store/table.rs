@@ -178,7 +178,7 @@ impl Table {
             .set_exclusive_start_key(start_key);
         query = match part {
             PagePart::Whole => query,
-            PagePart::SortKeys => query.projection_expression("#sk"),
+            PagePart::SortKeys(at_most) => query.projection_expression("#sk").set_limit(at_most),
             PagePart::AtMost(items) => query.limit(items),
         };
         Ok(query.send().await?)
@@ -208,8 +208,8 @@ impl Table {
 pub enum PagePart {
     /// Whole items, up to 1 MB.
     Whole,
-    /// Only the sort keys, up to 1 MB of items.
-    SortKeys,
+    /// Only the sort keys, up to 1 MB of items (and at most this many, if given).
+    SortKeys(Option<i32>),
     /// At most this many whole items.
     AtMost(i32),
 }

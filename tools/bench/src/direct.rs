@@ -1,16 +1,16 @@
 //! The overhead section's baseline: the DynamoDB calls the handlers make for
 //! a get, a create and a first list page, made directly with the SDK.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde_json::json;
 use shared::domain::input::NewClient;
 use shared::domain::model::{ClientId, OrgId, Status};
 use shared::store::counts;
 use shared::store::item::{client_key, to_item};
-use shared::store::layout::{attr, org_pk, BY_CREATED};
+use shared::store::layout::{attr, order_pk, OrderField};
+use shared::store::order;
 use shared::store::Table;
 
 use crate::load::Op;
@@ -35,22 +35,28 @@ pub fn get_op(table: &Table, org: &Arc<OrgId>, ids: Arc<Vec<ClientId>>) -> Op {
     })
 }
 
-/// The create's `TransactWriteItems`: the client's item and its status
-/// count, on a random shard.
+/// The create's `TransactWriteItems`: the client's item, its order items
+/// and its status count, on a random shard.
 pub fn create_op(table: &Table, org: &Arc<OrgId>) -> Op {
     let (table, org) = (table.clone(), org.clone());
     Arc::new(move |_| {
         let (table, org) = (table.clone(), org.clone());
         Box::pin(async move {
-            let put = new_client_put(&table, &org);
+            let (put, orders) = new_client_writes(&table, &org);
             let shard = counts::pick_shard(counts::DEFAULT_SHARDS);
             let count = counts::change(&table, &org, shard, &[(Status::Active, 1)])
                 .expect("a counts update");
             table
                 .client
                 .transact_write_items()
-                .transact_items(TransactWriteItem::builder().put(put).build())
-                .transact_items(count)
+                .set_transact_items(Some(
+                    [
+                        vec![TransactWriteItem::builder().put(put).build()],
+                        orders,
+                        vec![count],
+                    ]
+                    .concat(),
+                ))
                 .send()
                 .await
                 .is_ok()
@@ -58,18 +64,20 @@ pub fn create_op(table: &Table, org: &Arc<OrgId>) -> Op {
     })
 }
 
-/// The conditional put of a new client, as the create handler writes it.
-fn new_client_put(table: &Table, org: &OrgId) -> Put {
+/// The conditional put of a new client and its order items, as the create
+/// handler writes them.
+fn new_client_writes(table: &Table, org: &OrgId) -> (Put, Vec<TransactWriteItem>) {
     let body =
         json!({"name": "Load Created", "phone": "+1 555-0101", "notes": "created under load"});
     let new = NewClient::from_json(body.as_object().expect("an object")).expect("a valid body");
     let client = new.into_client(ClientId::new());
-    Put::builder()
+    let put = Put::builder()
         .table_name(&table.name)
         .set_item(Some(to_item(org, &client).expect("an item")))
         .condition_expression("attribute_not_exists(pk)")
         .build()
-        .expect("a put")
+        .expect("a put");
+    (put, order::puts(table, org, &client).expect("order items"))
 }
 
 /// A first list page's calls ([`list_page`]); a success gets the items.
@@ -81,59 +89,25 @@ pub fn list_op(table: &Table, org: &Arc<OrgId>) -> Op {
     })
 }
 
-/// The DynamoDB calls of a first list page, made directly: the counts, 51
-/// entries of the keys-only walk, and the 50 items.
+/// The DynamoDB calls of a first list page, made directly: the counts,
+/// and 51 order items by creation (strongly consistent), the page's 50
+/// and one to know a page follows.
 async fn list_page(table: &Table, org: &OrgId) -> Option<usize> {
     counts::read(table, org).await.ok()?;
-    let keys = first_page_keys(table, org).await?;
     let output = table
-        .client
-        .batch_get_item()
-        .request_items(
-            &table.name,
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .build()
-                .ok()?,
-        )
-        .send()
-        .await
-        .ok()?;
-    Some(output.responses()?.get(&table.name)?.len())
-}
-
-/// The keys of the first 50 clients by creation, from a 51-entry keys-only
-/// query of the index.
-async fn first_page_keys(
-    table: &Table,
-    org: &OrgId,
-) -> Option<Vec<HashMap<String, AttributeValue>>> {
-    let entries = table
         .client
         .query()
         .table_name(&table.name)
-        .index_name(BY_CREATED.name)
-        .key_condition_expression("#p = :p")
-        .expression_attribute_names("#p", attr::PK)
-        .expression_attribute_names("#sk", attr::SK)
-        .expression_attribute_names("#sort", BY_CREATED.sort_key)
-        .expression_attribute_values(":p", AttributeValue::S(org_pk(org)))
-        .projection_expression("#sk, #sort")
+        .key_condition_expression("#pk = :pk")
+        .expression_attribute_names("#pk", attr::PK)
+        .expression_attribute_values(
+            ":pk",
+            AttributeValue::S(order_pk(org, OrderField::Created, None)),
+        )
+        .consistent_read(true)
         .limit(51)
         .send()
         .await
         .ok()?;
-    let keys = entries
-        .items()
-        .iter()
-        .take(50)
-        .map(|entry| {
-            HashMap::from([
-                ("pk".to_owned(), AttributeValue::S(org_pk(org))),
-                ("sk".to_owned(), entry.get(attr::SK).cloned().expect("sk")),
-            ])
-        })
-        .collect();
-    Some(keys)
+    Some(output.items().len().min(50))
 }

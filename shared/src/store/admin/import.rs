@@ -1,7 +1,7 @@
 //! Bulk import: many clients written at once, for demo data, tests and the
 //! benchmark. Not an API path: it skips validation and per-client
-//! transactions, writing the client items and their search index entries
-//! with `BatchWriteItem` from several concurrent writers, then adds the
+//! transactions, writing the client items, their order items and their
+//! search index entries with `BatchWriteItem` from several concurrent writers, then adds the
 //! imported clients to the organization's counts in one `UpdateItem`. The
 //! clients must be new (fresh ids).
 
@@ -14,6 +14,7 @@ use crate::domain::model::{Client, ClientId, OrgId, Status};
 use crate::store::counts;
 use crate::store::error::StoreError;
 use crate::store::item::to_item;
+use crate::store::order;
 use crate::store::search_index;
 use crate::store::table::Table;
 
@@ -55,6 +56,7 @@ pub async fn import_clients(
             .build()
             .map_err(StoreError::failed)?;
         requests.push(WriteRequest::builder().put_request(put).build());
+        requests.extend(order::put_requests(org, client)?);
         for entry in search_index::entries(org, client) {
             requests.push(entry.put_request(client.version)?);
         }

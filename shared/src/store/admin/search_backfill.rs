@@ -1,12 +1,18 @@
-//! Backfill of the search index: writes the entries of clients stored
-//! before the index existed (or whose entries a failed write left missing).
+//! Backfill of the search index and of the order items: writes them for
+//! clients stored before they existed (or whose search entries a failed
+//! write left missing).
 //!
 //! It pages through an organization's client items in `sk` order (strongly
 //! consistent `Query`, [`PAGE_CLIENTS`] a page) and puts every client's
-//! entries ([`search_index::put`], with the client's version). Puts are
-//! idempotent, so it can be run again, or resumed after the last client of
-//! a finished page ([`Progress::last`]). It only adds entries: leftovers are
+//! search entries ([`search_index::put`], with the client's version) and
+//! its order items ([`order::backfill`]: one transaction per client,
+//! conditioned on the version read, [`ORDER_WRITES_IN_FLIGHT`] at once; a
+//! client written meanwhile has written its own). Both are idempotent, so
+//! it can be run again, or resumed after the last client of a finished page
+//! ([`Progress::last`]). It only adds search entries: leftovers are
 //! harmless to search, which verifies every candidate.
+
+use futures::stream::{self, StreamExt, TryStreamExt};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -14,11 +20,14 @@ use crate::domain::model::{ClientId, OrgId};
 use crate::store::error::StoreError;
 use crate::store::item::{self, client_key};
 use crate::store::layout::{attr, org_pk, CLIENT_SK_PREFIX, COUNTS_SK};
+use crate::store::order;
 use crate::store::search_index;
 use crate::store::table::{PagePart, Table};
 
 /// Clients read and indexed per page.
 const PAGE_CLIENTS: i32 = 100;
+/// Order item transactions of one page in flight at once.
+const ORDER_WRITES_IN_FLIGHT: usize = 8;
 
 /// How far a backfill has come.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -54,16 +63,26 @@ pub async fn backfill(
             )
             .await?;
         let mut requests = Vec::new();
+        let mut clients = Vec::new();
         for entry in output.items.unwrap_or_default() {
             let client = item::from_item(entry)?;
             for index_entry in search_index::entries(org, &client) {
                 requests.push(index_entry.put_request(client.version)?);
             }
-            progress.clients += 1;
-            progress.last = Some(client.id);
+            clients.push(client);
         }
         progress.entries += requests.len() as u64;
         search_index::write_all(table, requests).await?;
+        stream::iter(
+            clients
+                .iter()
+                .map(|client| order::backfill(table, org, client)),
+        )
+        .buffer_unordered(ORDER_WRITES_IN_FLIGHT)
+        .try_collect::<Vec<bool>>()
+        .await?;
+        progress.clients += clients.len() as u64;
+        progress.last = clients.last().map(|client| client.id).or(progress.last);
         report(&progress);
         match output.last_evaluated_key {
             Some(key) => start_key = Some(key),
