@@ -58,6 +58,25 @@ pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
     }
 }
 
+/// Sends the handlers' log to the test's output, which the test harness
+/// shows when the test fails: a request answered 5xx logs its cause chain
+/// (`http::response`), which the answer itself never carries. Errors only,
+/// unless `RUST_LOG` says otherwise. Logged from a thread other than the
+/// test's own (a multi-threaded runtime's workers), it is printed as it comes.
+fn log_to_test_output() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
+        // Another subscriber already installed (a test's own) is kept.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .with_ansi(false)
+            .try_init();
+    });
+}
+
 /// The faithful proxy of the test process, once started.
 static SHARED_PROXY: std::sync::OnceLock<dynamodb_proxy::Proxy> = std::sync::OnceLock::new();
 
@@ -256,6 +275,7 @@ impl TestApi {
     /// The API on `client` (e.g. one that goes through a proxy) with
     /// `config`; creates the configured table if it is missing.
     pub async fn with_dynamodb(client: aws_sdk_dynamodb::Client, config: &Config) -> Self {
+        log_to_test_output();
         let table = Table::new(client.clone(), &config.table_name);
         create_table(&table).await.expect("create the test table");
         Self {
